@@ -1,0 +1,360 @@
+"""Elementwise CPU kernels: unary, binary and ternary maps with broadcasting and any strides.
+
+Contract of every public function here: ``f(x..., out)`` with NumPy arrays; the inputs are
+broadcastable to ``out.shape`` (they are never materialised at the broadcast shape), any strides;
+``out`` is written and nothing is returned. Inputs already have the dtype the op computes in
+(the caller promotes); ``out`` has the result dtype (the op's, or bool for predicates).
+
+How a call runs (the launcher picks, the kernels stay simple loops):
+1. everything C-contiguous with the same number of elements, or an input of one element:
+   a flat 1-D loop (SIMD, parallel above the policy threshold);
+2. contiguous inputs that broadcast: the dims collapse to at most three, each input becomes a
+   3-D C-contiguous view with ones where it is broadcast, and a row loop keeps unit stride
+   (a bias add runs at full bandwidth without expanding the bias);
+3. anything else (transposed views, a strided ``out``): a generic N-d loop.
+
+Each op is an integer code that the kernel factories close over; the scalar function switches
+on it and LLVM folds the switch away. (A closure over a jitted function would defeat Numba's
+disk cache: the dispatcher pickles with a fresh UUID in every process.)
+"""
+import math
+
+import numpy as np
+from numba import prange
+
+from .. import policy
+from ..layout import collapse_broadcast, pad3
+
+# --------------------------------------------------------------------------------------------
+# Scalar definitions, one line per op.
+# --------------------------------------------------------------------------------------------
+(NEG, ABS, SIGN, RELU, SQUARE, EXP, LOG, LOG1P, EXPM1, SQRT, RSQRT, SIN, COS, TAN, TANH,
+ SIGMOID, ERF, RECIPROCAL, LOG2, FLOOR, CEIL, ROUND, TRUNC) = range(23)
+
+
+@policy.scalar
+def _unary(op, x):
+    if op == NEG:
+        return -x
+    if op == ABS:  # (the builtin name is taken by the exported kernel below)
+        return x if x >= 0 else -x
+    if op == SIGN:
+        return (x > 0) - (x < 0) if x == x else x
+    if op == RELU:
+        return x if x > 0 or x != x else x - x
+    if op == SQUARE:
+        return x * x
+    if op == EXP:
+        return math.exp(x)
+    if op == LOG:
+        return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+    if op == LOG1P:
+        return math.log1p(x) if x > -1 else (-math.inf if x == -1 else math.nan)
+    if op == EXPM1:
+        return math.expm1(x)
+    if op == SQRT:
+        return math.sqrt(x) if x >= 0 else math.nan
+    if op == RSQRT:
+        return 1.0 / math.sqrt(x) if x >= 0 else math.nan
+    if op == SIN:
+        return math.sin(x)
+    if op == COS:
+        return math.cos(x)
+    if op == TAN:
+        return math.tan(x)
+    if op == TANH:
+        return math.tanh(x)
+    if op == SIGMOID:
+        # two branches keep exp() from overflowing for large |x|
+        if x >= 0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+    if op == ERF:
+        return math.erf(x)
+    if op == RECIPROCAL:
+        return 1.0 / x
+    if op == LOG2:
+        return math.log2(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+    if op == FLOOR:
+        return math.floor(x) if math.isfinite(x) else x
+    if op == CEIL:
+        return math.ceil(x) if math.isfinite(x) else x
+    if op == ROUND:
+        return np.rint(x)
+    return math.trunc(x) if math.isfinite(x) else x  # TRUNC
+
+
+@policy.scalar
+def _identity(op, x):  # copies and casts: the store into out converts
+    return x
+
+
+(ISNAN, ISINF, ISFINITE, LOGICAL_NOT, SIGNBIT) = range(5)
+
+
+@policy.scalar
+def _predicate(op, x):
+    if op == ISNAN:
+        return x != x
+    if op == ISINF:
+        return x == math.inf or x == -math.inf
+    if op == ISFINITE:
+        return x == x and x != math.inf and x != -math.inf
+    if op == LOGICAL_NOT:
+        return not x
+    return x < 0  # SIGNBIT
+
+
+(ADD, SUB, MUL, DIV, FLOORDIV, REMAINDER, POW, MAXIMUM, MINIMUM, ATAN2, FMAX, FMIN) = range(12)
+
+
+@policy.scalar
+def _binary(op, x, y):
+    if op == ADD:
+        return x + y
+    if op == SUB:
+        return x - y
+    if op == MUL:
+        return x * y
+    if op == DIV:
+        return x / y
+    if op == FLOORDIV:
+        return x // y
+    if op == REMAINDER:
+        return x % y
+    if op == POW:
+        return x ** y
+    if op == MAXIMUM:  # NaN propagates, as torch.maximum
+        return x if x > y or x != x else y
+    if op == MINIMUM:
+        return x if x < y or x != x else y
+    if op == ATAN2:
+        return math.atan2(x, y)
+    if op == FMAX:
+        return x if x > y or y != y else y
+    return x if x < y or y != y else y  # FMIN
+
+
+(BITAND, BITOR, BITXOR) = range(3)
+
+
+@policy.scalar
+def _bitwise(op, x, y):  # integers and bool only
+    if op == BITAND:
+        return x & y
+    if op == BITOR:
+        return x | y
+    return x ^ y
+
+
+(EQ, NE, LT, LE, GT, GE, LOGICAL_AND, LOGICAL_OR, LOGICAL_XOR) = range(9)
+
+
+@policy.scalar
+def _compare(op, x, y):
+    if op == EQ:
+        return x == y
+    if op == NE:
+        return x != y
+    if op == LT:
+        return x < y
+    if op == LE:
+        return x <= y
+    if op == GT:
+        return x > y
+    if op == GE:
+        return x >= y
+    if op == LOGICAL_AND:
+        return (x != 0) and (y != 0)
+    if op == LOGICAL_OR:
+        return (x != 0) or (y != 0)
+    return (x != 0) != (y != 0)  # LOGICAL_XOR
+
+
+# --------------------------------------------------------------------------------------------
+# Kernel factories: each returns loops specialised (by closure constant) to one op.
+# --------------------------------------------------------------------------------------------
+def _unary_kernels(name, scalar_fn, op):
+    # the loops call ``apply`` as a global that policy binds to scalar_fn (not a closure cell)
+    def flat(x, out):
+        for i in prange(out.shape[0]):
+            out[i] = apply(op, x[i])
+
+    def nd(x, out):
+        for idx in np.ndindex(out.shape):
+            out[idx] = apply(op, x[idx])
+
+    bind = {"apply": scalar_fn}
+    return (policy.Twin(flat, name + "_flat", bind),
+            policy.kernel(nd, name=name + "_nd", bind=bind))
+
+
+def _binary_kernels(name, scalar_fn, op):
+    # the loops call ``apply`` as a global that policy binds to scalar_fn (not a closure cell)
+    def flat(a, b, out):
+        n = out.shape[0]
+        if a.shape[0] == n and b.shape[0] == n:
+            for i in prange(n):
+                out[i] = apply(op, a[i], b[i])
+        elif a.shape[0] == n:
+            s = b[0]
+            for i in prange(n):
+                out[i] = apply(op, a[i], s)
+        else:
+            s = a[0]
+            for i in prange(n):
+                out[i] = apply(op, s, b[i])
+
+    def rows(a, b, out):
+        L, M, N = out.shape
+        for r in prange(L * M):
+            l = r // M
+            m = r - l * M
+            la = l if a.shape[0] > 1 else 0
+            ma = m if a.shape[1] > 1 else 0
+            lb = l if b.shape[0] > 1 else 0
+            mb = m if b.shape[1] > 1 else 0
+            if a.shape[2] == N and b.shape[2] == N:
+                for k in range(N):
+                    out[l, m, k] = apply(op, a[la, ma, k], b[lb, mb, k])
+            elif a.shape[2] == N:
+                s = b[lb, mb, 0]
+                for k in range(N):
+                    out[l, m, k] = apply(op, a[la, ma, k], s)
+            else:
+                s = a[la, ma, 0]
+                for k in range(N):
+                    out[l, m, k] = apply(op, s, b[lb, mb, k])
+
+    def nd(a, b, out):
+        for idx in np.ndindex(out.shape):
+            out[idx] = apply(op, a[idx], b[idx])
+
+    bind = {"apply": scalar_fn}
+    return (policy.Twin(flat, name + "_flat", bind), policy.Twin(rows, name + "_rows", bind),
+            policy.kernel(nd, name=name + "_nd", bind=bind))
+
+
+def _c(a):
+    return a.flags.c_contiguous
+
+
+def _run_unary(kernels, x, out):
+    flat, nd = kernels
+    if out.size == 0:
+        return
+    if _c(x) and _c(out):
+        flat(x.reshape(-1), out.reshape(-1))
+    else:
+        nd(np.broadcast_to(x, out.shape), out)
+
+
+def _run_binary(kernels, a, b, out):
+    flat, rows, nd = kernels
+    n = out.size
+    if n == 0:
+        return
+    if _c(out) and _c(a) and _c(b):
+        na, nb = a.size, b.size
+        if (na == n or na == 1) and (nb == n or nb == 1) and (a.shape == b.shape or na == 1 or nb == 1):
+            flat(a.reshape(-1), b.reshape(-1), out.reshape(-1))
+            return
+        dims, (da, db) = collapse_broadcast(out.shape, (a.shape, b.shape))
+        if len(dims) <= 3:
+            rows(a.reshape(pad3(da)), b.reshape(pad3(db)), out.reshape(pad3(dims)))
+            return
+    nd(np.broadcast_to(a, out.shape), np.broadcast_to(b, out.shape), out)
+
+
+def _export_unary(table, apply, codes):
+    for name, code in codes.items():
+        ks = _unary_kernels(name, apply, code)
+        table[name] = (lambda ks: lambda x, out: _run_unary(ks, x, out))(ks)
+        table[name].__name__ = name
+        table[name].__doc__ = f"out = {name}(x), elementwise; out same shape as x (or x broadcasts)."
+
+
+def _export_binary(table, apply, codes):
+    for name, code in codes.items():
+        ks = _binary_kernels(name, apply, code)
+        table[name] = (lambda ks: lambda a, b, out: _run_binary(ks, a, b, out))(ks)
+        table[name].__name__ = name
+        table[name].__doc__ = f"out = {name}(a, b), elementwise with broadcasting."
+
+
+_export_unary(globals(), _unary, dict(
+    neg=NEG, abs=ABS, sign=SIGN, relu=RELU, square=SQUARE, exp=EXP, log=LOG, log1p=LOG1P,
+    expm1=EXPM1, sqrt=SQRT, rsqrt=RSQRT, sin=SIN, cos=COS, tan=TAN, tanh=TANH, sigmoid=SIGMOID,
+    erf=ERF, reciprocal=RECIPROCAL, log2=LOG2, floor=FLOOR, ceil=CEIL, round=ROUND, trunc=TRUNC))
+_export_unary(globals(), _identity, dict(copy=0))
+_export_unary(globals(), _predicate, dict(
+    isnan=ISNAN, isinf=ISINF, isfinite=ISFINITE, logical_not=LOGICAL_NOT, signbit=SIGNBIT))
+_export_binary(globals(), _binary, dict(
+    add=ADD, sub=SUB, mul=MUL, div=DIV, floor_divide=FLOORDIV, remainder=REMAINDER, pow=POW,
+    maximum=MAXIMUM, minimum=MINIMUM, atan2=ATAN2, fmax=FMAX, fmin=FMIN))
+_export_binary(globals(), _bitwise, dict(
+    bitwise_and=BITAND, bitwise_or=BITOR, bitwise_xor=BITXOR))
+_export_binary(globals(), _compare, dict(
+    eq=EQ, ne=NE, lt=LT, le=LE, gt=GT, ge=GE, logical_and=LOGICAL_AND, logical_or=LOGICAL_OR,
+    logical_xor=LOGICAL_XOR))
+
+#: ``cast(x, out)``: copy with conversion to ``out.dtype`` (any strides, broadcasting x).
+cast = copy  # noqa: F821  (defined by _export_unary above)
+
+
+# --------------------------------------------------------------------------------------------
+# Ternary: where(cond, a, b) and clamp with tensor bounds go through here.
+# --------------------------------------------------------------------------------------------
+def _where_flat(c, a, b, out):
+    n = out.shape[0]
+    for i in prange(n):
+        ci = c[i] if c.shape[0] == n else c[0]
+        ai = a[i] if a.shape[0] == n else a[0]
+        bi = b[i] if b.shape[0] == n else b[0]
+        out[i] = ai if ci else bi
+
+
+def _where_nd(c, a, b, out):
+    for idx in np.ndindex(out.shape):
+        out[idx] = a[idx] if c[idx] else b[idx]
+
+
+_where_flat_k = policy.Twin(_where_flat, "where_flat")
+_where_nd_k = policy.kernel(_where_nd, name="where_nd")
+
+
+def where(cond, a, b, out):
+    """out = a where cond else b; cond bool; a, b of out's dtype; all broadcast to out."""
+    n = out.size
+    if n == 0:
+        return
+    if all(_c(t) and t.size in (1, n) for t in (cond, a, b, out)):
+        _where_flat_k(cond.reshape(-1), a.reshape(-1), b.reshape(-1), out.reshape(-1))
+        return
+    shp = out.shape
+    _where_nd_k(np.broadcast_to(cond, shp), np.broadcast_to(a, shp), np.broadcast_to(b, shp), out)
+
+
+def _fill_flat(out, value):
+    for i in prange(out.shape[0]):
+        out[i] = value
+
+
+def _fill_nd(out, value):
+    for idx in np.ndindex(out.shape):
+        out[idx] = value
+
+
+_fill_flat_k = policy.Twin(_fill_flat, "fill_flat")
+_fill_nd_k = policy.kernel(_fill_nd, name="fill_nd")
+
+
+def fill(out, value):
+    """Write the scalar ``value`` (already of out's dtype) into every element of ``out``."""
+    if out.size == 0:
+        return
+    if _c(out):
+        _fill_flat_k(out.reshape(-1), value, work=out.size)
+    else:
+        _fill_nd_k(out, value)
