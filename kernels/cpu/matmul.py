@@ -1,0 +1,89 @@
+"""Batched matrix multiply on the CPU: ``out[z] = a[z] @ b[z]`` with batch broadcast.
+
+Contract: ``matmul(a, b, out)`` with ``a`` (B1, M, K), ``b`` (B2, K, N) and ``out`` (B, M, N)
+C-contiguous, where B1 and B2 are each B or 1 (a size-1 batch is broadcast, never expanded).
+``a``, ``b`` and ``out`` have one dtype (the caller promotes). Any strides are accepted; the
+fast paths need each matrix row- or column-contiguous, e.g. ``np.swapaxes(w, -1, -2)`` of a
+C-contiguous array, so a backward ``g @ w.T`` copies nothing. Other strides (``a[:, ::2]``) are
+made contiguous first (memory only). K == 0 gives zeros; M, N or B == 0 writes nothing.
+
+How a call runs (measured on this machine, see benchmarks/bench_gemm.py):
+1. float32/float64 with more than ``SMALL_WORK`` multiply-adds: BLAS, through ``np.matmul`` with
+   ``out=``, which is NumPy's own OpenBLAS (threaded), loops the batch in C and passes the
+   transpose flags for column-contiguous views instead of copying. A hand-written Numba GEMM
+   reaches 82-88% of it; ``np.dot`` inside ``@njit`` would be the same BLAS but Numba reaches it
+   only through SciPy (``scipy.linalg.cython_blas``), which numtorch does not depend on, and
+   it measured 0.7x NumPy on batches of small matrices (per-call overhead).
+2. integers (which BLAS lacks; accumulated in the dtype and wrapping like torch), and tiny float
+   products where the BLAS call costs more than the arithmetic: a plain i-k-j loop kernel whose
+   inner loop runs along unit-stride rows of ``b`` and ``out`` (SIMD), parallel over rows above
+   the policy threshold.
+"""
+import numpy as np
+from numba import prange
+
+from .. import policy
+
+#: Multiply-adds (B*M*N*K) up to which a float matmul runs the loop kernel instead of BLAS:
+#: at 16x16x16 the loop kernel takes 0.9 us, NumPy's BLAS call 1.1 us; at 32^3, 3.6 vs 1.8 us.
+SMALL_WORK = 16 * 16 * 16
+#: The loop kernel does about 4 multiply-adds per element-sized unit of the policy's
+#: parallel threshold (which counts elements of an elementwise op).
+_MACS_PER_WORK = 4
+
+
+def _matmul_loop(a, b, out):
+    """out[z] = a[z or 0] @ b[z or 0]; b's and out's rows unit-stride; accumulates in out's dtype."""
+    nb, m, n = out.shape
+    k = a.shape[2]
+    a_step = 1 if a.shape[0] > 1 else 0
+    b_step = 1 if b.shape[0] > 1 else 0
+    for r in prange(nb * m):
+        z = r // m
+        i = r - z * m
+        za = z * a_step
+        zb = z * b_step
+        for j in range(0, n):
+            out[z, i, j] = 0
+        for p in range(0, k):
+            aip = a[za, i, p]
+            for j in range(0, n):
+                out[z, i, j] += aip * b[zb, p, j]
+
+
+_loop = policy.Twin(_matmul_loop)
+
+
+def _blas_ready(s, rows, cols, it):
+    """True if strides ``s`` make each (rows x cols) matrix row- or column-contiguous for BLAS."""
+    # the leading dimension may exceed the matrix width (a column slice), never be negative
+    if s[2] == it:
+        return s[1] >= cols * it and s[1] % it == 0
+    return s[1] == it and s[2] >= rows * it and s[2] % it == 0
+
+
+def matmul(a, b, out):
+    """out[z] = a[z] @ b[z] for a (B1,M,K), b (B2,K,N), out (B,M,N) C-contiguous; B1, B2 in {B, 1}."""
+    nb, m, n = out.shape
+    k = a.shape[2]
+    if nb == 0 or m == 0 or n == 0:
+        return
+    if k == 0:
+        out.fill(0)
+        return
+    work = nb * m * n * k
+    if out.dtype.kind == "f" and work > SMALL_WORK:
+        it = out.itemsize
+        if not _blas_ready(a.strides, m, k, it):
+            a = np.ascontiguousarray(a)
+        if not _blas_ready(b.strides, k, n, it):
+            b = np.ascontiguousarray(b)
+        if nb > 1 and a.shape[0] == 1 and b.shape[0] == 1:
+            np.matmul(a, b, out=out[:1])  # one product, repeated over the batch
+            out[1:] = out[0]
+        else:
+            np.matmul(a, b, out=out)
+        return
+    if b.strides[2] != b.itemsize:
+        b = np.ascontiguousarray(b)
+    _loop(a, b, out, work=work // _MACS_PER_WORK)

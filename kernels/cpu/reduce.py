@@ -1,0 +1,624 @@
+"""Reduction, scan and softmax CPU kernels over axis 1 of a C-contiguous 3-D array.
+
+Canonical layout: ``x`` has shape ``(outer, n, inner)`` and the kernels reduce (or scan) over
+axis 1; the caller permutes/reshapes any tensor into it. Reductions write a C-contiguous
+``out`` of shape ``(outer, inner)``; scans and softmax write ``out`` of x's shape. Every public
+function takes NumPy arrays (+ scalars), writes into caller-allocated outputs and returns None.
+
+How a call runs:
+- float reductions accumulate in float64, integer ones in int64 (then store into ``out``'s
+  dtype); max/min keep x's dtype. NaN propagates as in PyTorch (``amax``, ``max_index``...).
+- Work is split into tasks ``(o, chunk of n, block of inner)``: with ``inner == 1`` each task
+  runs a contiguous (SIMD) loop along n; with ``inner > 1`` the innermost loop runs over a
+  block of ``inner`` (contiguous) and accumulates into a row of partials. Partials of the
+  chunks of n are combined in order afterwards (so first-index ties stay first).
+- Small inputs (fewer than ``policy.PARALLEL_THRESHOLD`` elements) run the serial twin in one
+  chunk; large ones the parallel twin, with n split into chunks when ``outer * inner`` alone
+  gives too few tasks (a full reduction of a 16M vector runs on all cores).
+"""
+import math
+
+import numba
+import numpy as np
+from numba import prange
+
+from .. import policy
+
+# Fold ops. SUM..ANY, AMAX, AMIN are plain folds; MEAN, NORM2, VAR and LSE finish the fold
+# (VAR and LSE read a per-(o, i) float64 ``center``: the mean, the max).
+(SUM, PROD, ALL, ANY, AMAX, AMIN, MEAN, NORM2, VAR, LSE) = range(10)
+
+_IB = 1024  # inner elements per task block (a float64 partial row: 8 KiB, L1-resident)
+_MIN_TASK = 16384  # elements a parallel chunk should at least cover
+
+
+@policy.scalar
+def _update(op, s, v, c):
+    if op == SUM or op == MEAN:
+        return s + v
+    if op == PROD:
+        return s * v
+    if op == ALL:
+        return s & (v != 0)
+    if op == ANY:
+        return s | (v != 0)
+    if op == AMAX:  # NaN sticks: nothing compares greater than it and it replaces everything
+        return v if (v > s or v != v) else s
+    if op == AMIN:
+        return v if (v < s or v != v) else s
+    if op == NORM2:
+        return s + v * v
+    if op == VAR:
+        d = v - c
+        return s + d * d
+    return s + math.exp(v - c)  # LSE
+
+
+@policy.scalar
+def _combine(op, s, t):
+    if op == PROD:
+        return s * t
+    if op == ALL:
+        return s & t
+    if op == ANY:
+        return s | t
+    if op == AMAX:
+        return t if (t > s or t != t) else s
+    if op == AMIN:
+        return t if (t < s or t != t) else s
+    return s + t  # SUM, MEAN, NORM2, VAR, LSE
+
+
+@policy.scalar
+def _finish(op, s, c, div):
+    if op == MEAN or op == VAR:
+        return s / div
+    if op == NORM2:
+        return math.sqrt(s)
+    if op == LSE:  # an infinite or NaN max is the answer (all -inf -> -inf, +inf -> +inf)
+        return c + math.log(s) if c - c == 0 else c
+    return s
+
+
+@policy.scalar
+def _pick(op, s, v):  # NaN-blind max/min (a plain select); NaN is counted apart
+    if op == AMAX:
+        return v if v > s else s
+    return v if v < s else s
+
+
+@policy.scalar
+def _extremum(op, x, uo, j0, m):
+    # (max/min of x[uo, j0:j0+m, 0] ignoring NaN, whether a NaN is there); m >= 1; 8 independent lanes so the selects
+    # pipeline (LLVM does not vectorise a select reduction without 'nnan')
+    z = np.uint64(0)
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = x[uo, j0, z]
+    nan = 0
+    nb = m // np.uint64(8)
+    for b in range(nb):
+        j = j0 + b * np.uint64(8)
+        v0 = x[uo, j, z]
+        v1 = x[uo, j + np.uint64(1), z]
+        v2 = x[uo, j + np.uint64(2), z]
+        v3 = x[uo, j + np.uint64(3), z]
+        v4 = x[uo, j + np.uint64(4), z]
+        v5 = x[uo, j + np.uint64(5), z]
+        v6 = x[uo, j + np.uint64(6), z]
+        v7 = x[uo, j + np.uint64(7), z]
+        s0 = _pick(op, s0, v0)
+        s1 = _pick(op, s1, v1)
+        s2 = _pick(op, s2, v2)
+        s3 = _pick(op, s3, v3)
+        s4 = _pick(op, s4, v4)
+        s5 = _pick(op, s5, v5)
+        s6 = _pick(op, s6, v6)
+        s7 = _pick(op, s7, v7)
+        nan += ((v0 != v0) + (v1 != v1) + (v2 != v2) + (v3 != v3)
+                + (v4 != v4) + (v5 != v5) + (v6 != v6) + (v7 != v7))
+    s = _pick(op, _pick(op, _pick(op, s0, s1), _pick(op, s2, s3)),
+              _pick(op, _pick(op, s4, s5), _pick(op, s6, s7)))
+    for j in range(nb * np.uint64(8), m):
+        v = x[uo, j0 + j, z]
+        s = _pick(op, s, v)
+        nan += v != v
+    return s, nan > 0
+
+
+def _fold(x, ident, center, div, chunk, ib, part, out):
+    # hot loops index with uint64: signed indices keep a wraparound select that blocks SIMD
+    outer, n, inner = x.shape
+    C = part.shape[1]
+    if inner == 1:
+        for t in prange(outer * C):
+            o = t // C
+            c = t - o * C
+            uo = np.uint64(o)
+            j0 = np.uint64(c * chunk)
+            m = np.uint64(min(chunk, n - c * chunk))
+            z = np.uint64(0)
+            cen = center[o, 0] if (op == VAR or op == LSE) else 0.0
+            if op == AMAX or op == AMIN:
+                s, bad = extremum(op, x, uo, j0, m)
+                part[o, c, 0] = s
+                if bad:
+                    part[o, c, 0] = math.nan
+            else:
+                s = ident[0]
+                for j in range(m):
+                    s = update(op, s, x[uo, j0 + j, z], cen)
+                part[o, c, 0] = s
+    else:
+        nb = (inner + ib - 1) // ib
+        for t in prange(outer * C * nb):
+            o = t // (C * nb)
+            r = t - o * (C * nb)
+            c = r // nb
+            uo = np.uint64(o)
+            uc = np.uint64(c)
+            i0 = np.uint64((r - c * nb) * ib)
+            w = np.uint64(min(ib, inner - (r - c * nb) * ib))
+            j0 = np.uint64(c * chunk)
+            m = np.uint64(min(chunk, n - c * chunk))
+            for i in range(w):
+                if op == AMAX or op == AMIN:
+                    part[uo, uc, i0 + i] = x[uo, j0, i0 + i]
+                else:
+                    part[uo, uc, i0 + i] = ident[0]
+            # four rows per sweep keep the partial in a register (in order: same result)
+            u1 = np.uint64(1)
+            u2 = np.uint64(2)
+            u3 = np.uint64(3)
+            m4 = m // np.uint64(4) * np.uint64(4)
+            for jb in range(m // np.uint64(4)):
+                j = j0 + jb * np.uint64(4)
+                for i in range(w):
+                    cen = center[uo, i0 + i] if (op == VAR or op == LSE) else 0.0
+                    p = update(op, part[uo, uc, i0 + i], x[uo, j, i0 + i], cen)
+                    p = update(op, p, x[uo, j + u1, i0 + i], cen)
+                    p = update(op, p, x[uo, j + u2, i0 + i], cen)
+                    part[uo, uc, i0 + i] = update(op, p, x[uo, j + u3, i0 + i], cen)
+            for j in range(m4, m):
+                for i in range(w):
+                    cen = center[uo, i0 + i] if (op == VAR or op == LSE) else 0.0
+                    part[uo, uc, i0 + i] = update(op, part[uo, uc, i0 + i],
+                                                  x[uo, j0 + j, i0 + i], cen)
+    for t in prange(outer * inner):
+        o = t // inner
+        i = t - o * inner
+        s = part[o, 0, i]
+        for c in range(1, C):
+            s = combine(op, s, part[o, c, i])
+        cen = center[o, i] if (op == VAR or op == LSE) else 0.0
+        out[o, i] = finish(op, s, cen, div)
+
+
+_SCALARS = {"update": _update, "extremum": _extremum, "combine": _combine, "finish": _finish}
+
+
+def _make_fold(name, op):
+    return policy.Twin(_fold, "reduce_" + name, dict(_SCALARS, op=op))
+
+
+_FOLDS = {op: _make_fold(name, op) for name, op in dict(
+    sum=SUM, prod=PROD, all=ALL, any=ANY, amax=AMAX, amin=AMIN, mean=MEAN, norm2=NORM2,
+    var=VAR, lse=LSE).items()}
+
+_NO_CENTER = np.zeros((1, 1), np.float64)
+_IDENT = {}
+
+
+def _ident(value, dtype):
+    key = (value, dtype)
+    a = _IDENT.get(key)
+    if a is None:
+        a = _IDENT[key] = np.array([value], dtype=dtype)
+    return a
+
+
+def _plan(outer, n, inner, size):
+    """(parallel, C, chunk, ib): chunks of n and inner block for a (outer, n, inner) fold."""
+    ib = min(inner, _IB) if inner > 0 else 1
+    if size < policy.PARALLEL_THRESHOLD:
+        return False, 1, max(n, 1), ib
+    want = 4 * numba.get_num_threads()
+    tasks = outer * ((inner + ib - 1) // ib)
+    C = 1
+    if tasks < want:
+        C = max(1, min(-(-want // tasks), (n * ib) // _MIN_TASK))
+    chunk = -(-n // C)
+    return True, -(-n // chunk), chunk, ib
+
+
+def _acc_dtype(dt):
+    dt = np.dtype(dt)
+    if dt.kind == "f":
+        return np.float64
+    if dt.kind == "c":
+        return np.complex128
+    return np.int64
+
+
+def _run_fold(op, x, out, ident, acc, center=_NO_CENTER, div=1.0):
+    outer, n, inner = x.shape
+    if outer * inner == 0:
+        return
+    par, C, chunk, ib = _plan(outer, n, inner, x.size)
+    part = np.empty((outer, C, inner), acc)
+    k = _FOLDS[op]
+    (k.parallel if par else k.serial)(x, ident, center, float(div), chunk, ib, part,
+                                      out.reshape(outer, inner))
+
+
+def sum(x, out):  # noqa: A001
+    """out[o, i] = sum_j x[o, j, i]; x (outer, n, inner) any numeric dtype; out (outer, inner) written."""
+    if x.shape[1] == 0:
+        out[...] = 0
+        return
+    _run_fold(SUM, x, out, _ident(0, _acc_dtype(out.dtype)), _acc_dtype(out.dtype))
+
+
+def prod(x, out):
+    """out[o, i] = prod_j x[o, j, i]; x (outer, n, inner) numeric; out (outer, inner) written."""
+    if x.shape[1] == 0:
+        out[...] = 1
+        return
+    _run_fold(PROD, x, out, _ident(1, _acc_dtype(out.dtype)), _acc_dtype(out.dtype))
+
+
+def mean(x, out):
+    """out[o, i] = mean_j x[o, j, i] (float64 accumulation); x, out float; n == 0 gives NaN."""
+    n = x.shape[1]
+    if n == 0:
+        out[...] = np.nan
+        return
+    _run_fold(MEAN, x, out, _ident(0, np.float64), np.float64, div=n)
+
+
+def norm2(x, out):
+    """out[o, i] = sqrt(sum_j x[o, j, i]**2) (float64 accumulation); x, out float."""
+    if x.shape[1] == 0:
+        out[...] = 0
+        return
+    _run_fold(NORM2, x, out, _ident(0, np.float64), np.float64)
+
+
+def amax(x, out):
+    """out[o, i] = max_j x[o, j, i], NaN if any NaN; x (outer, n>=1, inner); out (outer, inner) x's dtype."""
+    _run_fold(AMAX, x, out, _ident(0, x.dtype), x.dtype)
+
+
+def amin(x, out):
+    """out[o, i] = min_j x[o, j, i], NaN if any NaN; x (outer, n>=1, inner); out (outer, inner) x's dtype."""
+    _run_fold(AMIN, x, out, _ident(0, x.dtype), x.dtype)
+
+
+def all_(x, out):
+    """out[o, i] = all_j x[o, j, i] != 0; x any dtype (outer, n, inner); out bool (outer, inner)."""
+    if x.shape[1] == 0:
+        out[...] = True
+        return
+    _run_fold(ALL, x, out, _ident(True, np.bool_), np.bool_)
+
+
+def any_(x, out):
+    """out[o, i] = any_j x[o, j, i] != 0; x any dtype (outer, n, inner); out bool (outer, inner)."""
+    if x.shape[1] == 0:
+        out[...] = False
+        return
+    _run_fold(ANY, x, out, _ident(False, np.bool_), np.bool_)
+
+
+def var(x, correction, out):
+    """out[o, i] = sum_j (x[o,j,i] - mean)^2 / max(n - correction, 0), two-pass; x, out float."""
+    outer, n, inner = x.shape
+    if outer * inner == 0:
+        return
+    if n == 0:
+        out[...] = np.nan
+        return
+    center = np.empty((outer, inner), np.float64)
+    _run_fold(MEAN, x, center, _ident(0, np.float64), np.float64, div=n)
+    _run_fold(VAR, x, out, _ident(0, np.float64), np.float64, center, max(n - correction, 0))
+
+
+def logsumexp(x, out):
+    """out[o, i] = log(sum_j exp(x[o, j, i])), max-shifted; x, out float (outer, inner) written."""
+    outer, n, inner = x.shape
+    if outer * inner == 0:
+        return
+    if n == 0:
+        out[...] = -np.inf
+        return
+    center = np.empty((outer, inner), np.float64)
+    _run_fold(AMAX, x, center, _ident(0, x.dtype), x.dtype)
+    _run_fold(LSE, x, out, _ident(0, np.float64), np.float64, center)
+
+
+# --------------------------------------------------------------------------------------------
+# max/min with the index of the first extremum (the first NaN if any).
+# --------------------------------------------------------------------------------------------
+@policy.scalar
+def _better(op, v, m):
+    if op == AMAX:
+        return v > m or (v != v and m == m)
+    return v < m or (v != v and m == m)
+
+
+def _argfold(x, chunk, ib, pval, pidx, values, indices):
+    outer, n, inner = x.shape
+    C = pval.shape[1]
+    if inner == 1:
+        for t in prange(outer * C):
+            o = t // C
+            c = t - o * C
+            j0 = c * chunk
+            m = min(chunk, n - j0)
+            # two SIMD-friendly passes: the extremum, then the first block holding it
+            uo = np.uint64(o)
+            uj0 = np.uint64(j0)
+            z = np.uint64(0)
+            best, isnan = extremum(op, x, uo, uj0, np.uint64(m))
+            k = 0
+            for b0 in range(0, m, 256):
+                e = np.uint64(min(256, m - b0))
+                ub = uj0 + np.uint64(b0)
+                hits = 0
+                for j in range(e):
+                    v = x[uo, ub + j, z]
+                    hits += (v != v) if isnan else (v == best)
+                if hits:
+                    for j in range(e):
+                        v = x[uo, ub + j, z]
+                        if (v != v) if isnan else (v == best):
+                            k = b0 + np.int64(j)
+                            break
+                    break
+            pval[o, c, 0] = x[uo, uj0 + np.uint64(k), z]
+            pidx[o, c, 0] = j0 + k
+    else:
+        nb = (inner + ib - 1) // ib
+        for t in prange(outer * C * nb):
+            o = t // (C * nb)
+            r = t - o * (C * nb)
+            c = r // nb
+            i0 = (r - c * nb) * ib
+            w = min(ib, inner - i0)
+            j0 = c * chunk
+            m = min(chunk, n - j0)
+            for i in range(w):
+                pval[o, c, i0 + i] = x[o, j0, i0 + i]
+                pidx[o, c, i0 + i] = j0
+            for j in range(1, m):
+                for i in range(w):
+                    v = x[o, j0 + j, i0 + i]
+                    if better(op, v, pval[o, c, i0 + i]):
+                        pval[o, c, i0 + i] = v
+                        pidx[o, c, i0 + i] = j0 + j
+    for t in prange(outer * inner):
+        o = t // inner
+        i = t - o * inner
+        best = pval[o, 0, i]
+        k = pidx[o, 0, i]
+        for c in range(1, C):
+            v = pval[o, c, i]
+            if better(op, v, best):
+                best = v
+                k = pidx[o, c, i]
+        values[o, i] = best
+        indices[o, i] = k
+
+
+_ARGFOLDS = {op: policy.Twin(_argfold, "reduce_" + name + "_index",
+                             {"better": _better, "extremum": _extremum, "op": op})
+             for name, op in (("max", AMAX), ("min", AMIN))}
+
+
+def _run_argfold(op, x, values, indices):
+    outer, n, inner = x.shape
+    if outer * inner == 0:
+        return
+    par, C, chunk, ib = _plan(outer, n, inner, x.size)
+    pval = np.empty((outer, C, inner), x.dtype)
+    pidx = np.empty((outer, C, inner), np.int64)
+    k = _ARGFOLDS[op]
+    (k.parallel if par else k.serial)(x, chunk, ib, pval, pidx, values.reshape(outer, inner),
+                                      indices.reshape(outer, inner))
+
+
+def max_index(x, values, indices):
+    """values/indices (outer, inner) = max over axis 1 of x (outer, n>=1, inner) and its first index (int64); NaN wins."""
+    _run_argfold(AMAX, x, values, indices)
+
+
+def min_index(x, values, indices):
+    """values/indices (outer, inner) = min over axis 1 of x (outer, n>=1, inner) and its first index (int64); NaN wins."""
+    _run_argfold(AMIN, x, values, indices)
+
+
+# --------------------------------------------------------------------------------------------
+# Scans: cumsum / cumprod along axis 1.
+# --------------------------------------------------------------------------------------------
+def _scan(x, ib, acc, out):
+    outer, n, inner = x.shape
+    if inner == 1:
+        for o in prange(outer):
+            acc[o, 0] = 1 if op == PROD else 0
+            s = acc[o, 0]
+            for j in range(n):
+                s = update(op, s, x[o, j, 0], 0.0)
+                out[o, j, 0] = s
+    else:
+        nb = (inner + ib - 1) // ib
+        for t in prange(outer * nb):
+            o = t // nb
+            i0 = (t - o * nb) * ib
+            w = min(ib, inner - i0)
+            for i in range(w):
+                acc[o, i0 + i] = 1 if op == PROD else 0
+            for j in range(n):
+                for i in range(w):
+                    s = update(op, acc[o, i0 + i], x[o, j, i0 + i], 0.0)
+                    acc[o, i0 + i] = s
+                    out[o, j, i0 + i] = s
+
+
+_SCANS = {op: policy.Twin(_scan, "scan_" + name, {"update": _update, "op": op})
+          for name, op in (("sum", SUM), ("prod", PROD))}
+
+
+def _run_scan(op, x, out):
+    outer, n, inner = x.shape
+    if x.size == 0:
+        return
+    acc = np.empty((outer, inner), _acc_dtype(out.dtype))
+    _SCANS[op](x, min(inner, _IB), acc, out, work=x.size)
+
+
+def cumsum(x, out):
+    """out[o, j, i] = sum_{k<=j} x[o, k, i]; x (outer, n, inner) numeric; out same shape (dtype may be wider)."""
+    _run_scan(SUM, x, out)
+
+
+def cumprod(x, out):
+    """out[o, j, i] = prod_{k<=j} x[o, k, i]; x (outer, n, inner) numeric; out same shape (dtype may be wider)."""
+    _run_scan(PROD, x, out)
+
+
+# --------------------------------------------------------------------------------------------
+# softmax / log_softmax and their backward passes, along axis 1.
+# --------------------------------------------------------------------------------------------
+(SOFTMAX, LOG_SOFTMAX, SOFTMAX_BW, LOG_SOFTMAX_BW) = range(4)
+
+
+def _rowwise(a, b, ib, m, s, out):
+    # forward: a = x (b unused); backward: a = y (the forward output), b = grad
+    outer, n, inner = a.shape
+    nb = (inner + ib - 1) // ib
+    for t in prange(outer * nb):
+        o = t // nb
+        i0 = (t - o * nb) * ib
+        w = min(ib, inner - i0)
+        if op == SOFTMAX or op == LOG_SOFTMAX:
+            for i in range(w):
+                m[o, i0 + i] = a[o, 0, i0 + i]
+                s[o, i0 + i] = 0.0
+            for j in range(n):
+                for i in range(w):
+                    v = a[o, j, i0 + i]
+                    if v > m[o, i0 + i]:
+                        m[o, i0 + i] = v
+            if op == SOFTMAX:
+                for j in range(n):
+                    for i in range(w):
+                        e = math.exp(a[o, j, i0 + i] - m[o, i0 + i])
+                        out[o, j, i0 + i] = e
+                        s[o, i0 + i] += e
+                for i in range(w):
+                    s[o, i0 + i] = 1.0 / s[o, i0 + i]
+                for j in range(n):
+                    for i in range(w):
+                        out[o, j, i0 + i] = out[o, j, i0 + i] * s[o, i0 + i]
+            else:
+                for j in range(n):
+                    for i in range(w):
+                        s[o, i0 + i] += math.exp(a[o, j, i0 + i] - m[o, i0 + i])
+                for i in range(w):
+                    m[o, i0 + i] += math.log(s[o, i0 + i])
+                for j in range(n):
+                    for i in range(w):
+                        out[o, j, i0 + i] = a[o, j, i0 + i] - m[o, i0 + i]
+        else:
+            for i in range(w):
+                s[o, i0 + i] = 0.0
+            for j in range(n):
+                for i in range(w):
+                    if op == SOFTMAX_BW:
+                        s[o, i0 + i] += b[o, j, i0 + i] * a[o, j, i0 + i]
+                    else:
+                        s[o, i0 + i] += b[o, j, i0 + i]
+            for j in range(n):
+                for i in range(w):
+                    if op == SOFTMAX_BW:
+                        out[o, j, i0 + i] = a[o, j, i0 + i] * (b[o, j, i0 + i] - s[o, i0 + i])
+                    else:
+                        out[o, j, i0 + i] = (b[o, j, i0 + i]
+                                             - math.exp(a[o, j, i0 + i]) * s[o, i0 + i])
+
+
+def _rowwise_vec(a, b, out):
+    # inner == 1: each row a[o, :, 0] is contiguous; scalar accumulators, SIMD along n
+    outer, n, inner = a.shape
+    for o in prange(outer):
+        if op == SOFTMAX or op == LOG_SOFTMAX:
+            mx = a[o, 0, 0]
+            for j in range(n):
+                v = a[o, j, 0]
+                mx = v if v > mx else mx
+            acc = 0.0
+            if op == SOFTMAX:
+                for j in range(n):
+                    e = math.exp(a[o, j, 0] - mx)
+                    out[o, j, 0] = e
+                    acc += e
+                r = 1.0 / acc
+                for j in range(n):
+                    out[o, j, 0] = out[o, j, 0] * r
+            else:
+                for j in range(n):
+                    acc += math.exp(a[o, j, 0] - mx)
+                sh = mx + math.log(acc)
+                for j in range(n):
+                    out[o, j, 0] = a[o, j, 0] - sh
+        else:
+            acc = 0.0
+            for j in range(n):
+                if op == SOFTMAX_BW:
+                    acc += b[o, j, 0] * a[o, j, 0]
+                else:
+                    acc += b[o, j, 0]
+            for j in range(n):
+                if op == SOFTMAX_BW:
+                    out[o, j, 0] = a[o, j, 0] * (b[o, j, 0] - acc)
+                else:
+                    out[o, j, 0] = b[o, j, 0] - math.exp(a[o, j, 0]) * acc
+
+
+_ROWWISE = {op: (policy.Twin(_rowwise, "rowwise_" + name, {"op": op}),
+                 policy.Twin(_rowwise_vec, "rowwise_vec_" + name, {"op": op}))
+            for name, op in (("softmax", SOFTMAX), ("log_softmax", LOG_SOFTMAX),
+                             ("softmax_bw", SOFTMAX_BW), ("log_softmax_bw", LOG_SOFTMAX_BW))}
+
+
+def _run_rowwise(op, a, b, out):
+    outer, n, inner = a.shape
+    if a.size == 0:
+        return
+    blocked, vec = _ROWWISE[op]
+    if inner == 1:
+        vec(a, b, out, work=a.size)
+        return
+    # keep a task's block of rows (n x ib) cache-resident across the passes
+    ib = max(16, min(inner, _IB, (1 << 17) // max(n * a.itemsize, 1)))
+    m = np.empty((outer, inner), np.float64)
+    s = np.empty((outer, inner), np.float64)
+    blocked(a, b, ib, m, s, out, work=a.size)
+
+
+def softmax(x, out):
+    """out = softmax of x (outer, n, inner) along axis 1, max-shifted; float; out same shape."""
+    _run_rowwise(SOFTMAX, x, x, out)
+
+
+def log_softmax(x, out):
+    """out = log_softmax of x (outer, n, inner) along axis 1, max-shifted; float; out same shape."""
+    _run_rowwise(LOG_SOFTMAX, x, x, out)
+
+
+def softmax_backward(y, g, out):
+    """out = y * (g - sum_j g*y) along axis 1; y = softmax output, g = grad, (outer, n, inner) float."""
+    _run_rowwise(SOFTMAX_BW, y, g, out)
+
+
+def log_softmax_backward(y, g, out):
+    """out = g - exp(y) * sum_j g along axis 1; y = log_softmax output, g = grad, (outer, n, inner) float."""
+    _run_rowwise(LOG_SOFTMAX_BW, y, g, out)

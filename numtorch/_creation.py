@@ -1,0 +1,365 @@
+"""Tensor factories: ``tensor``, ``zeros``, ``arange``, ``randn``, ... (PyTorch's signatures)."""
+import builtins
+import math
+
+import numpy as np
+
+from . import _dtype as D
+from ._device import CPU, as_device
+from ._random import rng
+from ._tensor import Tensor
+
+__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty",
+           "zeros_like", "ones_like", "full_like", "empty_like", "arange", "linspace", "logspace",
+           "eye", "rand", "randn", "randint", "randperm", "rand_like", "randn_like",
+           "randint_like", "normal", "bernoulli", "multinomial", "scalar_tensor", "empty_strided"]
+
+
+def _to_array(data, dtype=None):
+    """A fresh NumPy array from Python data / NumPy / tensors, with PyTorch's dtype inference."""
+    if isinstance(data, Tensor):
+        arr = data.detach().cpu()._data
+        return arr.astype(dtype.np) if dtype is not None else arr.copy()
+    if isinstance(data, np.ndarray):
+        if dtype is None:
+            D.from_numpy(data.dtype)
+            return data.copy()
+        return data.astype(dtype.np)
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat_first(data)):
+        data = _tensors_to_lists(data)
+    if dtype is None:
+        dtype = _infer(data)
+    try:
+        arr = np.array(data, dtype=dtype.np)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"could not convert data to a tensor: {e}") from None
+    if arr.dtype == object:
+        raise TypeError(f"can't convert {type(data).__name__} of mixed types to a tensor")
+    return arr
+
+
+def _flat_first(data):
+    while isinstance(data, (list, tuple)) and data:
+        yield from data
+        return
+
+
+def _tensors_to_lists(data):
+    if isinstance(data, Tensor):
+        return data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_tensors_to_lists(x) for x in data]
+    return data
+
+
+def _infer(data):
+    kinds = set()
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, builtins.bool) or isinstance(x, np.bool_):
+            kinds.add(0)
+        elif isinstance(x, (builtins.int, np.integer)):
+            kinds.add(1)
+        elif isinstance(x, (builtins.float, np.floating)):
+            kinds.add(2)
+        elif isinstance(x, complex):
+            raise TypeError("numtorch has no complex dtypes")
+        else:
+            raise TypeError(f"Could not infer dtype of {type(x).__name__}")
+    if 2 in kinds:
+        return D.get_default_dtype()
+    if 1 in kinds:
+        return D.int64
+    if 0 in kinds:
+        return D.bool
+    return D.get_default_dtype()
+
+
+def _finish(arr, dtype, device, requires_grad):
+    t = Tensor._make(arr, dtype)
+    device = as_device(device)
+    if device.type != "cpu":
+        t = t.to(device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor copying ``data`` (nested lists, numbers, NumPy arrays, tensors).
+
+    >>> import numtorch as torch
+    >>> torch.tensor([[1, 2], [3, 4]], dtype=torch.float64)
+    tensor([[1., 2.],
+            [3., 4.]], dtype=torch.float64)
+    """
+    dt = D.to_dtype(dtype) if dtype is not None else None
+    if isinstance(data, Tensor) and dt is None:
+        dt = data.dtype
+    arr = _to_array(data, dt)
+    return _finish(arr, dt or D.from_numpy(arr.dtype), device, requires_grad)
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    return tensor(s, dtype=dtype or D.get_default_dtype(), device=device,
+                  requires_grad=requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares memory with a tensor or NumPy array when it can."""
+    dt = D.to_dtype(dtype) if dtype is not None else None
+    dev = as_device(device) if device is not None else None
+    if isinstance(data, Tensor):
+        out = data
+        if dt is not None and dt is not data.dtype:
+            out = out.to(dt)
+        if dev is not None and dev != out.device:
+            out = out.to(dev)
+        return out
+    if isinstance(data, np.ndarray) and (dt is None or dt.np == data.dtype) and \
+            (dev is None or dev.type == "cpu"):
+        return from_numpy(data)
+    if hasattr(data, "__cuda_array_interface__"):
+        from . import cuda
+        return cuda._from_cuda_array_interface(data, dt)
+    return tensor(data, dtype=dt, device=dev)
+
+
+asarray = as_tensor
+
+
+def from_numpy(ndarray):
+    """A CPU tensor sharing memory with ``ndarray`` (writes through both ways)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    dt = D.from_numpy(ndarray.dtype)
+    if any(s < 0 for s in ndarray.strides):
+        raise ValueError(
+            "At least one stride in the given numpy array is negative, and tensors with negative "
+            "strides are not currently supported. (You can probably work around this by making a "
+            "copy of your array  with array.copy().) ")
+    if not ndarray.dtype.isnative:
+        raise ValueError("given numpy array has byte order different from the native byte order")
+    return Tensor._make(ndarray, dt)
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    size = tuple(int(s) for s in size)
+    for s in size:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+    return size
+
+
+def _alloc(size, dtype, device, fill=None):
+    dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
+    device = as_device(device)
+    from .ops._core import empty as _empty, kernels
+    t = _empty(size, dtype, device)
+    if fill is not None:
+        kernels(device).elementwise.fill(t._data, dtype.np.type(fill))
+    return t
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, pin_memory=False,
+          memory_format=None):
+    """An uninitialised tensor."""
+    return _finish_grad(_alloc(_size(size), dtype, device), requires_grad)
+
+
+def _finish_grad(t, requires_grad):
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False):
+    return empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+    """A tensor of zeros.
+
+    >>> import numtorch as torch
+    >>> torch.zeros(2, 3).shape
+    torch.Size([2, 3])
+    """
+    return _finish_grad(_alloc(_size(size), dtype, device, 0), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+    """A tensor of ones."""
+    return _finish_grad(_alloc(_size(size), dtype, device, 1), requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """A tensor filled with ``fill_value`` (its dtype follows the value when not given)."""
+    if dtype is None:
+        dtype = D.scalar_dtype(fill_value)
+    return _finish_grad(_alloc(_size((size,)), dtype, device, fill_value), requires_grad)
+
+
+def _like(t, dtype, device):
+    return (D.to_dtype(dtype) if dtype is not None else t.dtype,
+            as_device(device) if device is not None else t.device)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    dt, dev = _like(input, dtype, device)
+    return _finish_grad(_alloc(input._data.shape, dt, dev), requires_grad)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    dt, dev = _like(input, dtype, device)
+    return _finish_grad(_alloc(input._data.shape, dt, dev, 0), requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    dt, dev = _like(input, dtype, device)
+    return _finish_grad(_alloc(input._data.shape, dt, dev, 1), requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
+              memory_format=None):
+    dt, dev = _like(input, dtype, device)
+    return _finish_grad(_alloc(input._data.shape, dt, dev, fill_value), requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Values from ``start`` up to (not including) ``end`` by ``step``."""
+    if end is None:
+        start, end = 0, start
+    args = [a.item() if isinstance(a, Tensor) else a for a in (start, end, step)]
+    start, end, step = args
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0 and end != start:
+        raise RuntimeError(
+            f"upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        dtype = D.get_default_dtype() if any(isinstance(a, builtins.float) for a in args) else D.int64
+    dtype = D.to_dtype(dtype)
+    n = builtins.max(int(math.ceil((end - start) / step)), 0)
+    arr = start + step * np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64)
+    return _finish(arr.astype(dtype.np), dtype, device, requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    arr = np.linspace(start, end, steps).astype(dtype.np)
+    return _finish(arr, dtype, device, requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
+    arr = np.logspace(start, end, steps, base=base).astype(dtype.np)
+    return _finish(arr, dtype, device, requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    """The identity matrix (``n x m``)."""
+    dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
+    return _finish(np.eye(n, m if m is not None else n, dtype=dtype.np), dtype, device,
+                   requires_grad)
+
+
+def _float_dtype(dtype):
+    dt = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
+    if not dt.is_floating_point:
+        raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{dt.name}'")
+    return dt
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1)."""
+    dt = _float_dtype(dtype)
+    arr = rng(generator).random(_size(size), dtype=np.float64 if dt is D.float64 else np.float32)
+    return _finish(arr.astype(dt.np, copy=False), dt, device, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples."""
+    dt = _float_dtype(dtype)
+    arr = rng(generator).standard_normal(_size(size),
+                                         dtype=np.float64 if dt is D.float64 else np.float32)
+    return _finish(arr.astype(dt.np, copy=False), dt, device, requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Integers uniform in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:
+        if isinstance(high, (tuple, list)):
+            low, high, size = 0, low, high
+        else:
+            raise TypeError("randint() missing required argument 'size'")
+    if high is None:
+        low, high = 0, low
+    if low >= high:
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    dt = D.to_dtype(dtype) if dtype is not None else D.int64
+    arr = rng(generator).integers(low, high, size=tuple(size))
+    return _finish(arr.astype(dt.np), dt, device, requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """A random permutation of ``0..n-1``."""
+    dt = D.to_dtype(dtype) if dtype is not None else D.int64
+    return _finish(rng(generator).permutation(n).astype(dt.np), dt, device, requires_grad)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    dt, dev = _like(input, dtype, device)
+    return rand(*input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    dt, dev = _like(input, dtype, device)
+    return randn(*input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+    dt, dev = _like(input, dtype, device)
+    return randint(low, high, tuple(input.shape), dtype=dt, device=dev)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None):
+    """Normal samples with the given mean and std (tensors broadcast)."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        ref = mean if isinstance(mean, Tensor) else std
+        shape = ref.shape if size is None else size
+        return randn(*shape, generator=generator, dtype=ref.dtype, device=ref.device) * std + mean
+    return randn(*size, generator=generator, dtype=dtype, device=device) * std + mean
+
+
+def bernoulli(input, p=None, *, generator=None):
+    """1 with probability ``input`` (or ``p``), else 0."""
+    probs = input if p is None else full_like(input, p)
+    u = rand(*input.shape, generator=generator, dtype=input.dtype if input.dtype.is_floating_point else None,
+             device=input.device)
+    return (u < probs).to(input.dtype)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Sample category indices from (unnormalised) row probabilities."""
+    p = input.detach().cpu().double().numpy()
+    rows = p.reshape(-1, p.shape[-1])
+    g = rng(generator)
+    out = []
+    for r in rows:
+        if (r < 0).any() or not np.isfinite(r).all() or r.sum() <= 0:
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        if not replacement and num_samples > (r > 0).sum():
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+        out.append(g.choice(len(r), size=num_samples, replace=replacement, p=r / r.sum()))
+    arr = np.array(out, dtype=np.int64).reshape(p.shape[:-1] + (num_samples,))
+    return _finish(arr, D.int64, input.device, False)

@@ -1,0 +1,27 @@
+"""``Size``: the tuple subclass that ``Tensor.shape`` returns."""
+
+
+class Size(tuple):
+    """PyTorch's ``torch.Size``: a tuple of ints that prints as ``torch.Size([2, 3])``."""
+
+    def __new__(cls, seq=()):
+        return tuple.__new__(cls, (int(s) for s in seq))
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self):
+        return f"torch.Size({list(self)})"
+
+    def __getitem__(self, k):
+        r = tuple.__getitem__(self, k)
+        return Size(r) if isinstance(k, slice) else r
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))

@@ -1,0 +1,392 @@
+"""``Tensor``: an array (a NumPy array on the CPU) with dtype, device, version counter and
+autograd state. Compute never happens here: methods forward to ``numtorch.ops``."""
+import builtins
+import weakref
+
+import numpy as np
+
+from . import _dtype as D
+from ._device import CPU, as_device
+from .autograd import function as _function
+from .autograd import grad_mode
+
+__all__ = ["Tensor"]
+
+
+class _Version:
+    """The version counter shared by a tensor and all its views; in-place ops bump it."""
+    __slots__ = ("v",)
+
+    def __init__(self):
+        self.v = 0
+
+
+class Tensor:
+    """A multi-dimensional array with autograd (PyTorch's ``torch.Tensor``).
+
+    >>> import numtorch as torch
+    >>> x = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([[2., 4.],
+            [6., 8.]])
+    """
+
+    __slots__ = ("_data", "dtype", "device", "_ver", "_base", "_requires_grad", "grad",
+                 "grad_fn", "_out_nr", "__dict__", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our operators
+
+    # --- construction ----------------------------------------------------------------------------
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, *args, device=None, dtype=None):
+        """Legacy constructor: ``Tensor(2, 3)`` (uninitialised, default dtype) or ``Tensor(data)``."""
+        from ._creation import _to_array
+        dt = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
+        if len(args) == 1 and not isinstance(args[0], builtins.int):
+            arr = _to_array(args[0], dt)
+        elif all(isinstance(a, builtins.int) for a in args):
+            arr = np.empty(tuple(args), dt.np)
+        elif len(args) == 1 and isinstance(args[0], (tuple, list)):
+            arr = _to_array(args[0], dt)
+        else:
+            raise TypeError(f"Tensor(): invalid arguments {args!r}")
+        _init(self, arr, dt, as_device(device))
+
+    @staticmethod
+    def _make(data, dtype, device=CPU):
+        t = object.__new__(Tensor)
+        t._data = data
+        t.dtype = dtype
+        t.device = device
+        t._ver = _Version()
+        t._base = None
+        t._requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._out_nr = 0
+        return t
+
+    def _view_of(self, data):
+        """A tensor over ``data``, a view of this tensor's memory: shares its version counter."""
+        t = object.__new__(Tensor)
+        t._data = data
+        t.dtype = self.dtype
+        t.device = self.device
+        t._ver = self._ver
+        t._base = self if self._base is None else self._base
+        t._requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._out_nr = 0
+        return t
+
+    def _alias(self):
+        return self._view_of(self._data)
+
+    # --- metadata --------------------------------------------------------------------------------
+    @property
+    def shape(self):
+        from ._size import Size
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        """The shape, or the length of one dimension."""
+        if dim is None:
+            return self.shape
+        return self._data.shape[self._dim(dim)]
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return self._data.size
+
+    nelement = numel
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    def stride(self, dim=None):
+        """Strides in elements (PyTorch's convention), not bytes."""
+        isz = self._data.itemsize
+        st = tuple(s // isz for s in self._data.strides)
+        return st if dim is None else st[self._dim(dim)]
+
+    def storage_offset(self):
+        base = self._base._data if self._base is not None else self._data
+        return (self._data.__array_interface__["data"][0]
+                - base.__array_interface__["data"][0]) // self._data.itemsize
+
+    def data_ptr(self):
+        return self._data.__array_interface__["data"][0] if self.device.type == "cpu" else \
+            self._data.device_ctypes_pointer.value
+
+    def is_contiguous(self, memory_format=None):
+        return self._data.flags.c_contiguous
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self):
+        return self.device.type == "cpu"
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    def is_complex(self):
+        return False
+
+    @property
+    def is_sparse(self):
+        return False
+
+    @property
+    def layout(self):
+        return "torch.strided"
+
+    def get_device(self):
+        return -1 if self.device.type == "cpu" else (self.device.index or 0)
+
+    @property
+    def _version(self):
+        return self._ver.v
+
+    def _dim(self, d):
+        n = self._data.ndim
+        m = builtins.max(n, 1)
+        if not -m <= d < m:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-m}, {m - 1}], but got {d})")
+        return d + m if d < 0 else d
+
+    # --- autograd state --------------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on a leaf in place; returns self."""
+        if self.grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to "
+                    "use a computed variable in a subgraph that doesn't require differentiation "
+                    "use var_no_grad = var.detach().")
+            return self
+        if requires_grad and not self.dtype.is_floating_point:
+            raise RuntimeError(
+                "only Tensors of floating point dtype can require gradients "
+                f"(got {self.dtype})")
+        self._requires_grad = builtins.bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def data(self):
+        """This tensor's memory as a tensor outside the graph (changes to it are not tracked)."""
+        t = Tensor._make(self._data, self.dtype, self.device)
+        return t
+
+    @data.setter
+    def data(self, other):
+        if other.shape != self.shape or other.dtype is not self.dtype:
+            self._ver = _Version()
+        self._data = other._data
+        self.dtype, self.device = other.dtype, other.device
+
+    def detach(self):
+        """A tensor sharing memory and version counter, cut from the graph."""
+        return self._view_of(self._data)
+
+    def detach_(self):
+        if self._base is not None and self._base._requires_grad:
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor after backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None:
+            return
+        node = self.grad_fn
+        if node._retained is None:
+            node._retained = {}
+        node._retained[self._out_nr] = weakref.ref(self)
+
+    @property
+    def retains_grad(self):
+        node = self.grad_fn
+        return builtins.bool(node is not None and node._retained and self._out_nr in node._retained)
+
+    def _accumulator(self):
+        ref = self.__dict__.get("_acc")
+        node = ref() if ref is not None else None
+        if node is None:
+            node = _function.AccumulateGrad(self)
+            node._tensor_hooks = self.__dict__.setdefault("_hooks", [])
+            node._post_hooks = self.__dict__.setdefault("_post_hooks", [])
+            self.__dict__["_acc"] = weakref.ref(node)
+        return node
+
+    def register_hook(self, hook):
+        """``hook(grad) -> grad | None`` runs when this tensor's gradient is computed."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            hooks = self.__dict__.setdefault("_hooks", [])
+        else:
+            node = self.grad_fn
+            if node._pre_hooks is None:
+                node._pre_hooks = {}
+            hooks = node._pre_hooks.setdefault(self._out_nr, [])
+        hooks.append(hook)
+        return _function._Handle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)`` runs on a leaf after its ``.grad`` was accumulated."""
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors")
+        hooks = self.__dict__.setdefault("_post_hooks", [])
+        hooks.append(hook)
+        return _function._Handle(hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        from .autograd import backward
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    # --- conversion ------------------------------------------------------------------------------
+    def numpy(self, *, force=False):
+        """The NumPy array behind this CPU tensor (zero-copy)."""
+        if self._requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead.")
+        if self.device.type != "cpu":
+            if not force:
+                raise TypeError(
+                    f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() "
+                    "to copy the tensor to host memory first.")
+            return self.cpu()._data
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.detach().cpu()._data
+        return arr if dtype is None else arr.astype(dtype)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self.cpu()._data.reshape(-1)[0].item()
+
+    def tolist(self):
+        return self.cpu()._data.tolist()
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous")
+        return builtins.bool(self.item())
+
+    def __float__(self):
+        return builtins.float(self.item())
+
+    def __int__(self):
+        return builtins.int(self.item())
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return builtins.int(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        from ._repr import tensor_repr
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, proto):
+        # pickling (DataLoader workers, copy.deepcopy) carries data, dtype and requires_grad
+        return (_rebuild, (self.detach().cpu()._data.copy(), self.dtype.name, str(self.device),
+                           self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the "
+                "deepcopy protocol at the moment.")
+        t = self.clone().detach()
+        t._requires_grad = self._requires_grad
+        if self.grad is not None:
+            t.grad = self.grad.clone()
+        t.__dict__.update({k: v for k, v in self.__dict__.items() if not k.startswith("_")})
+        memo[id(self)] = t
+        return t
+
+
+def _init(t, arr, dtype, device):
+    t._data = arr
+    t.dtype = dtype
+    t.device = CPU
+    t._ver = _Version()
+    t._base = None
+    t._requires_grad = False
+    t.grad = None
+    t.grad_fn = None
+    t._out_nr = 0
+    if device != CPU:
+        moved = t.to(device)
+        t._data, t.device = moved._data, moved.device
+
+
+def _rebuild(arr, dtype_name, device, requires_grad):
+    t = Tensor._make(arr, D._by_name[dtype_name])
+    if device != "cpu":
+        t = t.to(device)
+    t._requires_grad = requires_grad
+    return t
+
+
+_function._Tensor = Tensor

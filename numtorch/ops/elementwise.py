@@ -1,0 +1,970 @@
+"""Elementwise primitives: forward = one kernel call, backward = Tensor ops, side by side.
+
+The engine un-broadcasts and casts gradients, so each backward states only the derivative.
+"""
+from .. import _dtype as D
+from .._tensor import Tensor
+from ..autograd.function import Function
+from . import _core
+from ._core import kernels, empty, broadcast_shapes, scalar_array
+
+# --------------------------------------------------------------------------------------------
+# Launchers: promotion, broadcasting, allocation, then one kernel call.
+# --------------------------------------------------------------------------------------------
+
+
+def _unary(name, x, dtype=None):
+    """Run kernel ``name`` on x (converted to ``dtype``) into a new tensor of that dtype."""
+    if dtype is not None and x.dtype is not dtype:
+        x = _core.cast(x, dtype)
+    out = empty(x._data.shape, x.dtype, x.device)
+    getattr(kernels(x.device).elementwise, name)(x._data, out._data)
+    return out
+
+
+def _pred(name, x):
+    out = empty(x._data.shape, D.bool, x.device)
+    getattr(kernels(x.device).elementwise, name)(x._data, out._data)
+    return out
+
+
+def _float_dtype(x):
+    return x.dtype if x.dtype.is_floating_point else D.get_default_dtype()
+
+
+def _operands(a, b, compute):
+    """(device, a array, b array) in dtype ``compute``; Python scalars become 0-d arrays."""
+    if isinstance(a, Tensor):
+        dev = a.device
+        if isinstance(b, Tensor):
+            if b.device != dev:
+                if a._data.ndim == 0 and a.device.type == "cpu":
+                    dev = b.device  # a CPU 0-d tensor mixes with any device, as in PyTorch
+                elif not (b._data.ndim == 0 and b.device.type == "cpu"):
+                    _core.same_device(a, b)
+            ad = _core.cast(a, compute)._data if a.dtype is not compute else a._data
+            bd = _core.cast(b, compute)._data if b.dtype is not compute else b._data
+            if a.device != dev:
+                ad = _to(ad, dev)
+            if b.device != dev:
+                bd = _to(bd, dev)
+            return dev, ad, bd
+        ad = _core.cast(a, compute)._data if a.dtype is not compute else a._data
+        return dev, ad, scalar_array(b, compute, dev)
+    dev = b.device
+    bd = _core.cast(b, compute)._data if b.dtype is not compute else b._data
+    return dev, scalar_array(a, compute, dev), bd
+
+
+def _to(arr, dev):
+    from .. import cuda
+    return cuda._to_device(arr, dev)
+
+
+def _binary(name, a, b, compute=None, out_dtype=None):
+    """``kernel(a, b) -> out`` with PyTorch's promotion (``compute``) and broadcasting."""
+    if compute is None:
+        if a.__class__ is Tensor and b.__class__ is Tensor and a.dtype is b.dtype:
+            compute = a.dtype
+        else:
+            compute = D.result_type(a, b)
+    dev, ad, bd = _operands(a, b, compute)
+    sa, sb = ad.shape, bd.shape
+    shape = sa if sa == sb else broadcast_shapes(sa, sb)
+    out = empty(shape, out_dtype or compute, dev)
+    getattr(kernels(dev).elementwise, name)(ad, bd, out._data)
+    return out
+
+
+def _check_bool_sub(a, b):
+    if D.result_type(a, b) is D.bool:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+# --------------------------------------------------------------------------------------------
+# Binary arithmetic
+# --------------------------------------------------------------------------------------------
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        if D.result_type(a, b) is D.bool:
+            return _binary("bitwise_or", a, b, D.bool)
+        return _binary("add", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_bool_sub(a, b)
+        return _binary("sub", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g
+
+
+def _save_needed(ctx, a, b, need_a, need_b):
+    """Save only the operands a needed gradient uses (PyTorch does the same), so an in-place
+    change to an operand that no gradient reads does not invalidate the graph."""
+    ctx.save_for_backward(a if need_a and isinstance(a, Tensor) else None,
+                          b if need_b and isinstance(b, Tensor) else None)
+    ctx.scalars = (a if not isinstance(a, Tensor) else None,
+                   b if not isinstance(b, Tensor) else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        n = ctx.needs_input_grad or (False, False)
+        _save_needed(ctx, a, b, n[1], n[0])
+        if D.result_type(a, b) is D.bool:
+            return _binary("bitwise_and", a, b, D.bool)
+        return _binary("mul", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        a = ctx.scalars[0] if a is None else a
+        b = ctx.scalars[1] if b is None else b
+        return (g * b if ctx.needs_input_grad[0] else None,
+                g * a if ctx.needs_input_grad[1] else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        n = ctx.needs_input_grad or (False, False)
+        _save_needed(ctx, a, b, n[1], n[0] or n[1])
+        rt = D.result_type(a, b)
+        return _binary("div", a, b, rt if rt.is_floating_point else D.get_default_dtype())
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        a = ctx.scalars[0] if a is None else a
+        b = ctx.scalars[1] if b is None else b
+        return (g / b if ctx.needs_input_grad[0] else None,
+                -g * a / (b * b) if ctx.needs_input_grad[1] else None)
+
+
+def _check_int_zero_div(a, b):
+    rt = D.result_type(a, b)
+    if _core.is_int(rt):
+        if isinstance(b, Tensor):
+            zero = bool(_pred("logical_not", b).any())
+        else:
+            zero = b == 0
+        if zero:
+            raise RuntimeError("ZeroDivisionError")
+
+
+class FloorDivide(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_int_zero_div(a, b)
+        return _binary("floor_divide", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0, g * 0  # piecewise constant
+
+
+class Remainder(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        _check_int_zero_div(a, b)
+        ctx.save_for_backward(a if isinstance(a, Tensor) else None,
+                              b if isinstance(b, Tensor) else None)
+        ctx.scalars = (a, b)
+        return _binary("remainder", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        a = ctx.scalars[0] if a is None else a
+        b = ctx.scalars[1] if b is None else b
+        return g, (-g * floor_divide(a, b) if ctx.needs_input_grad[1] else None)
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        rt = D.result_type(a, b)
+        if _core.is_int(rt) and isinstance(b, Tensor) and bool((b < 0).any()):
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        if _core.is_int(rt) and not isinstance(b, Tensor) and b < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        out = _binary("pow", a, b)
+        ctx.save_for_backward(a if isinstance(a, Tensor) else None,
+                              b if isinstance(b, Tensor) else None, out)
+        ctx.scalars = (a, b)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        a = ctx.scalars[0] if a is None else a
+        b = ctx.scalars[1] if b is None else b
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            # PyTorch's convention: d/dx x**0 = 0 everywhere (also at x = 0)
+            ga = where(b == 0, 0.0, g * b * pow(a, b - 1)) if isinstance(b, Tensor) else (
+                g * 0 if b == 0 else g * b * pow(a, b - 1))
+        if ctx.needs_input_grad[1]:
+            # d/db a**b = a**b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's masking)
+            la = log(a) if isinstance(a, Tensor) else log(_core.as_tensor_arg(float(a), g.device))
+            gb = where((a == 0) & (b >= 0), 0.0, g * out * la) if isinstance(a, Tensor) else g * out * la
+        return ga, gb
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary("maximum", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        # ties split the gradient evenly, as PyTorch does
+        w = (a > b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
+        return g * w, g * (1 - w)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary("minimum", a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        w = (a < b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
+        return g * w, g * (1 - w)
+
+
+class Atan2(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        rt = D.result_type(a, b)
+        return _binary("atan2", a, b, rt if rt.is_floating_point else D.get_default_dtype())
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        d = a * a + b * b
+        return g * b / d, -g * a / d
+
+
+# --------------------------------------------------------------------------------------------
+# Unary
+# --------------------------------------------------------------------------------------------
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        if x.dtype is D.bool:
+            raise RuntimeError(
+                "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+                "to invert a mask, use the `~` or `logical_not()` operator instead.")
+        return _unary("neg", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("abs", x) if x.dtype is not D.bool else x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * sign(x)  # sign(0) = 0: PyTorch's subgradient at the kink
+
+
+class Sign(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return _unary("sign", x) if x.dtype is not D.bool else x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("relu", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * (out > 0).to(g.dtype)  # 0 at x = 0, as PyTorch
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("exp", x, _float_dtype(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * out
+
+
+class Expm1(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("expm1", x, _float_dtype(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * (out + 1)
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("log", x, _float_dtype(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / x
+
+
+class Log2(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("log2", x, _float_dtype(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / (x * 0.6931471805599453)
+
+
+class Log1p(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("log1p", x, _float_dtype(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / (x + 1)
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("sqrt", x, _float_dtype(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g / (2 * out)
+
+
+class Rsqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("rsqrt", x, _float_dtype(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return -0.5 * g * out * out * out
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("sin", x, _float_dtype(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * cos(x)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("cos", x, _float_dtype(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return -g * sin(x)
+
+
+class Tan(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("tan", x, _float_dtype(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * (1 + out * out)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("tanh", x, _float_dtype(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * (1 - out * out)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("sigmoid", x, _float_dtype(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * out * (1 - out)
+
+
+class Erf(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("erf", x, _float_dtype(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * 1.1283791670955126 * exp(-(x * x))
+
+
+class Reciprocal(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = _unary("reciprocal", x, _float_dtype(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return -g * out * out
+
+
+class _Rounding(Function):
+    """floor / ceil / round / trunc: integers pass through; the gradient is zero."""
+    kernel = None
+
+    @classmethod
+    def forward(cls, ctx, x):
+        return _unary(cls.kernel, x) if x.dtype.is_floating_point else x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
+class Floor(_Rounding):
+    kernel = "floor"
+
+
+class Ceil(_Rounding):
+    kernel = "ceil"
+
+
+class Round(_Rounding):
+    kernel = "round"
+
+
+class Trunc(_Rounding):
+    kernel = "trunc"
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x, lo if isinstance(lo, Tensor) else None,
+                              hi if isinstance(hi, Tensor) else None)
+        ctx.bounds = (lo, hi)
+        out = x
+        if lo is not None:
+            out = _binary("maximum", out, lo, D.result_type(x, lo))
+        if hi is not None:
+            out = _binary("minimum", out, hi, D.result_type(out, hi))
+        return out.clone() if out is x else out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo_t, hi_t = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        lo = lo if lo_t is None else lo_t
+        hi = hi if hi_t is None else hi_t
+        # PyTorch: the gradient passes where lo <= x <= hi (inclusive at the bounds)
+        mask = None
+        if lo is not None:
+            mask = x >= lo
+        if hi is not None:
+            m = x <= hi
+            mask = m if mask is None else mask & m
+        gx = g * mask.to(g.dtype) if mask is not None else g
+        glo = g * (x < lo).to(g.dtype) if isinstance(lo, Tensor) and ctx.needs_input_grad[1] else None
+        ghi = g * (x > hi).to(g.dtype) if isinstance(hi, Tensor) and ctx.needs_input_grad[2] else None
+        return gx, glo, ghi
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        if cond.dtype is not D.bool:
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {cond.dtype}")
+        ctx.save_for_backward(cond)
+        compute = D.result_type(a, b)
+        dev = cond.device
+        ad = _operand(a, compute, dev)
+        bd = _operand(b, compute, dev)
+        shape = broadcast_shapes(cond._data.shape, ad.shape, bd.shape)
+        out = empty(shape, compute, dev)
+        kernels(dev).elementwise.where(cond._data, ad, bd, out._data)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        cond, = ctx.saved_tensors
+        zero = g * 0
+        return None, where(cond, g, zero), where(cond, zero, g)
+
+
+def _operand(x, dtype, dev):
+    if isinstance(x, Tensor):
+        if x.device != dev:
+            _core.same_device(x, _Dev(dev))
+        return (_core.cast(x, dtype) if x.dtype is not dtype else x)._data
+    return scalar_array(x, dtype, dev)
+
+
+class _Dev:
+    def __init__(self, dev):
+        self.device = dev
+
+
+# --------------------------------------------------------------------------------------------
+# Public functions (also bound as Tensor methods)
+# --------------------------------------------------------------------------------------------
+def add(input, other, *, alpha=1):
+    """``input + alpha * other`` with broadcasting and type promotion.
+
+    >>> import numtorch as torch
+    >>> torch.add(torch.tensor([1, 2]), 1.5)
+    tensor([2.5000, 3.5000])
+    """
+    if alpha != 1:
+        other = mul(other, alpha)
+    if not isinstance(input, Tensor):
+        return Add.apply(other, input) if isinstance(other, Tensor) else _core.as_tensor_arg(input + other, None)
+    return Add.apply(input, other)
+
+
+def sub(input, other, *, alpha=1):
+    """``input - alpha * other``."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return Sub.apply(input, other)
+
+
+subtract = sub
+
+
+def mul(input, other):
+    """Elementwise product with broadcasting."""
+    return Mul.apply(input, other)
+
+
+multiply = mul
+
+
+def div(input, other, *, rounding_mode=None):
+    """True division (``rounding_mode=None``), ``'floor'`` or ``'trunc'``."""
+    if rounding_mode is None:
+        return Div.apply(input, other)
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        q = Div.apply(input, other)
+        rt = D.result_type(input, other)
+        return trunc(q).to(rt) if not rt.is_floating_point else trunc(q)
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
+divide = true_divide = div
+
+
+def floor_divide(input, other):
+    """Division rounded towards minus infinity (Python's ``//``)."""
+    return FloorDivide.apply(input, other)
+
+
+def remainder(input, other):
+    """Python's ``%``: the result has the sign of the divisor."""
+    return Remainder.apply(input, other)
+
+
+def fmod(input, other):
+    """C's fmod: the result has the sign of the dividend."""
+    return input - trunc(input / other) * other
+
+
+def pow(input, exponent):
+    """``input ** exponent`` (tensor or scalar on either side)."""
+    return Pow.apply(input, exponent)
+
+
+def float_power(input, exponent):
+    return pow(input.double() if isinstance(input, Tensor) else input,
+               exponent.double() if isinstance(exponent, Tensor) else exponent)
+
+
+def maximum(input, other):
+    """Elementwise maximum; NaN propagates."""
+    return Maximum.apply(input, other)
+
+
+def minimum(input, other):
+    """Elementwise minimum; NaN propagates."""
+    return Minimum.apply(input, other)
+
+
+def fmax(input, other):
+    """Elementwise maximum that ignores NaN."""
+    return _binary("fmax", input, other)
+
+
+def fmin(input, other):
+    return _binary("fmin", input, other)
+
+
+def atan2(input, other):
+    return Atan2.apply(input, other)
+
+
+arctan2 = atan2
+
+
+def neg(input):
+    return Neg.apply(input)
+
+
+negative = neg
+
+
+def abs(input):
+    return Abs.apply(input)
+
+
+absolute = abs
+
+
+def sign(input):
+    return Sign.apply(input)
+
+
+sgn = sign
+
+
+def relu(input):
+    return Relu.apply(input)
+
+
+def exp(input):
+    return Exp.apply(input)
+
+
+def expm1(input):
+    return Expm1.apply(input)
+
+
+def log(input):
+    return Log.apply(input)
+
+
+def log2(input):
+    return Log2.apply(input)
+
+
+def log10(input):
+    return log(input) * 0.4342944819032518
+
+
+def log1p(input):
+    return Log1p.apply(input)
+
+
+def sqrt(input):
+    return Sqrt.apply(input)
+
+
+def rsqrt(input):
+    return Rsqrt.apply(input)
+
+
+def square(input):
+    return mul(input, input)
+
+
+def sin(input):
+    return Sin.apply(input)
+
+
+def cos(input):
+    return Cos.apply(input)
+
+
+def tan(input):
+    return Tan.apply(input)
+
+
+def tanh(input):
+    return Tanh.apply(input)
+
+
+def sigmoid(input):
+    return Sigmoid.apply(input)
+
+
+def erf(input):
+    return Erf.apply(input)
+
+
+def reciprocal(input):
+    return Reciprocal.apply(input)
+
+
+def floor(input):
+    return Floor.apply(input)
+
+
+def ceil(input):
+    return Ceil.apply(input)
+
+
+def round(input, *, decimals=0):
+    """Round half to even (as PyTorch); ``decimals`` scales first."""
+    if decimals:
+        s = 10.0 ** decimals
+        return Round.apply(input * s) / s
+    return Round.apply(input)
+
+
+def trunc(input):
+    return Trunc.apply(input)
+
+
+fix = trunc
+
+
+def frac(input):
+    return input - trunc(input)
+
+
+def clamp(input, min=None, max=None):
+    """Limit to ``[min, max]``; NaN stays NaN; the gradient passes inside the closed interval."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    return Clamp.apply(input, min, max)
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def where(condition, input=None, other=None):
+    """``input`` where ``condition`` else ``other`` (scalars allowed); one argument: nonzero."""
+    if input is None and other is None:
+        from .indexing import nonzero
+        return nonzero(condition, as_tuple=True)
+    return Where.apply(condition, input, other)
+
+
+def lerp(input, end, weight):
+    return input + weight * (end - input)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 * tensor2
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 / tensor2
+
+
+def hypot(input, other):
+    return sqrt(input * input + other * other)
+
+
+# predicates and comparisons: no gradient, bool results
+def isnan(input):
+    return _pred("isnan", input) if input.dtype.is_floating_point else _zeros_bool(input)
+
+
+def isinf(input):
+    return _pred("isinf", input) if input.dtype.is_floating_point else _zeros_bool(input)
+
+
+def isfinite(input):
+    return _pred("isfinite", input) if input.dtype.is_floating_point else logical_not(_zeros_bool(input))
+
+
+def isposinf(input):
+    return isinf(input) & (input > 0)
+
+
+def isneginf(input):
+    return isinf(input) & (input < 0)
+
+
+def signbit(input):
+    return _pred("signbit", input)
+
+
+def _zeros_bool(x):
+    out = empty(x._data.shape, D.bool, x.device)
+    kernels(x.device).elementwise.fill(out._data, False)
+    return out
+
+
+def logical_not(input):
+    return _pred("logical_not", input)
+
+
+def _compare(name, a, b):
+    return _binary(name, a, b, D.result_type(a, b), D.bool)
+
+
+def eq(input, other):
+    return _compare("eq", input, other)
+
+
+def ne(input, other):
+    return _compare("ne", input, other)
+
+
+def lt(input, other):
+    return _compare("lt", input, other)
+
+
+def le(input, other):
+    return _compare("le", input, other)
+
+
+def gt(input, other):
+    return _compare("gt", input, other)
+
+
+def ge(input, other):
+    return _compare("ge", input, other)
+
+
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def logical_and(input, other):
+    return _compare("logical_and", input, other)
+
+
+def logical_or(input, other):
+    return _compare("logical_or", input, other)
+
+
+def logical_xor(input, other):
+    return _compare("logical_xor", input, other)
+
+
+def _bitwise(name, a, b):
+    rt = D.result_type(a, b)
+    if rt.is_floating_point:
+        raise RuntimeError(f"\"{name}_cpu\" not implemented for '{rt.name.capitalize()}'")
+    return _binary(name, a, b, rt)
+
+
+def bitwise_and(input, other):
+    return _bitwise("bitwise_and", input, other)
+
+
+def bitwise_or(input, other):
+    return _bitwise("bitwise_or", input, other)
+
+
+def bitwise_xor(input, other):
+    return _bitwise("bitwise_xor", input, other)
+
+
+def bitwise_not(input):
+    if input.dtype is D.bool:
+        return logical_not(input)
+    if input.dtype.is_floating_point:
+        raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype.name.capitalize()}'")
+    return -input - 1
+
+
+def equal(input, other):
+    """True if both tensors have the same shape and elements."""
+    return input.shape == other.shape and bool(eq(input, other).all())
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    close = (input == other) | (abs(input - other) <= atol + rtol * abs(other))
+    if equal_nan:
+        close = close | (isnan(input) & isnan(other))
+    return close
+

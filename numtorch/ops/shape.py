@@ -1,0 +1,544 @@
+"""Views and movement: metadata-only ops share memory and the version counter with their input;
+joins and copies run the copy kernel. Each backward is a Tensor op (double backward works)."""
+import builtins
+
+import numpy as np
+
+from .. import _dtype as D
+from .._tensor import Tensor
+from ..autograd.function import Function
+from . import _core
+from ._core import kernels, empty, normalize_dims
+
+
+def _infer_shape(shape, numel):
+    shape = list(shape)
+    neg = [i for i, s in enumerate(shape) if s == -1]
+    if len(neg) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    for s in shape:
+        if s < -1:
+            raise RuntimeError(f"invalid shape dimension {s}")
+    known = 1
+    for i, s in enumerate(shape):
+        if i not in neg:
+            known *= s
+    if neg:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape[neg[0]] = numel // known
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return tuple(shape)
+
+
+def _shape_args(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _copy_array(t):
+    """A C-contiguous copy of ``t``'s array, made by the copy kernel."""
+    out = empty(t._data.shape, t.dtype, t.device)
+    kernels(t.device).elementwise.copy(t._data, out._data)
+    return out
+
+
+class View(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x._data.shape
+        return x._view_of(x._data.reshape(shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape), None
+
+
+class Copy(Function):
+    """A contiguous copy (``clone``, ``contiguous``, reshape of a non-viewable layout)."""
+    @staticmethod
+    def forward(ctx, x):
+        return _copy_array(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def view(input, *shape):
+    """Same memory, new shape; the layout must allow it (else use ``reshape``)."""
+    if len(shape) == 1 and isinstance(shape[0], D.dtype):
+        return view_as_dtype(input, shape[0])
+    shape = _infer_shape(_shape_args(shape), input._data.size)
+    if not _viewable(input._data, shape):
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return View.apply(input, shape)
+
+
+def view_as_dtype(input, dtype):
+    if dtype.itemsize != input.dtype.itemsize:
+        raise RuntimeError("view(dtype) with a different element size is not supported")
+    return Tensor._make(input._data.view(dtype.np), dtype, input.device)
+
+
+def _viewable(arr, shape):
+    if arr.flags.c_contiguous:
+        return True
+    try:
+        v = arr.view()
+        v.shape = shape  # numpy raises when a copy would be needed
+        return True
+    except AttributeError:
+        return False
+
+
+def reshape(input, *shape):
+    """A view when the layout allows, otherwise a copy (as PyTorch)."""
+    shape = _infer_shape(_shape_args(shape), input._data.size)
+    if shape == input._data.shape:
+        return View.apply(input, shape)
+    if _viewable(input._data, shape):
+        return View.apply(input, shape)
+    return View.apply(Copy.apply(input), shape)
+
+
+def view_as(input, other):
+    return view(input, other.shape)
+
+
+def reshape_as(input, other):
+    return reshape(input, other.shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    nd = input.ndim
+    if nd == 0:
+        return reshape(input, (1,))
+    s, e = input._dim(start_dim), input._dim(end_dim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shp = input._data.shape
+    n = 1
+    for k in shp[s:e + 1]:
+        n *= k
+    return reshape(input, shp[:s] + (n,) + shp[e + 1:])
+
+
+def unflatten(input, dim, sizes):
+    d = input._dim(dim)
+    shp = input._data.shape
+    sizes = _infer_shape(tuple(sizes), shp[d])
+    return reshape(input, shp[:d] + sizes + shp[d + 1:])
+
+
+def ravel(input):
+    return reshape(input, (-1,))
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return x._view_of(x._data.transpose(dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        inv = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inv[d] = i
+        return g.permute(tuple(inv)), None
+
+
+def permute(input, *dims):
+    dims = _shape_args(dims)
+    if len(dims) != input.ndim:
+        raise RuntimeError(
+            f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            f"length of the desired ordering of dimensions i.e. input.dim() = {input.ndim} is not "
+            f"equal to len(dims) = {len(dims)}")
+    return Permute.apply(input, normalize_dims(dims, input.ndim))
+
+
+def transpose(input, dim0, dim1):
+    nd = input.ndim
+    if nd == 0:
+        input._dim(dim0), input._dim(dim1)
+        return View.apply(input, ())
+    d0, d1 = input._dim(dim0), input._dim(dim1)
+    dims = list(range(nd))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return Permute.apply(input, tuple(dims))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    return transpose(input, 0, 1) if input.ndim == 2 else View.apply(input, input._data.shape)
+
+
+def movedim(input, source, destination):
+    nd = input.ndim
+    src = normalize_dims(source, nd)
+    dst = normalize_dims(destination, nd)
+    if len(src) != len(dst):
+        raise RuntimeError("movedim: Invalid source or destination dims")
+    order = [d for d in range(nd) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return Permute.apply(input, tuple(order))
+
+
+moveaxis = movedim
+
+
+def unsqueeze(input, dim):
+    nd = input.ndim + 1
+    if not -nd <= dim < nd:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+    d = dim + nd if dim < 0 else dim
+    shp = input._data.shape
+    return View.apply(input, shp[:d] + (1,) + shp[d:])
+
+
+def squeeze(input, dim=None):
+    shp = input._data.shape
+    if dim is None:
+        return View.apply(input, tuple(s for s in shp if s != 1))
+    dims = normalize_dims(dim, input.ndim)
+    return View.apply(input, tuple(s for i, s in enumerate(shp) if not (i in dims and s == 1)))
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        return x._view_of(np.broadcast_to(x._data, shape) if x.device.type == "cpu"
+                          else kernels(x.device).layout.broadcast_to(x._data, shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None  # the engine sums the gradient back to the input's shape
+
+
+def expand(input, *sizes):
+    sizes = list(_shape_args(sizes))
+    shp = input._data.shape
+    if len(sizes) < len(shp):
+        raise RuntimeError(
+            f"expand(torch.FloatTensor{{{list(shp)}}}, size={sizes}): the number of sizes provided "
+            f"({len(sizes)}) must be greater or equal to the number of dimensions in the tensor "
+            f"({len(shp)})")
+    lead = len(sizes) - len(shp)
+    for i, s in enumerate(shp):
+        want = sizes[lead + i]
+        if want == -1:
+            sizes[lead + i] = s
+        elif s != 1 and want != s:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({want}) must match the existing size ({s}) at "
+                f"non-singleton dimension {lead + i}.  Target sizes: {sizes}.  Tensor sizes: "
+                f"{list(shp)}")
+    for s in sizes[:lead]:
+        if s < 0:
+            raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension 0")
+    return Expand.apply(input, tuple(sizes))
+
+
+def expand_as(input, other):
+    return expand(input, other.shape)
+
+
+def broadcast_to(input, shape):
+    return expand(input, shape)
+
+
+def broadcast_tensors(*tensors):
+    shape = _core.broadcast_shapes(*(t._data.shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
+class Slice(Function):
+    """Basic indexing (ints, slices with positive steps, None, ...): a view."""
+    @staticmethod
+    def forward(ctx, x, key):
+        ctx.in_shape = x._data.shape
+        ctx.key = key
+        ctx.dtype, ctx.device = x.dtype, x.device
+        return x._view_of(x._data[key])
+
+    @staticmethod
+    def backward(ctx, g):
+        return SliceBackward.apply(g, ctx.in_shape, ctx.key), None
+
+
+class SliceBackward(Function):
+    """Scatter a slice's gradient into zeros of the input's shape; its own backward slices."""
+    @staticmethod
+    def forward(ctx, g, shape, key):
+        ctx.key = key
+        out = empty(shape, g.dtype, g.device)
+        k = kernels(g.device).elementwise
+        k.fill(out._data, 0)
+        k.copy(g._data, out._data[key])
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return Slice.apply(gg, ctx.key), None, None
+
+
+def narrow(input, dim, start, length):
+    d = input._dim(dim)
+    n = input._data.shape[d]
+    if isinstance(start, Tensor):
+        start = int(start)
+    if start < 0:
+        start += n
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise RuntimeError(
+            f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    key = (slice(None),) * d + (slice(start, start + length),)
+    return Slice.apply(input, key)
+
+
+def select(input, dim, index):
+    d = input._dim(dim)
+    n = input._data.shape[d]
+    if not -n <= index < n:
+        raise IndexError(
+            f"select(): index {index} out of range for tensor of size {list(input.shape)} at "
+            f"dimension {d}")
+    return Slice.apply(input, (slice(None),) * d + (index,))
+
+
+def contiguous(input, memory_format=None):
+    """Self if already C-contiguous, else a contiguous copy."""
+    if input._data.flags.c_contiguous:
+        return input
+    return Copy.apply(input)
+
+
+def clone(input, *, memory_format=None):
+    """A copy with its own memory (and a graph edge back to ``input``)."""
+    return Copy.apply(input)
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, dim, *tensors):
+        ctx.sizes = [t._data.shape[dim] for t in tensors]
+        ctx.dim = dim
+        dtype = D.result_type(*tensors)
+        dev = _core.same_device(*tensors)
+        shape = list(tensors[0]._data.shape)
+        shape[dim] = builtins.sum(ctx.sizes)
+        out = empty(tuple(shape), dtype, dev)
+        copy = kernels(dev).elementwise.copy
+        pos = 0
+        for t, n in zip(tensors, ctx.sizes):
+            copy(t._data, out._data[(slice(None),) * dim + (slice(pos, pos + n),)])
+            pos += n
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None,) + tuple(split(g, ctx.sizes, ctx.dim))
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim (1-D empty tensors are skipped, as PyTorch)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element in argument 0, but got {type(t).__name__}")
+    live = [t for t in tensors if not (t.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
+    ref = live[0]
+    if ref.ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    d = ref._dim(dim)
+    for i, t in enumerate(live):
+        if t.ndim != ref.ndim:
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {ref.ndim} and {t.ndim}")
+        for k in range(ref.ndim):
+            if k != d and t._data.shape[k] != ref._data.shape[k]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {d}. Expected size "
+                    f"{ref._data.shape[k]} but got size {t._data.shape[k]} for tensor number {i} "
+                    "in the list.")
+    return Cat.apply(d, *live)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join tensors of equal shape along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shp = tensors[0]._data.shape
+    for i, t in enumerate(tensors):
+        if t._data.shape != shp:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(shp)} at entry 0 and "
+                f"{list(t._data.shape)} at entry {i}")
+    nd = len(shp) + 1
+    if not -nd <= dim < nd:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+    d = dim + nd if dim < 0 else dim
+    return Cat.apply(d, *[unsqueeze(t, d) for t in tensors])
+
+
+def hstack(tensors):
+    tensors = [t if t.ndim else t.reshape(1) for t in tensors]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Views of consecutive pieces: equal ``split_size`` (last may be smaller) or given sizes."""
+    d = tensor._dim(dim)
+    n = tensor._data.shape[d]
+    if isinstance(split_size_or_sections, int):
+        s = split_size_or_sections
+        if s <= 0 and not (s == 0 and n == 0):
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        sizes = [s] * (n // s) + ([n % s] if n % s else []) if s else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                f"at dimension {d}), but got split_sizes={sizes}")
+    out, pos = [], 0
+    for s in sizes:
+        out.append(Slice.apply(tensor, (slice(None),) * d + (slice(pos, pos + s),)))
+        pos += s
+    return tuple(out)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    d = input._dim(dim)
+    n = input._data.shape[d]
+    if isinstance(indices_or_sections, int):
+        k = indices_or_sections
+        sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
+    else:
+        bounds = [0] + [builtins.min(builtins.max(i, 0), n) for i in indices_or_sections] + [n]
+        sizes = [builtins.max(b - a, 0) for a, b in zip(bounds, bounds[1:])]
+    return split(input, sizes, d)
+
+
+def chunk(input, chunks, dim=0):
+    """At most ``chunks`` views of size ceil(n / chunks) (PyTorch's rule)."""
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: 0")
+    n = input._data.shape[input._dim(dim)]
+    size = -(-n // chunks) if n else 0
+    return split(input, size if size else 1, dim) if n else split(input, [0] * 1, dim)
+
+
+def unbind(input, dim=0):
+    d = input._dim(dim)
+    return tuple(select(input, d, i) for i in range(input._data.shape[d]))
+
+
+def flip(input, dims):
+    """Reverse along ``dims`` (a copy, as PyTorch: no negative strides)."""
+    dims = normalize_dims(dims, input.ndim)
+    key = tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(input.ndim))
+    return Flip.apply(input, key)
+
+
+class Flip(Function):
+    @staticmethod
+    def forward(ctx, x, key):
+        ctx.key = key
+        out = empty(x._data.shape, x.dtype, x.device)
+        kernels(x.device).elementwise.copy(x._data[key], out._data)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return Flip.apply(g, ctx.key), None
+
+
+def fliplr(input):
+    return flip(input, (1,))
+
+
+def flipud(input):
+    return flip(input, (0,))
+
+
+def repeat(input, *sizes):
+    """Tile the tensor ``sizes[i]`` times along each dim (a copy)."""
+    sizes = _shape_args(sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    x = input.reshape((1,) * (len(sizes) - input.ndim) + input._data.shape)
+    shp = x._data.shape
+    # expand a new axis before each dim, then merge: (r0, s0, r1, s1, ...) -> (r0*s0, ...)
+    inter = []
+    for r, s in zip(sizes, shp):
+        inter += [1, s]
+    x = x.reshape(inter)
+    target = []
+    for r, s in zip(sizes, shp):
+        target += [r, s]
+    return expand(x, target).reshape(tuple(r * s for r, s in zip(sizes, shp)))
+
+
+def tile(input, dims):
+    dims = tuple(dims)
+    if len(dims) < input.ndim:
+        dims = (1,) * (input.ndim - len(dims)) + dims
+    return repeat(input, dims)
+
+
+def roll(input, shifts, dims=None):
+    if dims is None:
+        return roll(input.flatten(), shifts, 0).reshape(input.shape)
+    if isinstance(shifts, int):
+        shifts, dims = (shifts,), (dims,) if isinstance(dims, int) else dims
+    out = input
+    for s, d in zip(shifts, dims):
+        d = input._dim(d)
+        n = input._data.shape[d]
+        if n == 0:
+            continue
+        s %= n
+        if s:
+            a, b = split(out, [n - s, s], d)
+            out = cat([b, a], d)
+    return out
+
+
+def unfold(input, dimension, size, step):
+    """Sliding windows along ``dimension`` as a view (last dim of the result is the window)."""
+    d = input._dim(dimension)
+    n = input._data.shape[d]
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    count = (n - size) // step + 1
+    idx = [input.narrow(d, i * step, size) for i in range(count)]
+    return stack(idx, d).movedim(d + 1, -1) if idx else input.narrow(d, 0, 0)
+
+
+def type_as(input, other):
+    return input.to(other.dtype)

@@ -1,0 +1,238 @@
+"""Autograd semantics: accumulation, reuse, retain/create graph, hooks, grad modes, versions."""
+import numpy as np
+import pytest
+
+import numtorch as nt
+
+
+def leaf(*shape, dtype=nt.float64):
+    return nt.randn(*shape, dtype=dtype, requires_grad=True)
+
+
+def test_accumulates_across_backward_calls():
+    x = leaf(3)
+    (x * 2).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full(3, 5.0))
+
+
+def test_node_reuse_sums_gradients():
+    x = leaf(4)
+    y = x * x
+    z = (y + y * 3).sum()          # y feeds two consumers
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 8 * x.detach().numpy())
+
+
+def test_second_backward_needs_retain_graph():
+    x = leaf(2)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    g1 = x.grad.clone()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * g1.numpy())
+    z = (x.exp() * x).sum()
+    z.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        z.backward()
+
+
+@pytest.mark.parametrize("fn, d1, d2", [
+    (lambda x: x ** 3, lambda x: 3 * x ** 2, lambda x: 6 * x),
+    (lambda x: x.sin(), lambda x: np.cos(x), lambda x: -np.sin(x)),
+    (lambda x: x.exp() * x, lambda x: np.exp(x) * (x + 1), lambda x: np.exp(x) * (x + 2)),
+])
+def test_double_backward(fn, d1, d2):
+    x = leaf(5)
+    xv = x.detach().numpy().copy()
+    g, = nt.autograd.grad(fn(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), d1(xv), rtol=1e-10)
+    gg, = nt.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), d2(xv), rtol=1e-10)
+
+
+def test_grad_does_not_touch_dot_grad_and_allow_unused():
+    x, y = leaf(3), leaf(3)
+    out = (x * 2).sum()
+    gx, gy = nt.autograd.grad(out, (x, y), allow_unused=True)
+    assert gy is None and x.grad is None
+    np.testing.assert_allclose(gx.numpy(), 2.0)
+    with pytest.raises(RuntimeError, match="not have been used"):
+        nt.autograd.grad((x * 2).sum(), (x, y))
+
+
+def test_non_scalar_needs_gradient_argument():
+    x = leaf(3)
+    with pytest.raises(RuntimeError, match="only for scalar outputs"):
+        (x * 2).backward()
+    (x * 2).backward(nt.ones(3, dtype=nt.float64))
+    np.testing.assert_allclose(x.grad.numpy(), 2.0)
+
+
+def test_backward_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        nt.ones(2).sum().backward()
+
+
+def test_hooks_and_retain_grad():
+    x = leaf(3)
+    y = x * 2
+    y.retain_grad()
+    seen = []
+    y.register_hook(lambda g: seen.append(g.clone()) or g * 10)
+    post = []
+    x.register_post_accumulate_grad_hook(lambda t: post.append(t.grad.clone()))
+    y.sum().backward()
+    np.testing.assert_allclose(seen[0].numpy(), 1.0)
+    np.testing.assert_allclose(y.grad.numpy(), 10.0)   # retain_grad sees the hooked gradient
+    np.testing.assert_allclose(x.grad.numpy(), 20.0)   # hook multiplied the gradient by 10
+    np.testing.assert_allclose(post[0].numpy(), 20.0)
+    h = x.register_hook(lambda g: g * 0)
+    h.remove()
+    x.grad = None
+    (x * 1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 1.0)
+
+
+def test_grad_modes():
+    x = leaf(2)
+    with nt.no_grad():
+        assert not (x * 2).requires_grad
+        with nt.enable_grad():
+            assert (x * 2).requires_grad
+    nt.set_grad_enabled(False)
+    assert not (x * 2).requires_grad
+    nt.set_grad_enabled(True)
+
+    @nt.no_grad()
+    def f(t):
+        return t * 2
+    assert not f(x).requires_grad
+    with nt.inference_mode():
+        assert not nt.is_grad_enabled()
+    assert nt.is_grad_enabled()
+
+
+def test_inplace_modification_of_saved_tensor_raises():
+    x = leaf(3)
+    y = x * 1
+    z = y.exp()
+    w = (z * y).sum()
+    y.add_(1)          # y is saved by the multiplication
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        w.backward()
+
+
+def test_inplace_on_leaf_requiring_grad_raises_and_views_share_version():
+    x = leaf(3)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x.add_(1)
+    with nt.no_grad():
+        x.add_(1)          # optimizers do this
+    a = nt.zeros(4, 4)
+    v = a[1:3]
+    before = a._version
+    v.fill_(1)
+    assert a._version == v._version == before + 1
+    assert a.sum().item() == 8
+
+
+def test_inplace_on_non_leaf_rebases_history():
+    x = leaf(3)
+    y = x * 2
+    y.mul_(3)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6.0)
+
+
+def test_deep_graph_has_no_recursion_limit():
+    x = nt.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    assert abs(x.grad.item() - 1.0001 ** 10_000) < 1e-2
+
+
+def test_custom_function_with_own_numba_kernel():
+    import numba
+
+    @numba.njit(cache=True)
+    def cube(x, out):
+        for i in range(x.size):
+            out[i] = x[i] ** 3
+
+    class Cube(nt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            out = np.empty_like(x.detach().numpy())
+            cube(x.detach().numpy(), out)
+            return nt.from_numpy(out)
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return 3 * x * x * g
+
+    x = leaf(4)
+    assert nt.autograd.gradcheck(Cube.apply, (x,))
+    assert nt.autograd.gradgradcheck(Cube.apply, (x,))
+    y = Cube.apply(x).sum()
+    assert y.grad_fn.name == "CubeBackward"
+
+
+def test_function_ctx_features():
+    class Split(nt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            idx = nt.arange(x.shape[0])
+            ctx.mark_non_differentiable(idx)
+            return x * 2, idx
+
+        @staticmethod
+        @nt.autograd.once_differentiable
+        def backward(ctx, g, gi):
+            assert ctx.needs_input_grad == (True,)
+            return g * 2
+
+    x = leaf(3)
+    y, i = Split.apply(x)
+    assert not i.requires_grad and y.requires_grad
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2.0)
+
+
+def test_detect_anomaly_names_the_op():
+    x = nt.tensor([0.0], dtype=nt.float64, requires_grad=True)
+    with nt.autograd.detect_anomaly():
+        y = (x.sqrt() * 0).sum()
+        with pytest.raises(RuntimeError, match="returned nan"):
+            y.backward()
+
+
+def test_gradcheck_detects_a_wrong_backward():
+    class Wrong(nt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    with pytest.raises(RuntimeError, match="Jacobian mismatch"):
+        nt.autograd.gradcheck(Wrong.apply, (leaf(3),))
+
+
+def test_detach_and_requires_grad_rules():
+    x = leaf(2)
+    d = x.detach()
+    assert not d.requires_grad and d._version == x._version
+    with pytest.raises(RuntimeError, match="floating point"):
+        nt.tensor([1, 2]).requires_grad_()
+    y = x * 2
+    with pytest.raises(RuntimeError, match="leaf"):
+        y.requires_grad = False
+    with pytest.raises(RuntimeError, match="requires grad"):
+        x.numpy()
