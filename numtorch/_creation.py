@@ -159,10 +159,10 @@ def _size(size):
 def _alloc(size, dtype, device, fill=None):
     dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
     device = as_device(device)
-    from .ops._core import empty as _empty, kernels
+    from .ops._core import empty as _empty, fill as _fill
     t = _empty(size, dtype, device)
     if fill is not None:
-        kernels(device).elementwise.fill(t._data, dtype.np.type(fill))
+        _fill(t, fill)
     return t
 
 

@@ -229,7 +229,7 @@ def fill_(self, value):
                 "dimensions.")
         value = value.item()
     _check_inplace(self)
-    _core.kernels(self.device).elementwise.fill(self._data, self.dtype.np.type(value))
+    _core.fill(self, value)
     self._ver.v += 1
     if grad_mode.state.enabled and self._requires_grad:
         self.grad_fn = None  # constant now: no history (a non-leaf keeps requires_grad)

@@ -54,35 +54,32 @@ def _matmul_loop(a, b, out):
 _loop = policy.Twin(_matmul_loop)
 
 
-def _blas_ready(s, rows, cols, it):
-    """True if strides ``s`` make each (rows x cols) matrix row- or column-contiguous for BLAS."""
-    # the leading dimension may exceed the matrix width (a column slice), never be negative
-    if s[2] == it:
-        return s[1] >= cols * it and s[1] % it == 0
-    return s[1] == it and s[2] >= rows * it and s[2] % it == 0
-
-
 def matmul(a, b, out):
-    """out[z] = a[z] @ b[z] for a (B1,M,K), b (B2,K,N), out (B,M,N) C-contiguous; B1, B2 in {B, 1}."""
+    """out[z] = a[z] @ b[z] for a (B1,M,K), b (B2,K,N), out (B,M,N) C-contiguous; B1, B2 in {B,1}."""
     nb, m, n = out.shape
     k = a.shape[2]
-    if nb == 0 or m == 0 or n == 0:
-        return
-    if k == 0:
-        out.fill(0)
-        return
     work = nb * m * n * k
-    if out.dtype.kind == "f" and work > SMALL_WORK:
+    if work > SMALL_WORK and out.dtype.kind == "f":
+        # BLAS takes each matrix row- or column-major with a leading dimension >= its width;
+        # anything else is copied (NumPy would run its slow non-BLAS loop). Inlined: this
+        # launcher's Python is the whole overhead of a 64x64 product (6 us).
         it = out.itemsize
-        if not _blas_ready(a.strides, m, k, it):
+        s = a.strides
+        if not ((s[2] == it and s[1] >= k * it) or (s[1] == it and s[2] >= m * it)):
             a = np.ascontiguousarray(a)
-        if not _blas_ready(b.strides, k, n, it):
+        s = b.strides
+        if not ((s[2] == it and s[1] >= n * it) or (s[1] == it and s[2] >= k * it)):
             b = np.ascontiguousarray(b)
         if nb > 1 and a.shape[0] == 1 and b.shape[0] == 1:
             np.matmul(a, b, out=out[:1])  # one product, repeated over the batch
             out[1:] = out[0]
         else:
             np.matmul(a, b, out=out)
+        return
+    if nb == 0 or m == 0 or n == 0:
+        return
+    if k == 0:
+        out.fill(0)
         return
     if b.strides[2] != b.itemsize:
         b = np.ascontiguousarray(b)

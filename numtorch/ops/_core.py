@@ -72,9 +72,20 @@ def cast(t, dtype):
     """``t`` converted to ``dtype`` by the copy kernel (no graph; callers decide)."""
     if t.dtype is dtype:
         return t
+    if (dtype is D.float16 or t.dtype is D.float16) and t.device.type == "cpu":
+        # Numba has no float16 on the CPU: float16 is a storage type, converted by NumPy
+        return Tensor._make(t._data.astype(dtype.np), dtype, t.device)
     out = empty(t._data.shape, dtype, t.device)
     kernels(t.device).elementwise.cast(t._data, out._data)
     return out
+
+
+def fill(t, value):
+    """Fill ``t`` with a Python scalar in place (the fill kernel; NumPy for float16 storage)."""
+    if t.dtype is D.float16 and t.device.type == "cpu":
+        t._data.fill(value)
+    else:
+        kernels(t.device).elementwise.fill(t._data, t.dtype.np.type(value))
 
 
 def as_tensor_arg(x, device):

@@ -201,7 +201,7 @@ class _ScatterBase(Function):
         out = _copy_array(x)
         if not isinstance(src, Tensor):
             s = empty(index._data.shape, x.dtype, x.device)
-            kernels(x.device).elementwise.fill(s._data, x.dtype.np.type(src))
+            _core.fill(s, src)
             sarr = s._data
         else:
             s = src if src.dtype is x.dtype else _core.cast(src, x.dtype)

@@ -1,0 +1,208 @@
+"""Tensor semantics: creation, dtypes and promotion, views, conversion, reprs, bad input."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import numtorch as nt
+
+try:
+    import torch
+except ImportError:  # the NumPy references below still run
+    torch = None
+
+
+def test_creation_functions():
+    assert nt.tensor([[1, 2], [3, 4]]).dtype is nt.int64
+    assert nt.tensor([1.0, 2]).dtype is nt.float32
+    assert nt.tensor([True, False]).dtype is nt.bool
+    assert nt.tensor(3.5).ndim == 0
+    assert nt.Tensor(2, 3).shape == (2, 3) and nt.Tensor([1, 2]).dtype is nt.float32
+    np.testing.assert_array_equal(nt.zeros(2, 3).numpy(), np.zeros((2, 3)))
+    np.testing.assert_array_equal(nt.ones((2,), dtype=nt.int32).numpy(), [1, 1])
+    np.testing.assert_array_equal(nt.full((2, 2), 7).numpy(), np.full((2, 2), 7))
+    assert nt.full((1,), 7).dtype is nt.int64 and nt.full((1,), 7.0).dtype is nt.float32
+    np.testing.assert_array_equal(nt.arange(5).numpy(), np.arange(5))
+    np.testing.assert_allclose(nt.arange(0, 1, 0.25).numpy(), [0, 0.25, 0.5, 0.75])
+    np.testing.assert_allclose(nt.linspace(0, 1, 5).numpy(), np.linspace(0, 1, 5))
+    np.testing.assert_array_equal(nt.eye(3).numpy(), np.eye(3))
+    x = nt.randn(3, 4)
+    assert nt.zeros_like(x).shape == x.shape and nt.ones_like(x, dtype=nt.float64).dtype is nt.float64
+    assert nt.empty(0, 3).shape == (0, 3)
+    with pytest.raises(RuntimeError, match="negative dimension"):
+        nt.zeros(-1)
+
+
+def test_manual_seed_reproduces_and_distributions():
+    nt.manual_seed(123)
+    a = nt.rand(1000)
+    b = nt.randn(1000)
+    c = nt.randint(0, 10, (1000,))
+    p = nt.randperm(10)
+    nt.manual_seed(123)
+    np.testing.assert_array_equal(a.numpy(), nt.rand(1000).numpy())
+    np.testing.assert_array_equal(b.numpy(), nt.randn(1000).numpy())
+    np.testing.assert_array_equal(c.numpy(), nt.randint(0, 10, (1000,)).numpy())
+    assert 0 <= a.min().item() and a.max().item() < 1
+    assert abs(b.mean().item()) < 0.15 and abs(b.std().item() - 1) < 0.15
+    assert c.dtype is nt.int64 and c.min().item() >= 0 and c.max().item() <= 9
+    assert sorted(p.tolist()) == list(range(10))
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+def test_type_promotion_matches_torch():
+    dts = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+    for a in dts:
+        for b in dts:
+            x = nt.ones(2, dtype=getattr(nt, a))
+            y = nt.ones(2, dtype=getattr(nt, b))
+            tx = torch.ones(2, dtype=getattr(torch, a))
+            ty = torch.ones(2, dtype=getattr(torch, b))
+            assert nt.result_type(x, y).name == str(torch.result_type(tx, ty))[6:]
+            assert nt.result_type(x, y[0]).name == str(torch.result_type(tx, ty[0]))[6:]
+        for s in (True, 2, 2.5):
+            assert nt.result_type(nt.ones(2, dtype=getattr(nt, a)), s).name == \
+                str(torch.result_type(torch.ones(2, dtype=getattr(torch, a)), s))[6:]
+    assert (nt.tensor([1, 2]) / 2).dtype is nt.float32
+    assert (nt.tensor([1, 2], dtype=nt.int32) + 2.5).dtype is nt.float32
+    assert (nt.tensor([1.0]) + nt.tensor(1.0, dtype=nt.float64)).dtype is nt.float32
+
+
+def test_conversions():
+    x = nt.tensor([1.7, -2.2])
+    assert x.long().tolist() == [1, -2] and x.int().dtype is nt.int32
+    assert x.double().dtype is nt.float64 and x.bool().tolist() == [True, True]
+    assert x.to(nt.float64).dtype is nt.float64 and x.to("cpu") is x
+    assert nt.tensor([[1, 2]]).tolist() == [[1, 2]]
+    assert nt.tensor(2.5).item() == 2.5 and float(nt.tensor([3.0])) == 3.0
+    assert len(nt.zeros(4, 2)) == 4 and [t.shape for t in nt.zeros(2, 3)] == [(3,), (3,)]
+    with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
+        nt.zeros(3).item()
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(nt.zeros(2))
+    assert np.asarray(nt.arange(3)).tolist() == [0, 1, 2]
+
+
+def test_from_numpy_and_numpy_share_memory():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t = nt.from_numpy(a)
+    a[0, 0] = 42
+    assert t[0, 0].item() == 42
+    t.numpy()[1, 2] = -1
+    assert a[1, 2] == -1
+    assert nt.as_tensor(a)._data is a
+    with pytest.raises(TypeError, match="can't convert"):
+        nt.from_numpy(np.array(["a"]))
+
+
+def test_views_share_storage_and_version():
+    x = nt.arange(12, dtype=nt.float32)
+    v = x.view(3, 4)
+    t = v.t()
+    s = v[1:, ::2]
+    for w in (v, t, s, x.reshape(2, 6), v.unsqueeze(0), v.permute(1, 0), v.narrow(1, 1, 2),
+              v[None, ..., 0], v.expand(2, 3, 4), v[0].flatten()):
+        assert w._version == x._version
+        assert np.shares_memory(w._data, x._data)
+    assert t.stride() == (1, 4) and not t.is_contiguous() and v.is_contiguous()
+    s.fill_(0)
+    assert x._version == 1 and x.view(3, 4)[1, 0].item() == 0
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        t.view(12)
+    assert t.reshape(12).is_contiguous()
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        x[::-1]
+
+
+def test_setitem_variants():
+    x = nt.zeros(3, 4)
+    x[0] = 1
+    x[1, 1:3] = nt.tensor([2.0, 3.0])
+    x[x > 2.5] = 9
+    x[[2, 2], [0, 3]] = 5
+    x[:, 0] += 1
+    ref = np.zeros((3, 4), np.float32)
+    ref[0] = 1
+    ref[1, 1:3] = [2, 3]
+    ref[ref > 2.5] = 9
+    ref[[2, 2], [0, 3]] = 5
+    ref[:, 0] += 1
+    np.testing.assert_array_equal(x.numpy(), ref)
+
+
+def test_repr_like_pytorch():
+    assert repr(nt.tensor([[1.0, 2.0]], requires_grad=True)) == \
+        "tensor([[1., 2.]], requires_grad=True)"
+    assert repr(nt.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(nt.tensor([1.5, 2.25])) == "tensor([1.5000, 2.2500])"
+    assert repr(nt.tensor([1.0], dtype=nt.float64)) == "tensor([1.], dtype=torch.float64)"
+    assert repr(nt.tensor([True])) == "tensor([True])"
+    assert "grad_fn=<MulBackward0>" in repr(nt.ones(1, requires_grad=True) * 2)
+    big = repr(nt.arange(10000))
+    assert "..." in big and len(big) < 200
+    assert repr(nt.zeros(2).shape) == "torch.Size([2])"
+
+
+@pytest.mark.parametrize("fn, exc, msg", [
+    (lambda: nt.ones(2, 3) + nt.ones(4), RuntimeError, r"size of tensor a \(3\) must match the size of tensor b \(4\)"),
+    (lambda: nt.ones(2, 3) @ nt.ones(4, 5), RuntimeError, r"\(2x3 and 4x5\)"),
+    (lambda: nt.ones(3)[nt.tensor([0.5])], IndexError, "tensors used as indices"),
+    (lambda: nt.ones(3)[nt.tensor([3])], IndexError, "index 3 is out of bounds"),
+    (lambda: nt.ones(3)[5], IndexError, "out of bounds"),
+    (lambda: nt.ones(2, 3).gather(1, nt.tensor([[0, 3]])), IndexError, "index 3 is out of bounds"),
+    (lambda: nt.ones(2, 3).gather(1, nt.tensor([[0, 1]], dtype=nt.int32)), RuntimeError, "int64"),
+    (lambda: nt.ones(3).index_select(0, nt.tensor([-4])), IndexError, "index -4 is out of bounds"),
+    (lambda: nt.zeros(3).scatter_add(0, nt.tensor([7]), nt.ones(1)), IndexError, "out of bounds"),
+    (lambda: nt.ones(3).sum(2), IndexError, "Dimension out of range"),
+    (lambda: nt.ones(3).view(2, 2), RuntimeError, "invalid for input of size 3"),
+    (lambda: nt.cat([nt.ones(2, 3), nt.ones(2, 4)]), RuntimeError, "Sizes of tensors must match"),
+    (lambda: nt.ones(2).masked_fill(nt.ones(2), 0), RuntimeError, "boolean masks"),
+    (lambda: nt.tensor([1, 2]) // 0, RuntimeError, "ZeroDivisionError"),
+    (lambda: nt.tensor([True]) - nt.tensor([True]), RuntimeError, "Subtraction"),
+])
+def test_bad_input_raises_pytorch_exception_types(fn, exc, msg):
+    with pytest.raises(exc, match=msg):
+        fn()
+
+
+# --- property-based checks against NumPy ---------------------------------------------------
+shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5)
+floats = st.floats(-100, 100, allow_nan=False, width=32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.float32, hnp.mutually_broadcastable_shapes(num_shapes=2, base_shape=(), min_dims=0, max_dims=3, max_side=4).map(lambda s: s.input_shapes[0]), elements=floats),
+       st.sampled_from(["add", "sub", "mul", "maximum", "minimum"]))
+def test_elementwise_matches_numpy(a, name):
+    b = np.flip(a).copy() if a.ndim else a * 2
+    out = getattr(nt, name)(nt.tensor(a), nt.tensor(b)).numpy()
+    ref = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "maximum": np.maximum,
+           "minimum": np.minimum}[name](a, b)
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
+       st.integers(0, 2 ** 31))
+def test_broadcasting_matches_numpy(shapes_, seed):
+    g = np.random.default_rng(seed)
+    a = g.standard_normal(shapes_.input_shapes[0]).astype(np.float32)
+    b = g.standard_normal(shapes_.input_shapes[1]).astype(np.float32)
+    np.testing.assert_allclose((nt.tensor(a) * nt.tensor(b) + nt.tensor(b)).numpy(), a * b + b,
+                               rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.float64, shapes, elements=st.floats(-10, 10)), st.data())
+def test_reductions_match_numpy(a, data):
+    dim = data.draw(st.sampled_from([None] + list(range(a.ndim))))
+    keep = data.draw(st.booleans())
+    t = nt.tensor(a)
+    np.testing.assert_allclose(t.sum(dim, keepdim=keep).numpy(), a.sum(axis=dim, keepdims=keep), atol=1e-9)
+    if a.size and (dim is None or a.shape[dim]):
+        np.testing.assert_allclose(t.amax(dim if dim is not None else (), keepdim=keep).numpy(),
+                                   a.max(axis=dim, keepdims=keep))
+        np.testing.assert_allclose(t.mean(dim, keepdim=keep).numpy(), a.mean(axis=dim, keepdims=keep), atol=1e-9)
+    np.testing.assert_allclose(t.prod(dim, keepdim=keep).numpy() if dim is not None else t.prod().numpy(),
+                               a.prod(axis=dim, keepdims=keep) if dim is not None else a.prod(), rtol=1e-9,
+                               atol=1e-300)
