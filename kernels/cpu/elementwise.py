@@ -240,25 +240,33 @@ def _c(a):
     return a.flags.c_contiguous
 
 
+def _flat(a):
+    return a if a.ndim == 1 else a.reshape(-1)
+
+
 def _run_unary(kernels, x, out):
     flat, nd = kernels
-    if out.size == 0:
+    n = out.size
+    if n == 0:
         return
-    if _c(x) and _c(out):
-        flat(x.reshape(-1), out.reshape(-1))
+    if x.flags.c_contiguous and out.flags.c_contiguous and x.size == n:
+        (flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial)(_flat(x), _flat(out))
     else:
         nd(np.broadcast_to(x, out.shape), out)
 
 
 def _run_binary(kernels, a, b, out):
+    # the hot path of every arithmetic op: keep it to a few attribute reads and one call
     flat, rows, nd = kernels
     n = out.size
     if n == 0:
         return
-    if _c(out) and _c(a) and _c(b):
+    if a.flags.c_contiguous and b.flags.c_contiguous and out.flags.c_contiguous:
         na, nb = a.size, b.size
-        if (na == n or na == 1) and (nb == n or nb == 1) and (a.shape == b.shape or na == 1 or nb == 1):
-            flat(a.reshape(-1), b.reshape(-1), out.reshape(-1))
+        if (na == n and (nb == n or nb == 1) and (a.shape == b.shape or nb == 1)) or \
+                (na == 1 and (nb == n)):
+            (flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial)(
+                _flat(a), _flat(b), _flat(out))
             return
         dims, (da, db) = collapse_broadcast(out.shape, (a.shape, b.shape))
         if len(dims) <= 3:
@@ -267,20 +275,27 @@ def _run_binary(kernels, a, b, out):
     nd(np.broadcast_to(a, out.shape), np.broadcast_to(b, out.shape), out)
 
 
+class _Launcher:
+    """The public kernel object: ``launcher(x..., out)`` picks the loop for the layout."""
+    __slots__ = ("kernels", "run", "__name__", "doc")
+
+    def __init__(self, name, kernels, run, doc):
+        self.kernels, self.run, self.__name__, self.doc = kernels, run, name, doc
+
+    def __call__(self, *args):
+        return self.run(self.kernels, *args)
+
+
 def _export_unary(table, apply, codes):
     for name, code in codes.items():
-        ks = _unary_kernels(name, apply, code)
-        table[name] = (lambda ks: lambda x, out: _run_unary(ks, x, out))(ks)
-        table[name].__name__ = name
-        table[name].__doc__ = f"out = {name}(x), elementwise; out same shape as x (or x broadcasts)."
+        table[name] = _Launcher(name, _unary_kernels(name, apply, code), _run_unary,
+                                f"out = {name}(x), elementwise; x broadcasts to out.")
 
 
 def _export_binary(table, apply, codes):
     for name, code in codes.items():
-        ks = _binary_kernels(name, apply, code)
-        table[name] = (lambda ks: lambda a, b, out: _run_binary(ks, a, b, out))(ks)
-        table[name].__name__ = name
-        table[name].__doc__ = f"out = {name}(a, b), elementwise with broadcasting."
+        table[name] = _Launcher(name, _binary_kernels(name, apply, code), _run_binary,
+                                f"out = {name}(a, b), elementwise with broadcasting.")
 
 
 _export_unary(globals(), _unary, dict(

@@ -211,19 +211,32 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        Tensor = _Tensor
         if grad_mode.state.enabled:
+            Tensor = _Tensor
             for a in args:
-                if a.__class__ is Tensor or isinstance(a, Tensor):
-                    if a._requires_grad:
-                        return _apply_with_graph(cls, args, kwargs)
-        # no graph: run forward with a throwaway ctx (its saves are dropped with it)
-        state = grad_mode.state
-        prev, state.enabled = state.enabled, False
-        try:
-            return cls.forward(FunctionCtx(cls), *args, **kwargs)
-        finally:
-            state.enabled = prev
+                if isinstance(a, Tensor) and a._requires_grad:
+                    return _apply_with_graph(cls, args, kwargs)
+        # no input needs a gradient, so nothing below records a graph either: run forward
+        # directly with a throwaway ctx (the per-op cost of an eager framework lives here)
+        return cls.forward(_NullCtx(), *args, **kwargs)
+
+
+class _NullCtx:
+    """The ctx of a forward that records no graph: saves are dropped."""
+    needs_input_grad = ()
+    _saved = ()
+
+    def save_for_backward(self, *tensors):
+        pass
+
+    def mark_non_differentiable(self, *tensors):
+        pass
+
+    def mark_dirty(self, *tensors):
+        pass
+
+    def set_materialize_grads(self, value):
+        pass
 
 
 def _edge(t):
@@ -244,7 +257,7 @@ def _apply_with_graph(cls, args, kwargs):
             positions.append(i)
             e = _edge(a)
             edges.append(e)
-            metas.append((a.shape, a.dtype, a.device))
+            metas.append((a._data.shape, a.dtype, a.device))
             needs.append(e is not None)
         else:
             needs.append(False)
@@ -269,7 +282,7 @@ def _apply_with_graph(cls, args, kwargs):
         if isinstance(o, Tensor):
             if any(o is a for a in args):  # forward returned an input: give the output its own identity
                 o = o._alias()
-            meta.append((o.shape, o.dtype, o.device))
+            meta.append((o._data.shape, o.dtype, o.device))
             if id(o) not in non_diff and (o.dtype.is_floating_point):
                 o._requires_grad = True
                 o.grad_fn = ctx

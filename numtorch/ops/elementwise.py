@@ -66,10 +66,7 @@ def _to(arr, dev):
 def _binary(name, a, b, compute=None, out_dtype=None):
     """``kernel(a, b) -> out`` with PyTorch's promotion (``compute``) and broadcasting."""
     if compute is None:
-        if a.__class__ is Tensor and b.__class__ is Tensor and a.dtype is b.dtype:
-            compute = a.dtype
-        else:
-            compute = D.result_type(a, b)
+        compute = _rtype(a, b)
     if compute is D.float16:  # storage-only dtype: compute in float32, store back
         r = _binary(name, a, b, D.float32, D.float32 if out_dtype is None else out_dtype)
         return _core.cast(r, D.float16) if out_dtype is None else r
@@ -91,12 +88,19 @@ def _check_bool_sub(a, b):
 # --------------------------------------------------------------------------------------------
 # Binary arithmetic
 # --------------------------------------------------------------------------------------------
+def _rtype(a, b):
+    if a.__class__ is Tensor and b.__class__ is Tensor and a.dtype is b.dtype:
+        return a.dtype
+    return D.result_type(a, b)
+
+
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        if D.result_type(a, b) is D.bool:
+        rt = _rtype(a, b)
+        if rt is D.bool:
             return _binary("bitwise_or", a, b, D.bool)
-        return _binary("add", a, b)
+        return _binary("add", a, b, rt)
 
     @staticmethod
     def backward(ctx, g):
@@ -106,8 +110,10 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        _check_bool_sub(a, b)
-        return _binary("sub", a, b)
+        rt = _rtype(a, b)
+        if rt is D.bool:
+            _check_bool_sub(a, b)
+        return _binary("sub", a, b, rt)
 
     @staticmethod
     def backward(ctx, g):
@@ -128,9 +134,10 @@ class Mul(Function):
     def forward(ctx, a, b):
         n = ctx.needs_input_grad or (False, False)
         _save_needed(ctx, a, b, n[1], n[0])
-        if D.result_type(a, b) is D.bool:
+        rt = _rtype(a, b)
+        if rt is D.bool:
             return _binary("bitwise_and", a, b, D.bool)
-        return _binary("mul", a, b)
+        return _binary("mul", a, b, rt)
 
     @staticmethod
     def backward(ctx, g):
@@ -146,7 +153,7 @@ class Div(Function):
     def forward(ctx, a, b):
         n = ctx.needs_input_grad or (False, False)
         _save_needed(ctx, a, b, n[1], n[0] or n[1])
-        rt = D.result_type(a, b)
+        rt = _rtype(a, b)
         return _binary("div", a, b, rt if rt.is_floating_point else D.get_default_dtype())
 
     @staticmethod
@@ -603,6 +610,8 @@ def add(input, other, *, alpha=1):
     >>> torch.add(torch.tensor([1, 2]), 1.5)
     tensor([2.5000, 3.5000])
     """
+    if alpha == 1 and input.__class__ is Tensor:
+        return Add.apply(input, other)
     if alpha != 1:
         other = mul(other, alpha)
     if not isinstance(input, Tensor):
