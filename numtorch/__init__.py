@@ -45,6 +45,8 @@ from .ops.indexing import (
     masked_select, nonzero, argwhere, take, index_put)
 from . import _methods  # noqa: F401  (binds methods and operators onto Tensor)
 from . import cuda
+from .serialization import save, load
+from . import nn
 
 __version__ = "0.1.0"
 

@@ -126,10 +126,12 @@ def _extremum(op, x, uo, j0, m):
 
 def _fold(x, ident, center, div, chunk, ib, part, out):
     # hot loops index with uint64: signed indices keep a wraparound select that blocks SIMD
+    # one prange region (each region is one more gufunc to compile); the combine is serial
     outer, n, inner = x.shape
     C = part.shape[1]
-    if inner == 1:
-        for t in prange(outer * C):
+    nb = (inner + ib - 1) // ib
+    for t in prange(outer * C * nb):
+        if inner == 1:
             o = t // C
             c = t - o * C
             uo = np.uint64(o)
@@ -147,9 +149,7 @@ def _fold(x, ident, center, div, chunk, ib, part, out):
                 for j in range(m):
                     s = update(op, s, x[uo, j0 + j, z], cen)
                 part[o, c, 0] = s
-    else:
-        nb = (inner + ib - 1) // ib
-        for t in prange(outer * C * nb):
+        else:
             o = t // (C * nb)
             r = t - o * (C * nb)
             c = r // nb
@@ -182,7 +182,7 @@ def _fold(x, ident, center, div, chunk, ib, part, out):
                     cen = center[uo, i0 + i] if (op == VAR or op == LSE) else 0.0
                     part[uo, uc, i0 + i] = update(op, part[uo, uc, i0 + i],
                                                   x[uo, j0 + j, i0 + i], cen)
-    for t in prange(outer * inner):
+    for t in range(outer * inner):
         o = t // inner
         i = t - o * inner
         s = part[o, 0, i]
@@ -347,8 +347,9 @@ def _better(op, v, m):
 def _argfold(x, chunk, ib, pval, pidx, values, indices):
     outer, n, inner = x.shape
     C = pval.shape[1]
-    if inner == 1:
-        for t in prange(outer * C):
+    nb = (inner + ib - 1) // ib
+    for t in prange(outer * C * nb):
+        if inner == 1:
             o = t // C
             c = t - o * C
             j0 = c * chunk
@@ -375,9 +376,7 @@ def _argfold(x, chunk, ib, pval, pidx, values, indices):
                     break
             pval[o, c, 0] = x[uo, uj0 + np.uint64(k), z]
             pidx[o, c, 0] = j0 + k
-    else:
-        nb = (inner + ib - 1) // ib
-        for t in prange(outer * C * nb):
+        else:
             o = t // (C * nb)
             r = t - o * (C * nb)
             c = r // nb
@@ -394,7 +393,7 @@ def _argfold(x, chunk, ib, pval, pidx, values, indices):
                     if better(op, v, pval[o, c, i0 + i]):
                         pval[o, c, i0 + i] = v
                         pidx[o, c, i0 + i] = j0 + j
-    for t in prange(outer * inner):
+    for t in range(outer * inner):
         o = t // inner
         i = t - o * inner
         best = pval[o, 0, i]

@@ -82,7 +82,7 @@ def test_float32_sum_accuracy_1m():
         np.testing.assert_allclose(out, x3.sum(1, dtype=np.float64), rtol=1e-5)
 
 
-@pytest.mark.parametrize("shape,dtype", cases([(2, 5, 3), (1, 40, 1), (1, 70000, 1), (2, 300, 80)], FLOATS + [np.int64], np.float32))
+@pytest.mark.parametrize("shape,dtype", cases([(2, 5, 3), (1, 40, 1), (1, 70000, 1), (2, 300, 80)], [np.float32, np.int64], np.float32))
 def test_prod(shape, dtype):
     x = rand(shape, dtype, lo=0.99, hi=1.01) if dtype != np.int64 else rand(shape, dtype) % 2 + 1
     if dtype == np.int64:
@@ -110,7 +110,7 @@ def test_all_any(shape, dtype):
     assert not b.any()
 
 
-@pytest.mark.parametrize("shape,dtype", cases([(2, 5, 3), (1, 7, 1), (1, 1, 4), BIG, (2, 1000, 50)], FLOATS, np.float32))
+@pytest.mark.parametrize("shape,dtype", cases([(2, 5, 3), (1, 7, 1), (1, 1, 4), BIG, (2, 1000, 50)], [np.float32], np.float32))
 def test_amax_nan_and_inf(shape, dtype):
     x = rand(shape, dtype)
     x[0, shape[1] // 2, 0] = np.nan
@@ -122,7 +122,7 @@ def test_amax_nan_and_inf(shape, dtype):
     np.testing.assert_array_equal(out, x.min(1))
 
 
-@pytest.mark.parametrize("shape,dtype", cases([(2, 5, 3), (1, 7, 1), (4, 1, 2), (1, 100003, 1), BIG, (2, 3000, 40)], FLOATS + [np.int64], np.float32))
+@pytest.mark.parametrize("shape,dtype", cases([(2, 5, 3), (1, 7, 1), (4, 1, 2), (1, 100003, 1), BIG, (2, 3000, 40)], [np.float32, np.int64], np.float32))
 def test_max_min_index(shape, dtype):
     x = rand(shape, dtype)  # small integers / random floats: ties for ints
     for f, npf, arg in ((R.max_index, np.max, np.argmax), (R.min_index, np.min, np.argmin)):
