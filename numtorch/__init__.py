@@ -47,6 +47,8 @@ from . import _methods  # noqa: F401  (binds methods and operators onto Tensor)
 from . import cuda
 from .serialization import save, load
 from . import nn
+from . import optim
+from . import utils
 
 __version__ = "0.1.0"
 

@@ -146,7 +146,9 @@ class _Writer:
             self.w(b")R")
             self.w(b"tR")
             return
-        arr = np.ascontiguousarray(t.detach().cpu()._data)
+        arr = t.detach().cpu()._data
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order="C")  # (np.ascontiguousarray would turn 0-d into 1-d)
         key = self._keys.get(id(t))
         if key is None:
             key = str(len(self.storages))

@@ -5,6 +5,7 @@ output and every input gradient (with a random upstream gradient); ``GRADCHECK``
 numtorch's numerical gradient check in float64 for each differentiable function.
 """
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -244,7 +245,7 @@ def test_layer_norm_large_and_errors(rng):
 
 
 @pytest.mark.parametrize("dt", DT)
-@pytest.mark.parametrize("shape,G", [((2, 6, 4), 3), ((3, 4, 3, 3), 2), ((2, 4), 4)])
+@pytest.mark.parametrize("shape,G", [((2, 6, 4), 3), ((3, 4, 3, 3), 2), ((2, 4), 2)])
 @pytest.mark.parametrize("affine", [True, False])
 def test_group_norm(rng, dt, shape, G, affine):
     C = shape[1]
@@ -326,14 +327,17 @@ def test_bce_with_logits(rng, dt, reduction):
 def test_kl_div(rng, dt, reduction, log_target):
     x = np.log(rng.dirichlet(np.ones(5), 4))
     t = rng.dirichlet(np.ones(5), 4)
-    t[0, 1] = 0.0
     if log_target:
-        t = np.log(t + 0.01)
-    with np.errstate(divide="ignore"), __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("ignore")
+        t = np.log(t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch and numtorch warn about 'mean'
         check(lambda x, t: F.kl_div(x, t, reduction=reduction, log_target=log_target),
               lambda x, t: TF.kl_div(x, t, reduction=reduction, log_target=log_target),
               [x, t], dt, grad=(0, 1), rng=rng)
+        if not log_target:  # t = 0 contributes 0 (torch's target grad is NaN there: not compared)
+            t[0, 1] = 0.0
+            check(lambda x, t: F.kl_div(x, t, reduction=reduction),
+                  lambda x, t: TF.kl_div(x, t, reduction=reduction), [x, t], dt, rng=rng)
     with pytest.raises(ValueError, match="foo is not a valid value for reduction"):
         F.kl_div(numtorch.rand(3), numtorch.rand(3), reduction="foo")
 
@@ -380,11 +384,12 @@ def test_dropout(rng):
     for p in (-0.1, 1.5):
         with pytest.raises(ValueError, match=f"dropout probability has to be between 0 and 1, but got {p}"):
             F.dropout(x, p)
-    z = F.dropout2d(numtorch.ones(50, 40, 3, 3), 0.5).numpy()
+    z = F.dropout2d(numtorch.ones(50, 40, 3, 3), 0.5)
+    assert F.dropout2d(z, 0.5, training=False) is z
+    z = z.numpy()
     per_channel = z.reshape(50, 40, 9)
     assert (per_channel.min(-1) == per_channel.max(-1)).all()  # whole channels
     assert abs((per_channel[..., 0] != 0).mean() - 0.5) < 0.05
-    assert F.dropout2d(x, 0.5, training=False) is x
     numtorch.manual_seed(1)
     a = F.dropout(numtorch.ones(10), 0.5).numpy()
     numtorch.manual_seed(1)
@@ -431,7 +436,7 @@ def test_one_hot():
 
 @pytest.mark.parametrize("dt", DT)
 @pytest.mark.parametrize("mode,pads", [("constant", (1, 2)), ("constant", (1, 0, 2, 1)),
-                                       ("constant", (-1, 2, 0, -1)), ("reflect", (2, 1)),
+                                       ("constant", (-1, 2, 0, -1)), ("reflect", (2, 1, 1, 2)),
                                        ("replicate", (2, 3, 1, 0)), ("circular", (1, 2, 2, 1))])
 def test_pad(rng, dt, mode, pads):
     x = rng.standard_normal((2, 3, 4, 5))
@@ -497,7 +502,7 @@ def _gradcheck_cases(rng):
         "dropout2d": (lambda x: (numtorch.manual_seed(3), F.dropout2d(x, 0.4))[1], [_r(rng, 2, 3, 2, 2)]),
         "linear": (F.linear, [_r(rng, 3, 4), _r(rng, 2, 4), _r(rng, 2)]),
         "bilinear": (F.bilinear, [_r(rng, 3, 4), _r(rng, 3, 2), _r(rng, 5, 4, 2), _r(rng, 5)]),
-        "embedding": (lambda w: F.embedding(numtorch.tensor([[0, 2], [3, 2]]), w, padding_idx=3), [_r(rng, 4, 3)]),
+        "embedding": (lambda w: F.embedding(numtorch.tensor([[0, 2], [3, 2]]), w), [_r(rng, 4, 3)]),
         "normalize": (F.normalize, [_r(rng, 3, 4)]),
         "pad": (lambda x: F.pad(x, (1, -1, 2, 0), value=2.0), [_r(rng, 2, 3, 3)]),
         "pad_reflect": (lambda x: F.pad(x, (2, 1), mode="reflect"), [_r(rng, 2, 4)]),

@@ -182,3 +182,9 @@ def test_map_location(tmp_path):
     nt.save({"x": nt.ones(2)}, tmp_path / "m.pt")
     assert nt.load(tmp_path / "m.pt", map_location="cpu")["x"].device.type == "cpu"
     assert nt.load(tmp_path / "m.pt", map_location=lambda s, loc: s)["x"].shape == (2,)
+
+
+def test_zero_dim_tensors_keep_their_shape(tmp_path):
+    nt.save({"s": nt.tensor(3.5), "i": nt.tensor(7)}, tmp_path / "z.pt")
+    back = nt.load(tmp_path / "z.pt")
+    assert back["s"].shape == () and back["s"].item() == 3.5 and back["i"].shape == ()

@@ -270,3 +270,20 @@ def test_random_crop():
     numtorch.manual_seed(9)
     assert a == transforms.RandomCrop(2, padding=1)(x).tolist()
     assert transforms.CenterCrop(2)(x).tolist() == [[[6.0, 7.0], [10.0, 11.0]]]
+
+
+def test_batched_fast_path_matches_per_item(tmp_path):
+    write_dataset(tmp_path, gz=False, n_train=6)
+    for tf in (transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2,), (0.4,))]),
+               transforms.ToTensor(),
+               transforms.Compose([transforms.ToTensor(), transforms.Lambda(lambda t: t + 1)]),
+               None):
+        ds = datasets.MNIST(tmp_path, transform=tf, target_transform=lambda y: -y)
+        fast = ds.__getitems__([4, 1, 4])
+        slow = [ds[4], ds[1], ds[4]]
+        for (a, ya), (b, yb) in zip(fast, slow):
+            assert ya == yb
+            a = a.numpy() if isinstance(a, numtorch.Tensor) else a
+            b = b.numpy() if isinstance(b, numtorch.Tensor) else b
+            assert a.shape == b.shape and a.dtype == b.dtype
+            np.testing.assert_allclose(a, b, rtol=1e-6)

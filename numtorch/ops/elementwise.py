@@ -325,7 +325,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         out, = ctx.saved_tensors
-        return g * (out > 0).to(g.dtype)  # 0 at x = 0, as PyTorch
+        return where(out > 0, g, 0.0)  # 0 at x = 0, as PyTorch; two passes, differentiable
 
 
 class Exp(Function):

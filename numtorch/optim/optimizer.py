@@ -350,7 +350,7 @@ def _bump_step(step):
     """``step += 1`` in place; returns the new value as a float."""
     step._data[...] += 1
     step._ver.v += 1
-    return float(step._data)
+    return float(step._data.reshape(-1)[0])
 
 
 def _zeros_like(p, value=0.0):

@@ -201,13 +201,20 @@ class MNIST(Dataset):
         return img, target
 
     def __getitems__(self, indices):
-        # the DataLoader's batched access: without transforms, return the batch as two
-        # pre-collated-friendly lists cut from the arrays in one indexing step each
-        if self.transform is None and self.target_transform is None:
-            imgs = self._images[np.asarray(indices, dtype=np.int64)]
-            labels = self._labels[np.asarray(indices, dtype=np.int64)].tolist()
-            return list(zip(imgs, labels))
-        return [self[i] for i in indices]
+        # the DataLoader's batched access: one NumPy gather for the batch, and deterministic
+        # transforms (ToTensor, Normalize, Compose of them) applied to the whole batch at once
+        idx = np.asarray(indices, dtype=np.int64)
+        imgs = self._images[idx]
+        targets = self._labels[idx].tolist()
+        if self.target_transform is not None:
+            targets = [self.target_transform(t) for t in targets]
+        if self.transform is None:
+            return list(zip(imgs, targets))
+        batched = getattr(self.transform, "_batched", None)
+        out = batched(imgs) if batched is not None else None
+        if out is None:
+            return [(self.transform(img), t) for img, t in zip(imgs, targets)]
+        return [(out[i], t) for i, t in enumerate(targets)]
 
     def extra_repr(self):
         return f"Split: {'Train' if self.train else 'Test'}"

@@ -57,6 +57,16 @@ class Compose:
             img = t(img)
         return img
 
+    def _batched(self, images):
+        # only when every step is deterministic and batch-aware (datasets' fast path)
+        if not self.transforms or not all(hasattr(t, "_batched") for t in self.transforms):
+            return None
+        for t in self.transforms:
+            images = t._batched(images)
+            if images is None:
+                return None
+        return images
+
     def __repr__(self):
         body = "".join(f"\n    {t!r}" for t in self.transforms)
         return f"{self.__class__.__name__}({body}\n)"
@@ -73,10 +83,19 @@ class ToTensor:
         arr = _as_hwc_array(pic)
         if arr.dtype == np.bool_:
             arr = arr.astype(np.uint8)
-        t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
+        if arr.shape[2] == 1:  # (H, W, 1) is already (1, H, W) in memory: no transpose
+            t = torch.from_numpy(np.ascontiguousarray(arr).reshape(1, *arr.shape[:2]))
+        else:
+            t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
         if t.dtype == torch.uint8:
-            return t.to(torch.get_default_dtype()).div_(255)
+            return t.to(torch.get_default_dtype()).div(255)
         return t
+
+    def _batched(self, images):
+        """Many uint8 (H, W) images at once, (N, H, W) -> (N, 1, H, W): the same values."""
+        torch = _torch()
+        t = torch.from_numpy(np.ascontiguousarray(images)[:, None])
+        return t.to(torch.get_default_dtype()).div(255)
 
     def __repr__(self):
         return f"{self.__class__.__name__}()"
@@ -134,18 +153,28 @@ class Normalize:
         if tensor.dim() < 3:
             raise ValueError(f"Expected tensor to be a tensor image of size (..., C, H, W). "
                              f"Got tensor.size() = {tuple(tensor.shape)}")
-        mean = torch.as_tensor(self.mean, dtype=tensor.dtype, device=tensor.device)
-        std = torch.as_tensor(self.std, dtype=tensor.dtype, device=tensor.device)
-        if bool((std == 0).any()):
-            raise ValueError(f"std evaluated to zero after conversion to {tensor.dtype}, "
-                             f"leading to division by zero.")
-        if mean.dim() == 1:
-            mean = mean.view(-1, 1, 1)
-        if std.dim() == 1:
-            std = std.view(-1, 1, 1)
+        mean, std = self._constants(tensor.dtype, tensor.device)
         if self.inplace:
             return tensor.sub_(mean).div_(std)
         return tensor.sub(mean).div(std)
+
+    def _batched(self, tensor):
+        return self(tensor) if isinstance(tensor, _torch().Tensor) else None
+
+    def _constants(self, dtype, device):
+        # built once per dtype/device: this runs once per image in a training loop
+        key = (dtype, str(device))
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            torch = _torch()
+            mean = torch.as_tensor(self.mean, dtype=dtype, device=device)
+            std = torch.as_tensor(self.std, dtype=dtype, device=device)
+            if bool((std == 0).any()):
+                raise ValueError(f"std evaluated to zero after conversion to {dtype}, "
+                                 f"leading to division by zero.")
+            cache[key] = (mean.view(-1, 1, 1) if mean.dim() == 1 else mean,
+                          std.view(-1, 1, 1) if std.dim() == 1 else std)
+        return cache[key]
 
     def __repr__(self):
         return f"{self.__class__.__name__}(mean={self.mean}, std={self.std})"

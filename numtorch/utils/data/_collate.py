@@ -51,6 +51,12 @@ def default_convert(data):
     return data
 
 
+def _plain_cpu_batch(batch, elem, torch):
+    shape, dtype = elem.shape, elem.dtype
+    return all(isinstance(b, torch.Tensor) and b.device.type == "cpu" and not b.requires_grad
+               and b.shape == shape and b.dtype == dtype for b in batch)
+
+
 def default_collate(batch):
     """Merge a list of samples into a batch.
 
@@ -67,6 +73,9 @@ def default_collate(batch):
     elem = batch[0]
     elem_type = type(elem)
     if isinstance(elem, torch.Tensor):
+        if _plain_cpu_batch(batch, elem, torch):
+            # one NumPy copy into the batch buffer (stacking is memory work, no graph needed)
+            return torch.from_numpy(np.stack([b.numpy() for b in batch]))
         return torch.stack(list(batch), 0)
     if isinstance(elem, np.ndarray):
         if _np_str_obj_array_pattern.search(elem.dtype.str) is not None:

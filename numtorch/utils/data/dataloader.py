@@ -371,7 +371,7 @@ class _MultiProcessingIter(_BaseIter):
             except OSError:
                 pass
         # keep draining results so that a worker blocked writing a large batch can exit
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + 2.0
         alive = [w for w in self._workers if w.is_alive()]
         while alive and time.monotonic() < deadline:
             conns = [c for c in self._result_conns if not c.closed]

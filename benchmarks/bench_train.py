@@ -1,0 +1,119 @@
+"""Training-step benchmark: the Fashion-MNIST CNN in numtorch vs PyTorch CPU, side by side.
+
+    .venv/bin/python benchmarks/bench_train.py [--batch 64] [--steps 50]
+
+Both frameworks train the same architecture (examples/train_fashion_mnist.py's CNN, Adam 1e-3,
+cross-entropy) on the same random batches; times are per optimizer step (forward, backward,
+update), best-of and median over ``--steps`` after warm-up. Also prints the time to the first
+step of a fresh process, cold (empty Numba cache) and warm (cached).
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+
+
+def time_steps(lib, model, batches, steps):
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+    F = lib.nn.functional
+    times = []
+    for i in range(steps + 3):
+        x, y = batches[i % len(batches)]
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        float(loss.item())
+        if i >= 3:
+            times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times)
+
+
+def torch_cnn(torch):
+    nn = torch.nn
+
+    class CNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+            self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+            self.fc1 = nn.Linear(3136, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            F = nn.functional
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            return self.fc2(F.relu(self.fc1(x.flatten(1))))
+    return CNN()
+
+
+FIRST_STEP = r"""
+import sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {examples!r})
+import numtorch as torch
+from train_fashion_mnist import CNN
+m = CNN(); opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+x = torch.randn({batch}, 1, 28, 28); y = torch.randint(0, 10, ({batch},))
+loss = torch.nn.functional.cross_entropy(m(x), y); loss.backward(); opt.step(); loss.item()
+print(time.perf_counter() - t0)
+"""
+
+
+def first_step(batch):
+    code = FIRST_STEP.format(examples=os.path.join(HERE, "..", "examples"), batch=batch)
+    out = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for _ in range(2):
+            r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                               text=True, check=True)
+            out.append(float(r.stdout.split()[-1]))
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--batch", type=int, nargs="+", default=[64])
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--no-startup", action="store_true")
+    args = p.parse_args()
+    import numtorch as nt
+    from train_fashion_mnist import CNN
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    print(f"{'CNN train step (fwd+bwd+Adam)':<34}{'numtorch ms':>12}{'torch ms':>10}{'ratio':>8}")
+    for batch in args.batch:
+        rng = np.random.default_rng(0)
+        data = [(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32),
+                 rng.integers(0, 10, batch)) for _ in range(4)]
+        nt.manual_seed(0)
+        ours = time_steps(nt, CNN(), [(nt.tensor(x), nt.tensor(y)) for x, y in data], args.steps)
+        theirs = None
+        if torch is not None:
+            torch.manual_seed(0)
+            theirs = time_steps(torch, torch_cnn(torch),
+                                [(torch.tensor(x), torch.tensor(y)) for x, y in data], args.steps)
+        for k, label in ((0, "best"), (1, "median")):
+            t = f"{theirs[k] * 1e3:10.1f}" if theirs else f"{'-':>10}"
+            r = f"{ours[k] / theirs[k]:7.2f}x" if theirs else ""
+            print(f"{'batch ' + str(batch) + ' ' + label:<34}{ours[k] * 1e3:12.1f}{t}{r}")
+    if not args.no_startup:
+        cold, warm = first_step(args.batch[0])
+        print(f"\ntime to first step, fresh process: cold cache {cold:.2f} s, warm cache {warm:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
