@@ -16,6 +16,46 @@ from numba import prange
 from .. import policy
 
 
+@policy.scalar
+def _exp(x):
+    # exp of a float64 that vectorises (math.exp is a libm call per element without SVML):
+    # x = k ln2 + r, |r| <= ln2/2, degree-12 Taylor on r (rel. error < 1e-13), 2^k from the
+    # exponent bits. Softmax arguments are <= 0; below -708 the result flushes to 0.
+    if x < -708.0:
+        return 0.0
+    if x > 709.0:
+        x = 709.0
+    k = math.floor(x * 1.4426950408889634 + 0.5)
+    r = x - k * 0.6931471803691238 - k * 1.9082149292705877e-10
+    p = 1.0 + r * (1.0 + r * (0.5 + r * (1.6666666666666666e-01 + r * (
+        4.1666666666666664e-02 + r * (8.3333333333333332e-03 + r * (1.3888888888888889e-03 + r * (
+            1.9841269841269841e-04 + r * (2.4801587301587302e-05 + r * (2.7557319223985893e-06 + r * (
+                2.7557319223985888e-07 + r * (2.5052108385441720e-08 + r * 2.0876756987868100e-09)))))))))))
+    return p * np.int64(np.int64(k + 1023.0) << np.int64(52)).view(np.float64)
+
+
+@policy.scalar
+def _rowmax(x, o, C):
+    # max of x[o, :C] with 4 independent lanes (a single select chain does not vectorise)
+    m0 = m1 = m2 = m3 = x[o, 0]
+    c4 = C // 4 * 4
+    for c in range(0, c4, 4):
+        v0 = x[o, c]
+        v1 = x[o, c + 1]
+        v2 = x[o, c + 2]
+        v3 = x[o, c + 3]
+        m0 = v0 if v0 > m0 else m0
+        m1 = v1 if v1 > m1 else m1
+        m2 = v2 if v2 > m2 else m2
+        m3 = v3 if v3 > m3 else m3
+    for c in range(c4, C):
+        v = x[o, c]
+        m0 = v if v > m0 else m0
+    m0 = m1 if m1 > m0 else m0
+    m2 = m3 if m3 > m2 else m2
+    return m2 if m2 > m0 else m0
+
+
 # --------------------------------------------------------------------------------------------
 # batch norm over (N, C, L), parallel over channels
 # --------------------------------------------------------------------------------------------
@@ -175,17 +215,18 @@ def _ln_affine_backward(x, g, mean, rstd, ib, gw, gb):
     M, D = x.shape
     nb = (D + ib - 1) // ib
     for t in prange(nb):
-        j0 = t * ib
-        w = min(ib, D - j0)
+        j0 = np.uint64(t * ib)  # unsigned: no negative-index select in the vector loop
+        w = np.uint64(min(ib, D - t * ib))
         for j in range(w):
             gw[j0 + j] = 0.0
             gb[j0 + j] = 0.0
         for m in range(M):
+            um = np.uint64(m)
             mu = mean[m]
             r = rstd[m]
             for j in range(w):
-                gv = np.float64(g[m, j0 + j])
-                gw[j0 + j] += gv * (x[m, j0 + j] - mu) * r
+                gv = np.float64(g[um, j0 + j])
+                gw[j0 + j] += gv * (x[um, j0 + j] - mu) * r
                 gb[j0 + j] += gv
 
 
@@ -242,13 +283,10 @@ def _ce_forward_rows(x, t, w, ignore, ls, lse, loss, tot, err):
             err[1] = tt
             lse[o] = 0.0
         else:
-            mx = x[o, 0]
-            for c in range(C):
-                xv = x[o, c]
-                mx = xv if xv > mx else mx
+            mx = np.float64(_rowmax(x, o, C))
             acc = 0.0
             for c in range(C):
-                acc += math.exp(x[o, c] - mx)
+                acc += _exp(x[o, c] - mx)
             lv = mx + math.log(acc)
             lse[o] = lv
             v = (1.0 - ls) * np.float64(w[tt]) * (lv - x[o, tt])
@@ -285,7 +323,7 @@ def _ce_backward_rows(x, t, w, ignore, ls, lse, gs, gv, per, gx):
             a = s * ((1.0 - ls) * wt + k * W)
             lv = lse[o]
             for c in range(C):
-                gx[o, c] = a * math.exp(x[o, c] - lv)
+                gx[o, c] = a * _exp(x[o, c] - lv)
             if ls > 0.0:
                 sk = s * k
                 for c in range(C):
@@ -319,7 +357,7 @@ def _ce_forward_nd(x, t, w, ignore, ls, lse, loss, tot, err):
                 mx = xv if xv > mx else mx
             acc = 0.0
             for c in range(C):
-                acc += math.exp(x[o, c, i] - mx)
+                acc += _exp(x[o, c, i] - mx)
             lv = mx + math.log(acc)
             lse[o, i] = lv
             v = (1.0 - ls) * np.float64(w[tt]) * (lv - x[o, tt, i])
@@ -358,7 +396,7 @@ def _ce_backward_nd(x, t, w, ignore, ls, lse, gs, gv, per, gx):
             a = s * ((1.0 - ls) * wt + k * W)
             lv = lse[o, i]
             for c in range(C):
-                gx[o, c, i] = a * math.exp(x[o, c, i] - lv) - s * k * w[c]
+                gx[o, c, i] = a * _exp(x[o, c, i] - lv) - s * k * w[c]
             gx[o, tt, i] -= s * (1.0 - ls) * wt
 
 

@@ -17,12 +17,12 @@ import warnings
 import numpy as np
 
 from .. import _dtype as D
-from .._creation import arange, ones, rand, tensor, zeros
+from .._creation import arange, rand, tensor
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
 from ..kernels.cpu import norm as K
 from ._core import cast
-from .elementwise import abs, clamp, erf, exp, log, log1p, maximum, sigmoid, tanh, where
+from .elementwise import abs, clamp, erf, exp, log, log1p, sigmoid, tanh, where
 from .indexing import gather, index_select
 from .linalg import matmul
 from .reduction import log_softmax, norm as _norm
@@ -93,8 +93,8 @@ def _check_size_match(input, target):
 class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        N, C = x.shape[0], x.shape[1]
-        L = _prod(x.shape[2:])
+        N, C = x._data.shape[0], x._data.shape[1]
+        L = _prod(x._data.shape[2:])
         xa = x.contiguous()._data.reshape(N, C, L)
         dt = x.dtype
         w = _vec(weight, C, dt, 1.0)
@@ -117,15 +117,15 @@ class BatchNorm(Function):
                               running_var.contiguous()._data, eps, mean, invstd, out)
         ctx.save_for_backward(x, weight)
         ctx.stats = (mean, invstd, bool(training))
-        return Tensor._make(out.reshape(x.shape), dt)
+        return Tensor._make(out.reshape(x._data.shape), dt)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         mean, invstd, training = ctx.stats
-        N, C = x.shape[0], x.shape[1]
-        L = _prod(x.shape[2:])
+        N, C = x._data.shape[0], x._data.shape[1]
+        L = _prod(x._data.shape[2:])
         dt = x.dtype
         xa = x.contiguous()._data.reshape(N, C, L)
         ga = _arr(g, dt).reshape(N, C, L)
@@ -135,7 +135,7 @@ class BatchNorm(Function):
         gb = np.empty(C, np.float64)
         K.batch_norm_backward(xa, ga, w, mean, invstd, training, gx, gw, gb)
         need = ctx.needs_input_grad
-        return (Tensor._make(gx.reshape(x.shape), dt) if need[0] else None,
+        return (Tensor._make(gx.reshape(x._data.shape), dt) if need[0] else None,
                 Tensor._make(gw, D.float64) if need[1] else None,
                 Tensor._make(gb, D.float64) if need[2] else None,
                 None, None, None, None, None)
@@ -155,7 +155,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """
     if input.ndim < 2:
         raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
-    C = input.shape[1]
+    C = input._data.shape[1]
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                     ("running_var", running_var)):
         if t is not None and t.numel() != C:
@@ -285,8 +285,8 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
         dt = x.dtype
-        N, C = x.shape[0], x.shape[1]
-        inner = _prod(x.shape[2:])
+        N, C = x._data.shape[0], x._data.shape[1]
+        inner = _prod(x._data.shape[2:])
         if x.ndim == 2:
             xa = x.contiguous()._data
             ta = _arr(target, D.int64).reshape(N)
@@ -304,7 +304,7 @@ class CrossEntropy(Function):
         ctx.save_for_backward(x)
         ctx.meta = (ta, w, ignore_index, label_smoothing, lse, reduction, tot[1])
         if reduction == "none":
-            return Tensor._make(loss.reshape(target.shape), dt)
+            return Tensor._make(loss.reshape(target._data.shape), dt)
         value = tot[0] if reduction == "sum" else tot[0] / tot[1] if tot[1] else math.nan
         return Tensor._make(np.array(value, dt.np), dt)
 
@@ -314,10 +314,10 @@ class CrossEntropy(Function):
         x, = ctx.saved_tensors
         ta, w, ignore_index, ls, lse, reduction, wsum = ctx.meta
         dt = x.dtype
-        N, C = x.shape[0], x.shape[1]
+        N, C = x._data.shape[0], x._data.shape[1]
         xa = x.contiguous()._data
-        if x.ndim != 2:
-            xa = xa.reshape(N, C, _prod(x.shape[2:]))
+        if xa.ndim != 2:
+            xa = xa.reshape(N, C, _prod(x._data.shape[2:]))
         gx = np.empty(xa.shape, dt.np)
         if reduction == "none":
             K.cross_entropy_backward(xa, ta, w, ignore_index, ls, lse, 0.0,
@@ -327,7 +327,7 @@ class CrossEntropy(Function):
             if reduction == "mean":
                 s = s / wsum if wsum else math.nan
             K.cross_entropy_backward(xa, ta, w, ignore_index, ls, lse, s, lse, False, gx)
-        return Tensor._make(gx.reshape(x.shape), dt), None, None, None, None, None
+        return Tensor._make(gx.reshape(x._data.shape), dt), None, None, None, None, None
 
 
 def _check_class_target(input, target, weight):
@@ -340,21 +340,21 @@ def _check_class_target(input, target, weight):
         if target.ndim != 0:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
         input, target = input.unsqueeze(0), target.unsqueeze(0)
-    C = input.shape[1]
-    if target.ndim == 0 or target.shape[0] != input.shape[0]:
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
-                         f"batch_size ({target.shape[0] if target.ndim else 1}).")
+    C = input._data.shape[1]
+    if target.ndim == 0 or target._data.shape[0] != input._data.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input._data.shape[0]}) to match target "
+                         f"batch_size ({target._data.shape[0] if target.ndim else 1}).")
     if input.ndim == 2 and target.ndim != 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
-    if input.ndim > 2 and tuple(target.shape) != (input.shape[0],) + tuple(input.shape[2:]):
+    if input.ndim > 2 and tuple(target._data.shape) != (input._data.shape[0],) + tuple(input._data.shape[2:]):
         raise RuntimeError(
-            f"Expected target size {_shape_str((input.shape[0],) + tuple(input.shape[2:]))}, "
-            f"got {_shape_str(target.shape)}")
+            f"Expected target size {_shape_str((input._data.shape[0],) + tuple(input._data.shape[2:]))}, "
+            f"got {_shape_str(target._data.shape)}")
     if target.dtype.is_floating_point or target.dtype is D.bool:
         raise RuntimeError(f"expected scalar type Long but found {target.dtype.name.capitalize()}")
     if weight is not None and (weight.ndim != 1 or weight.numel() != C):
         raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no "
-                           f"classes but got weight tensor of shape: {_shape_str(weight.shape)}")
+                           f"classes but got weight tensor of shape: {_shape_str(weight._data.shape)}")
     return input, target, squeeze
 
 
@@ -371,7 +371,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _reduction(reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if target.dtype.is_floating_point and tuple(target.shape) == tuple(input.shape):
+    if target.dtype.is_floating_point and tuple(target._data.shape) == tuple(input._data.shape):
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     input, target, squeeze = _check_class_target(input, target, weight)
     out = CrossEntropy.apply(input, target, weight, int(ignore_index), reduction,
