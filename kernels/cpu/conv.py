@@ -422,6 +422,37 @@ def _max_pool2d(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
                 idx[n, c, oh, ow] = bi
 
 
+def _max_pool2d_dense(x, w_, hw, kh, kw, sh, sw, oh_n, ow_n, out, idx):
+    """No padding, no dilation (the common case): every window lies inside its plane. Flat
+    C-contiguous x (P*H*W,), out and idx (P*OH*OW,); unsigned offsets keep Numba from adding
+    negative-index tests to the inner loop."""
+    ohw = oh_n * ow_n
+    P = out.shape[0] // ohw if ohw else 0
+    one = np.uint64(1)
+    for p in prange(P):
+        xb = np.uint64(p) * np.uint64(hw)
+        ob = np.uint64(p) * np.uint64(ohw)
+        for oh in range(oh_n):
+            row = xb + np.uint64(oh * sh) * np.uint64(w_)
+            o = ob + np.uint64(oh) * np.uint64(ow_n)
+            for ow in range(ow_n):
+                start = row + np.uint64(ow * sw)
+                best = x[start]
+                bi = start
+                for i in range(kh):
+                    r = start + np.uint64(i) * np.uint64(w_)
+                    for j in range(kw):
+                        q = r + np.uint64(j)
+                        v = x[q]
+                        # NaN wins and a later NaN replaces an earlier one (PyTorch's CPU rule);
+                        # ties keep the first position
+                        if v > best or v != v:
+                            best = v
+                            bi = q
+                out[o + np.uint64(ow)] = best
+                idx[o + np.uint64(ow)] = np.int64(bi - xb)
+
+
 def _max_pool2d_backward(g, idx, out):
     """out (P, H*W) <- zeros with g (P, L) added at idx (P, L)."""
     p_, hw = out.shape
@@ -536,6 +567,7 @@ def _adaptive_avg_pool2d_backward(g, out):
 
 
 _max_pool2d_k = policy.Twin(_max_pool2d)
+_max_pool2d_dense_k = policy.Twin(_max_pool2d_dense)
 _max_pool2d_backward_k = policy.Twin(_max_pool2d_backward)
 _avg_pool2d_k = policy.Twin(_avg_pool2d)
 _avg_pool2d_backward_k = policy.Twin(_avg_pool2d_backward)
@@ -546,6 +578,13 @@ _adaptive_avg_pool2d_backward_k = policy.Twin(_adaptive_avg_pool2d_backward)
 def max_pool2d(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
     """out (N, C, OH, OW) <- window maxima of x (N, C, H, W); idx (int64, like out) <- argmax."""
     if out.size == 0:
+        return
+    n_, c_, h_, w_ = x.shape
+    oh_n, ow_n = out.shape[2], out.shape[3]
+    if ph == 0 and pw == 0 and dh == 1 and dw == 1 and x.flags.c_contiguous and \
+            (oh_n - 1) * sh + kh <= h_ and (ow_n - 1) * sw + kw <= w_:
+        _max_pool2d_dense_k(x.reshape(-1), w_, h_ * w_, kh, kw, sh, sw, oh_n, ow_n,
+                            out.reshape(-1), idx.reshape(-1), work=out.size * kh * kw)
         return
     _max_pool2d_k(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx, work=out.size * kh * kw)
 

@@ -103,7 +103,7 @@ def _predicate(op, x):
         return x == x and x != math.inf and x != -math.inf
     if op == LOGICAL_NOT:
         return not x
-    return x < 0  # SIGNBIT
+    return np.signbit(x)  # SIGNBIT: true for -0.0 and -nan too (not ``x < 0``)
 
 
 (ADD, SUB, MUL, DIV, FLOORDIV, REMAINDER, POW, MAXIMUM, MINIMUM, ATAN2, FMAX, FMIN) = range(12)

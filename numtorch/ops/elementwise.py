@@ -664,7 +664,10 @@ def remainder(input, other):
 
 
 def fmod(input, other):
-    """C's fmod: the result has the sign of the dividend."""
+    """C's fmod: the result has the sign of the dividend (integers stay integers)."""
+    if _core.is_int(D.result_type(input, other)):
+        _check_int_zero_div(input, other)
+        return input - div(input, other, rounding_mode="trunc") * other
     return input - trunc(input / other) * other
 
 
@@ -688,13 +691,35 @@ def minimum(input, other):
     return Minimum.apply(input, other)
 
 
+class FMax(Function):
+    kernel = "fmax"
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _binary(cls.kernel, a, b)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        a, b = ctx.saved_tensors
+        # PyTorch: the gradient goes to ``a`` where it wins (ties included) or ``b`` is NaN
+        pick_a = ((a >= b) if cls.kernel == "fmax" else (a <= b)) | isnan(b)
+        zero = g * 0
+        return where(pick_a, g, zero), where(pick_a, zero, g)
+
+
+class FMin(FMax):
+    kernel = "fmin"
+
+
 def fmax(input, other):
-    """Elementwise maximum that ignores NaN."""
-    return _binary("fmax", input, other)
+    """Elementwise maximum that ignores NaN (a NaN loses to any number)."""
+    return FMax.apply(input, other)
 
 
 def fmin(input, other):
-    return _binary("fmin", input, other)
+    """Elementwise minimum that ignores NaN."""
+    return FMin.apply(input, other)
 
 
 def atan2(input, other):
@@ -850,11 +875,18 @@ def lerp(input, end, weight):
     return input + weight * (end - input)
 
 
+def _int_value(value, *tensors):
+    # PyTorch casts ``value`` to the (integer) result type, so 0.5 becomes 0
+    return int(value) if _core.is_int(D.result_type(*tensors)) else value
+
+
 def addcmul(input, tensor1, tensor2, *, value=1):
-    return input + value * tensor1 * tensor2
+    """``input + value * tensor1 * tensor2``."""
+    return input + _int_value(value, input, tensor1, tensor2) * tensor1 * tensor2
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
+    """``input + value * tensor1 / tensor2``."""
     return input + value * tensor1 / tensor2
 
 

@@ -198,6 +198,7 @@ class _ScatterBase(Function):
         pos = _checked(index, shp[dim] if x.ndim else 1, "index", dim)
         ctx.save_for_backward(index)
         ctx.meta = (dim, isinstance(src, Tensor))
+        ctx.src_shape = src._data.shape if isinstance(src, Tensor) else None
         out = _copy_array(x)
         if not isinstance(src, Tensor):
             s = empty(index._data.shape, x.dtype, x.device)
@@ -226,7 +227,7 @@ class _ScatterBase(Function):
         index, = ctx.saved_tensors
         dim, src_is_tensor = ctx.meta
         return (g.scatter(dim, index, 0.0), None, None,
-                Gather.apply(g, dim, index) if src_is_tensor else None)
+                _src_grad(g, dim, index, ctx.src_shape) if src_is_tensor else None)
 
 
 class Scatter(_ScatterBase):
@@ -240,7 +241,18 @@ class ScatterAdd(_ScatterBase):
     def backward(ctx, g):
         index, = ctx.saved_tensors
         dim, _ = ctx.meta
-        return g, None, None, Gather.apply(g, dim, index)
+        return g, None, None, _src_grad(g, dim, index, ctx.src_shape)
+
+
+def _src_grad(g, dim, index, src_shape):
+    """Gradient of a scatter's ``src``: gathered at ``index``, zero where src was not read
+    (src may be larger than index in every dim)."""
+    gs = Gather.apply(g, dim, index)
+    if gs._data.shape == tuple(src_shape):
+        return gs
+    from .shape import SliceBackward
+    key = tuple(slice(0, n) for n in gs._data.shape)
+    return SliceBackward.apply(gs, tuple(src_shape), key)
 
 
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):

@@ -146,7 +146,22 @@ def dot(input, other):
     return MatMul.apply(input.unsqueeze(0), other.unsqueeze(-1)).reshape(())
 
 
-vdot = inner = dot
+vdot = dot
+
+
+def inner(input, other):
+    """Sum-product over the last dims: shape ``input.shape[:-1] + other.shape[:-1]``."""
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    if input.ndim == 1 and other.ndim == 1:
+        return dot(input, other)
+    k = input.shape[-1]
+    if other.shape[-1] != k:
+        raise RuntimeError(
+            f"inner() the last dimension must match on both input tensors but got shapes "
+            f"{list(input.shape)} and {list(other.shape)}")
+    out = matmul(input.reshape(-1, k), other.reshape(-1, k).t())
+    return out.reshape(tuple(input.shape[:-1]) + tuple(other.shape[:-1]))
 
 
 def outer(input, vec2):
@@ -164,6 +179,3 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
         p = p * alpha
     return p + (input if beta == 1 else input * beta)
 
-
-def einsum(*args):
-    raise NotImplementedError("einsum is not implemented in numtorch yet")

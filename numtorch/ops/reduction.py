@@ -455,13 +455,22 @@ class CumProd(Function):
         d = ctx.dim
         if g.ndim == 0:
             return g, None, None
-        # sum_{j >= i} g_j out_j / x_i (inputs without zeros; PyTorch handles zeros separately)
-        rev = (g * out).flip(d).cumsum(d).flip(d)
-        return rev / x, None, None
+        # Before the first zero z of a slice: d/dx_i = sum_{j>=i} g_j out_j / x_i. At z:
+        # prod_{k<z} x_k * sum_{j>=z} g_j prod_{z<k<=j} x_k. After z: 0. All Tensor ops.
+        zero = x == 0
+        seen = zero.cumsum(d)
+        before = seen == 0
+        first = zero & (seen == 1)
+        safe_x = where(before, x, 1.0)
+        fast = (g * out).flip(d).cumsum(d).flip(d) / safe_x
+        lead = safe_x.cumprod(d)  # prod_{k<z} x_k from z on
+        tail = where(before | first, 1.0, x).cumprod(d)  # prod_{z<k<=j} x_k for j >= z
+        at_zero = lead * (g * tail * (~before).to(g.dtype)).sum(d, keepdim=True)
+        return where(before, fast, where(first, at_zero, 0.0)), None, None
 
 
 def cumprod(input, dim, *, dtype=None):
-    """Running product along ``dim`` (gradient exact for inputs without zeros)."""
+    """Running product along ``dim``."""
     return CumProd.apply(input, input._dim(dim), D.to_dtype(dtype) if dtype else None)
 
 

@@ -1,0 +1,497 @@
+"""The communicator layer: process groups over MPI communicators, the polling wait with a
+deadline, ``Work`` handles, fail-fast abort on an uncaught exception, and the cross-rank
+signature check that turns a mismatched collective into an error instead of a hang.
+
+mpi4py is imported lazily (``_mpi()``), so ``import numtorch`` works without it.
+"""
+import datetime
+import os
+import sys
+import threading
+import time
+import traceback
+
+import numpy as np
+
+__all__ = ["is_available", "is_initialized", "init_process_group", "destroy_process_group",
+           "get_rank", "get_world_size", "get_backend", "new_group", "ProcessGroup",
+           "GroupMember", "Work", "ReduceOp", "Backend"]
+
+# PyTorch's default timeout for CPU process groups
+DEFAULT_TIMEOUT = datetime.timedelta(minutes=30)
+
+
+def is_available():
+    """True if mpi4py imports (the MPI backend can be used).
+
+    >>> import numtorch.distributed as dist
+    >>> isinstance(dist.is_available(), bool)
+    True
+    """
+    try:
+        import mpi4py  # noqa: F401  (importing the package does not start MPI)
+        return True
+    except ImportError:
+        return False
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise RuntimeError(
+            "numtorch.distributed needs mpi4py and an MPI library: pip install mpi4py mpich "
+            f"(import failed: {e})") from None
+    return MPI
+
+
+class Backend(str):
+    """Backend names; every name runs on MPI here (gloo/nccl are accepted for portability)."""
+    MPI = "mpi"
+    GLOO = "gloo"
+    NCCL = "nccl"
+    UNDEFINED = "undefined"
+
+
+class ReduceOp:
+    """Reduction operators of ``all_reduce``/``reduce``/``reduce_scatter_tensor``."""
+
+    class _Op:
+        __slots__ = ("name", "code")
+
+        def __init__(self, name, code):
+            self.name, self.code = name, code
+
+        def __repr__(self):
+            return f"<ReduceOp.{self.name}: {self.code}>"
+
+    SUM = _Op("SUM", 0)
+    AVG = _Op("AVG", 1)
+    PRODUCT = _Op("PRODUCT", 2)
+    MIN = _Op("MIN", 3)
+    MAX = _Op("MAX", 4)
+    BAND = _Op("BAND", 5)
+    BOR = _Op("BOR", 6)
+    BXOR = _Op("BXOR", 7)
+
+
+def _as_op(op):
+    if isinstance(op, ReduceOp._Op):
+        return op
+    if isinstance(op, str) and hasattr(ReduceOp, op.upper()):
+        return getattr(ReduceOp, op.upper())
+    raise ValueError(f"unknown reduce op {op!r}")
+
+
+def _mpi_op(op, np_dtype):
+    """The MPI operator of a ReduceOp (AVG reduces with SUM and divides afterwards)."""
+    MPI = _mpi()
+    if np_dtype == np.bool_:  # MPI defines only logical ops on C_BOOL
+        table = {0: MPI.LOR, 1: MPI.LOR, 2: MPI.LAND, 3: MPI.LAND, 4: MPI.LOR, 5: MPI.LAND,
+                 6: MPI.LOR, 7: MPI.LXOR}
+    else:
+        table = {0: MPI.SUM, 1: MPI.SUM, 2: MPI.PROD, 3: MPI.MIN, 4: MPI.MAX, 5: MPI.BAND,
+                 6: MPI.BOR, 7: MPI.BXOR}
+    return table[op.code]
+
+
+def _seconds(timeout):
+    if timeout is None:
+        return None
+    if isinstance(timeout, datetime.timedelta):
+        return timeout.total_seconds()
+    return float(timeout)
+
+
+class ProcessGroup:
+    """A set of ranks and its MPI communicator. ``ranks`` are global ranks in group-rank order."""
+
+    def __init__(self, comm, ranks, timeout):
+        self.comm = comm
+        self.ranks = list(ranks)
+        self.timeout = timeout  # seconds
+        self._rank = comm.Get_rank()
+
+    def rank(self):
+        return self._rank
+
+    def size(self):
+        return len(self.ranks)
+
+    def group_rank(self, global_rank):
+        try:
+            return self.ranks.index(global_rank)
+        except ValueError:
+            raise ValueError(f"global rank {global_rank} is not part of the group "
+                             f"{self.ranks}") from None
+
+    def __repr__(self):
+        return f"ProcessGroup(ranks={self.ranks})"
+
+
+class GroupMember:
+    WORLD = None  # set by init_process_group
+    NON_GROUP_MEMBER = object()
+
+
+class _State:
+    world = None
+    backend = None
+    groups = []
+    prev_hooks = None
+
+
+_state = _State()
+
+
+# --- debug / signature check --------------------------------------------------------------------
+_DEBUG_LEVELS = ("OFF", "INFO", "DETAIL")
+
+
+def _debug_level():
+    lvl = os.environ.get("NUMTORCH_DISTRIBUTED_DEBUG", os.environ.get("TORCH_DISTRIBUTED_DEBUG",
+                                                                      "DETAIL")).upper()
+    return lvl if lvl in _DEBUG_LEVELS else "DETAIL"
+
+
+_check_enabled = [True]
+_MAXD = 6
+_OP_NAMES = ["barrier", "all_reduce", "broadcast", "reduce", "all_gather",
+             "all_gather_into_tensor", "reduce_scatter_tensor", "gather", "scatter",
+             "broadcast_object_list", "all_gather_object", "reduce_scatter", "all_to_all_single",
+             "gather_object", "scatter_object_list", "new_group", "DistributedDataParallel"]
+_OP_ID = {n: i for i, n in enumerate(_OP_NAMES)}
+_DT_NAMES = ["float16", "float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool"]
+
+
+def _describe(sig):
+    op = _OP_NAMES[sig[0]] if 0 <= sig[0] < len(_OP_NAMES) else f"op#{sig[0]}"
+    if sig[2] < 0:
+        return f"{op}"
+    nd = int(sig[3])
+    shape = [int(s) for s in sig[5:5 + min(nd, _MAXD)]] + (["..."] if nd > _MAXD else [])
+    dt = _DT_NAMES[sig[2]] if sig[2] < len(_DT_NAMES) else "?"
+    extra = f", arg={int(sig[1])}" if sig[1] >= 0 else ""
+    return f"{op}({dt} {shape}, numel={int(sig[4])}{extra})"
+
+
+def _signature(opname, arr=None, extra=-1, numel=None):
+    sig = np.full(5 + _MAXD, -1, np.int64)
+    sig[0] = _OP_ID[opname]
+    sig[1] = extra
+    if arr is not None:
+        sig[2] = _DT_NAMES.index(arr.dtype.name) if arr.dtype.name in _DT_NAMES else 99
+        sig[3] = arr.ndim
+        sig[4] = arr.size if numel is None else numel
+        sig[5:5 + min(arr.ndim, _MAXD)] = arr.shape[:_MAXD]
+    elif numel is not None:
+        sig[2] = 99
+        sig[3] = 0
+        sig[4] = numel
+    return sig
+
+
+def _check_signature(group, opname, arr=None, extra=-1, numel=None):
+    """Allgather (op, reduce op/root, dtype, shape) of every rank; raise on any difference.
+
+    Runs when NUMTORCH_DISTRIBUTED_DEBUG is not OFF. Costs one small Iallgather."""
+    if not _check_enabled[0] or group.size() == 1:
+        return
+    sig = _signature(opname, arr, extra, numel)
+    allsig = np.empty((group.size(), sig.size), np.int64)
+    MPI = _mpi()
+    req = group.comm.Iallgather([sig, MPI.INT64_T], [allsig, MPI.INT64_T])
+    _wait([req], f"{opname} (signature check)", group, group.timeout)
+    if not (allsig == sig).all():
+        rows = {}
+        for r in range(group.size()):
+            rows.setdefault(tuple(allsig[r]), []).append(group.ranks[r])
+        parts = "; ".join(f"rank{'s' if len(rk) > 1 else ''} {', '.join(map(str, rk))}: "
+                          f"{_describe(np.array(s))}" for s, rk in rows.items())
+        raise RuntimeError(
+            f"numtorch.distributed: mismatched collective across ranks (detected on rank "
+            f"{group.ranks[group.rank()]} calling {opname}): {parts}. Every rank must call the "
+            "same collectives in the same order with tensors of the same shape and dtype.")
+
+
+# --- waiting --------------------------------------------------------------------------------------
+def _wait(reqs, what, group, timeout):
+    """Wait for MPI requests by polling, so a deadline can end the wait with an error.
+
+    Spin on Test for the first millisecond (latency), then yield the core between polls (ranks
+    may oversubscribe the cores), then sleep briefly: a stuck peer costs little CPU."""
+    MPI = _mpi()
+    if len(reqs) == 1:
+        req = reqs[0]
+        test = req.Test
+    else:
+        def test():
+            return MPI.Request.Testall(reqs)
+    if test():
+        return
+    t0 = time.monotonic()
+    deadline = None if timeout is None else t0 + timeout
+    yield_ = os.sched_yield
+    while True:
+        if test():
+            return
+        now = time.monotonic()
+        if deadline is not None and now > deadline:
+            rank = _state.world.rank() if _state.world is not None else "?"
+            raise RuntimeError(
+                f"numtorch.distributed: {what} timed out on rank {rank} after {timeout:.1f} s "
+                f"(group ranks {group.ranks}); a peer rank did not reach the same collective "
+                "(it may have failed, hung, or called a different collective)")
+        dt = now - t0
+        if dt > 0.2:
+            time.sleep(0.0005)
+        elif dt > 0.001:
+            yield_()
+
+
+class Work:
+    """Handle of an asynchronous collective (``async_op=True``): ``wait()``, ``is_completed()``.
+
+    The MPI requests are non-blocking; ``finish`` runs once on completion (copy back a staged
+    buffer, divide for AVG, bump version counters)."""
+
+    def __init__(self, reqs, what, group, finish=None, result=None):
+        self._reqs = reqs
+        self._what = what
+        self._group = group
+        self._finish = finish
+        self._result = result
+        self._done = False
+
+    def _complete(self):
+        if not self._done:
+            self._done = True
+            if self._finish is not None:
+                self._finish()
+
+    def is_completed(self):
+        if self._done:
+            return True
+        if not self._reqs or _mpi().Request.Testall(self._reqs):
+            self._complete()
+            return True
+        return False
+
+    def wait(self, timeout=None):
+        """Block until done; ``timeout`` (seconds or timedelta) defaults to the group's."""
+        if not self._done:
+            t = _seconds(timeout) if timeout is not None else self._group.timeout
+            if self._reqs:
+                _wait(self._reqs, self._what, self._group, t)
+            self._complete()
+        return True
+
+    def is_success(self):
+        return self._done
+
+    def exception(self):
+        return None
+
+    def result(self):
+        return self._result
+
+    def source_rank(self):  # irecv from any source
+        return getattr(self, "_source", None)
+
+
+def _run(reqs, what, group, async_op, finish=None, result=None):
+    """Return a Work (async) or wait here with the group's deadline (blocking)."""
+    w = Work(reqs, what, group, finish, result)
+    if async_op:
+        return w
+    w.wait()
+    return None
+
+
+# --- fail fast ----------------------------------------------------------------------------------
+def _abort_job(where):
+    try:
+        MPI = _mpi()
+        if MPI.Is_initialized() and not MPI.Is_finalized():
+            rank = MPI.COMM_WORLD.Get_rank()
+            sys.stderr.write(f"[numtorch.distributed] rank {rank}: uncaught exception in {where}; "
+                             "aborting the MPI job (MPI_Abort) so no rank hangs\n")
+            sys.stderr.flush()
+            sys.stdout.flush()
+            MPI.COMM_WORLD.Abort(1)
+    finally:
+        os._exit(1)
+
+
+def _install_fail_fast():
+    if _state.prev_hooks is not None:
+        return
+    prev_sys, prev_thread = sys.excepthook, threading.excepthook
+
+    def excepthook(etype, value, tb):
+        try:
+            prev_sys(etype, value, tb)
+        except Exception:
+            traceback.print_exception(etype, value, tb)
+        _abort_job("the main thread")
+
+    def thread_excepthook(args):
+        if args.exc_type is SystemExit:
+            return prev_thread(args)
+        try:
+            prev_thread(args)
+        except Exception:
+            pass
+        _abort_job(f"thread {getattr(args.thread, 'name', '?')}")
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+    _state.prev_hooks = (prev_sys, prev_thread, excepthook, thread_excepthook)
+
+
+def _remove_fail_fast():
+    if _state.prev_hooks is None:
+        return
+    prev_sys, prev_thread, mine_sys, mine_thread = _state.prev_hooks
+    if sys.excepthook is mine_sys:
+        sys.excepthook = prev_sys
+    if threading.excepthook is mine_thread:
+        threading.excepthook = prev_thread
+    _state.prev_hooks = None
+
+
+# --- process groups -----------------------------------------------------------------------------
+def is_initialized():
+    """True between ``init_process_group`` and ``destroy_process_group``."""
+    return _state.world is not None
+
+
+def _world():
+    if _state.world is None:
+        raise ValueError("Default process group has not been initialized, please make sure to "
+                         "call init_process_group.")
+    return _state.world
+
+
+def _group(group):
+    """The ProcessGroup to run on, or None if this rank is not a member of ``group``."""
+    if group is None or group is GroupMember.WORLD:
+        return _world()
+    if group is GroupMember.NON_GROUP_MEMBER:
+        return None
+    if not isinstance(group, ProcessGroup):
+        raise TypeError(f"group must be a ProcessGroup returned by new_group, got {group!r}")
+    _world()
+    return group
+
+
+def init_process_group(backend=None, init_method=None, timeout=None, world_size=-1, rank=-1,
+                       store=None, group_name="", pg_options=None, device_id=None):
+    """Join the job's process group (rank and world size come from MPI, e.g. ``mpiexec -n 4``).
+
+    Any backend name (``"mpi"``, ``"gloo"``, ``"nccl"``) runs over MPI. ``world_size``/``rank``,
+    if given, must agree with MPI's. ``timeout`` (timedelta or seconds, default 30 min) bounds
+    every collective's wait. From here on an uncaught exception in any rank aborts the job.
+
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")           # doctest: +SKIP
+    >>> dist.get_rank(), dist.get_world_size()   # doctest: +SKIP
+    (0, 1)
+    """
+    if _state.world is not None:
+        raise ValueError("trying to initialize the default process group twice!")
+    if backend is not None and str(backend).split(":")[0].lower() not in (
+            "mpi", "gloo", "nccl", "cpu", "cuda", "undefined"):
+        raise ValueError(f"Invalid backend: '{backend}'")
+    MPI = _mpi()
+    if not MPI.Is_initialized():
+        MPI.Init_thread()
+    comm = MPI.COMM_WORLD
+    size, me = comm.Get_size(), comm.Get_rank()
+    if world_size is not None and world_size != -1 and world_size != size:
+        raise ValueError(f"init_process_group: world_size={world_size} but MPI runs {size} "
+                         "processes (launch with mpiexec -n N, or leave world_size unset)")
+    if rank is not None and rank != -1 and rank != me:
+        raise ValueError(f"init_process_group: rank={rank} but MPI says this process is rank "
+                         f"{me}")
+    t = _seconds(timeout)
+    if t is None:
+        t = DEFAULT_TIMEOUT.total_seconds()
+    _check_enabled[0] = _debug_level() != "OFF"
+    _state.world = ProcessGroup(comm.Dup(), range(size), t)
+    _state.backend = "mpi"
+    _state.groups = []
+    GroupMember.WORLD = _state.world
+    _install_fail_fast()
+
+
+def destroy_process_group(group=None):
+    """Leave the process group (MPI itself stays up until the process exits)."""
+    if group is not None and group is not GroupMember.WORLD:
+        if isinstance(group, ProcessGroup) and group in _state.groups:
+            _state.groups.remove(group)
+            group.comm.Free()
+        return
+    if _state.world is None:
+        return
+    for g in _state.groups:
+        try:
+            g.comm.Free()
+        except Exception:
+            pass
+    try:
+        _state.world.comm.Free()
+    except Exception:
+        pass
+    _state.world = None
+    _state.groups = []
+    _state.backend = None
+    GroupMember.WORLD = None
+    _remove_fail_fast()
+
+
+def get_rank(group=None):
+    """This process's rank in ``group`` (the world by default); -1 if not a member."""
+    g = _group(group)
+    return -1 if g is None else g.rank()
+
+
+def get_world_size(group=None):
+    """The number of ranks in ``group`` (the world by default); -1 if not a member."""
+    g = _group(group)
+    return -1 if g is None else g.size()
+
+
+def get_backend(group=None):
+    _group(group)
+    return _state.backend
+
+
+def get_global_rank(group, group_rank):
+    return _group(group).ranks[group_rank]
+
+
+def get_process_group_ranks(group):
+    return list(_group(group).ranks)
+
+
+def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False):
+    """A sub-group of the world; every rank must call it (like PyTorch). Ranks are sorted.
+    Non-members get ``GroupMember.NON_GROUP_MEMBER``; collectives on it are no-ops for them."""
+    world = _world()
+    ranks = sorted(set(range(world.size()) if ranks is None else ranks))
+    for r in ranks:
+        if not 0 <= r < world.size():
+            raise ValueError(f"new_group: rank {r} is not in the world of {world.size()} ranks")
+    _check_signature(world, "new_group", np.asarray(ranks, np.int64))
+    MPI = _mpi()
+    me = world.rank()
+    color = 0 if me in ranks else MPI.UNDEFINED
+    key = ranks.index(me) if me in ranks else 0
+    comm = world.comm.Split(color, key)
+    if comm == MPI.COMM_NULL:
+        return GroupMember.NON_GROUP_MEMBER
+    t = _seconds(timeout)
+    g = ProcessGroup(comm, ranks, world.timeout if t is None else t)
+    _state.groups.append(g)
+    return g
