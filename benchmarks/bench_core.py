@@ -5,8 +5,9 @@
 Prints one table: GEMM GFLOP/s (through the public ``@``), elementwise and broadcast-bias GB/s
 on 16M float32, per-op overhead of a 4-element add (eager, no grad and with grad), and the cold
 (empty Numba cache) and warm (cached) time to import numtorch and run the first op of each
-family. Numbers are the best of several repeats; ratios are numtorch / peer (higher is better
-for rates, lower is better for times).
+family. Each library runs in its own process (one after the other, in the same run); numbers
+are the best of several repeats; ratios are numtorch / peer (higher is better for rates, lower
+is better for times).
 """
 import argparse
 import os
@@ -36,73 +37,77 @@ def row(name, unit, ours, npv, thv, higher_better=True):
     def ratio(peer):
         if peer is None or not ours:
             return "-"
-        return f"{(ours / peer) if higher_better else (ours / peer):.2f}x"
+        return f"{ours / peer:.2f}x"
     f = (lambda v: f"{'-':>10}" if v is None else f"{v:10.2f}")
     print(f"{name:<34}{unit:<8}{f(ours)}{f(npv)}{f(thv)}   {ratio(npv):>8} {ratio(thv):>8}")
 
 
-def gemm(sizes):
+# --- measurements, one library per process -------------------------------------------------
+# Each library is timed in its own process: idle OpenBLAS / OpenMP / Numba thread pools of the
+# others otherwise spin on the same cores and distort every number (seen here: 100x).
+def _lib(name):
+    if name == "numtorch":
+        import numtorch as lib
+    elif name == "torch":
+        import torch as lib
+    else:
+        lib = None
+    return lib
+
+
+def measure(name, sizes):
+    lib = _lib(name)
+    res = {}
+    wrap = (lambda a: a) if name == "numpy" else lib.from_numpy
     for n in sizes:
         a = np.random.rand(n, n).astype(np.float32)
         b = np.random.rand(n, n).astype(np.float32)
-        flop = 2 * n ** 3
+        ta, tb = wrap(a), wrap(b)
         rep = 3 if n >= 1024 else 10
-        ta, tb = nt.from_numpy(a), nt.from_numpy(b)
-        ours = flop / best(lambda: ta @ tb, rep) / 1e9
-        npv = flop / best(lambda: a @ b, rep) / 1e9
-        thv = None
-        if torch is not None:
-            xa, xb = torch.from_numpy(a), torch.from_numpy(b)
-            thv = flop / best(lambda: xa @ xb, rep) / 1e9
-        row(f"GEMM float32 n={n}", "GFLOP/s", ours, npv, thv)
-
-
-def elementwise(n=1 << 24):
+        res[f"gemm{n}"] = 2 * n ** 3 / best(lambda: ta @ tb, rep) / 1e9
+    n = 1 << 24
     a = np.random.rand(n).astype(np.float32)
     b = np.random.rand(n).astype(np.float32)
     o = np.empty_like(a)
-    ta, tb = nt.from_numpy(a), nt.from_numpy(b)
-    nbytes = 3 * 4 * n
-    ours = nbytes / best(lambda: ta + tb) / 1e9
-    npv = nbytes / best(lambda: np.add(a, b, out=o)) / 1e9
-    thv = None
-    if torch is not None:
-        xa, xb = torch.from_numpy(a), torch.from_numpy(b)
-        thv = nbytes / best(lambda: xa + xb) / 1e9
-    row("a + b, 16M float32", "GB/s", ours, npv, thv)
-
-    rows_, cols = 4096, n // 4096
-    m = a.reshape(rows_, cols)
-    bias = np.random.rand(cols).astype(np.float32)
-    tm, tbias = nt.from_numpy(m), nt.from_numpy(bias)
-    nbytes = 2 * 4 * n
-    ours = nbytes / best(lambda: tm + tbias) / 1e9
-    npv = nbytes / best(lambda: np.add(m, bias, out=o.reshape(rows_, cols))) / 1e9
-    thv = None
-    if torch is not None:
-        xm, xbias = torch.from_numpy(m), torch.from_numpy(bias)
-        thv = nbytes / best(lambda: xm + xbias) / 1e9
-    row("bias add (4096,4096)+(4096,)", "GB/s", ours, npv, thv)
+    ta, tb = wrap(a), wrap(b)
+    add = (lambda: np.add(a, b, out=o)) if name == "numpy" else (lambda: ta + tb)
+    res["add"] = 3 * 4 * n / best(add) / 1e9
+    m = a.reshape(4096, n // 4096)
+    bias = np.random.rand(n // 4096).astype(np.float32)
+    tm, tbias = wrap(m), wrap(bias)
+    badd = (lambda: np.add(m, bias, out=o.reshape(m.shape))) if name == "numpy" else (lambda: tm + tbias)
+    res["bias"] = 2 * 4 * n / best(badd) / 1e9
+    x = np.ones(4, np.float32)
+    if name == "numpy":
+        res["overhead"] = best(lambda: x + x, 9, 20000) * 1e6
+    else:
+        tx, ty = wrap(x), wrap(x.copy())
+        res["overhead"] = best(lambda: tx + ty, 9, 20000) * 1e6
+        g = lib.ones(4, requires_grad=True)
+        res["overhead_grad"] = best(lambda: g * ty, 9, 20000) * 1e6
+    return res
 
 
-def overhead():
-    a, b = nt.ones(4), nt.ones(4)
-    na, nb = np.ones(4, np.float32), np.ones(4, np.float32)
-    us = 1e6
-    ours = best(lambda: a + b, 9, 20000) * us
-    npv = best(lambda: na + nb, 9, 20000) * us
-    thv = None
-    if torch is not None:
-        xa, xb = torch.ones(4), torch.ones(4)
-        thv = best(lambda: xa + xb, 9, 20000) * us
-    row("4-element add, no grad", "us", ours, npv, thv, higher_better=False)
-    g = nt.ones(4, requires_grad=True)
-    ours = best(lambda: g * b, 9, 20000) * us
-    thv = None
-    if torch is not None:
-        xg = torch.ones(4, requires_grad=True)
-        thv = best(lambda: xg * xb, 9, 20000) * us
-    row("4-element mul, recording grad", "us", ours, None, thv, higher_better=False)
+def run_all(sizes):
+    import json
+    out = {}
+    for name in ("numtorch", "numpy", "torch"):
+        if name == "torch" and torch is None:
+            out[name] = {}
+            continue
+        r = subprocess.run([sys.executable, __file__, "--worker", name, "--sizes",
+                            ",".join(map(str, sizes))], capture_output=True, text=True, check=True)
+        out[name] = json.loads(r.stdout.strip().splitlines()[-1])
+    nt_, np_, th = out["numtorch"], out["numpy"], out["torch"]
+    for n in sizes:
+        k = f"gemm{n}"
+        row(f"GEMM float32 n={n}", "GFLOP/s", nt_[k], np_[k], th.get(k))
+    row("a + b, 16M float32", "GB/s", nt_["add"], np_["add"], th.get("add"))
+    row("bias add (4096,4096)+(4096,)", "GB/s", nt_["bias"], np_["bias"], th.get("bias"))
+    row("4-element add, no grad", "us", nt_["overhead"], np_["overhead"], th.get("overhead"),
+        higher_better=False)
+    row("4-element mul, recording grad", "us", nt_["overhead_grad"], None,
+        th.get("overhead_grad"), higher_better=False)
 
 
 STARTUP = r"""
@@ -144,15 +149,19 @@ def startup():
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true", help="smaller GEMM sizes, skip start-up")
+    p.add_argument("--worker", choices=["numtorch", "numpy", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--sizes", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker:
+        import json
+        print(json.dumps(measure(args.worker, [int(v) for v in args.sizes.split(",")])))
+        return
     print(f"numtorch {nt.__version__}, numpy {np.__version__}, "
-          f"torch {torch.__version__ if torch else '(not installed)'}; "
-          f"{os.cpu_count()} CPUs, numba threads {numba.get_num_threads()} ({numba.config.THREADING_LAYER})")
+          f"torch {torch.__version__ if torch else '(not installed)'}; {os.cpu_count()} CPUs; "
+          "each library timed in its own process")
     print(f"{'':<34}{'unit':<8}{'numtorch':>10}{'numpy':>10}{'torch':>10}   "
           f"{'vs numpy':>8} {'vs torch':>8}")
-    gemm([64, 256, 512] if args.quick else [64, 256, 512, 1024, 2048])
-    elementwise()
-    overhead()
+    run_all([64, 256, 512] if args.quick else [64, 256, 512, 1024, 2048])
     if not args.quick:
         startup()
 

@@ -3,6 +3,12 @@
     python examples/train_fashion_mnist.py --epochs 3               # the 2-conv CNN, Adam 1e-3
     python examples/train_fashion_mnist.py --model mlp --epochs 1
     python examples/train_fashion_mnist.py --resume                 # continue from the checkpoint
+    mpiexec -n 2 python examples/train_fashion_mnist.py --epochs 3  # data-parallel (DDP) over MPI
+
+Under an MPI launcher with more than one rank (or with --ddp) the script joins the process group,
+shards the training set with DistributedSampler (--batch-size is per rank), wraps the model in
+DistributedDataParallel and logs, shows the bar and writes checkpoints on rank 0 only; the test
+accuracy is all-reduced over the ranks' shards of the test set.
 
 Data: the IDX files of Fashion-MNIST, looked up in --data, $FASHION_MNIST, Debian's package
 folder /usr/share/datasets/fashion-mnist (``apt-get install dataset-fashion-mnist``) and ./data.
@@ -14,9 +20,11 @@ import sys
 import time
 
 import numtorch as torch
+import numtorch.distributed as dist
 import numtorch.nn as nn
 import numtorch.nn.functional as F
-from numtorch.utils.data import DataLoader, Subset
+from numtorch.nn.parallel import DistributedDataParallel as DDP
+from numtorch.utils.data import DataLoader, DistributedSampler, Subset
 from numtorch.vision import datasets, transforms
 
 try:
@@ -81,6 +89,10 @@ def evaluate(model, loader, device):
             loss_sum += F.cross_entropy(out, y, reduction="sum").item()
             correct += (out.argmax(1) == y).sum().item()
             total += y.shape[0]
+    if dist.is_initialized():  # every rank saw its shard of the test set: sum the counts
+        t = torch.tensor([correct, total, loss_sum], dtype=torch.float64)
+        dist.all_reduce(t)
+        correct, total, loss_sum = t.tolist()
     return correct / max(total, 1), loss_sum / max(total, 1)
 
 
@@ -99,11 +111,20 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, default=0,
                    help="use only the first N training (and N/6 test) images (smoke runs)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--ddp", action="store_true",
+                   help="data-parallel over MPI (automatic when mpiexec starts more than 1 rank)")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    ddp = args.ddp or dist.launched_world_size() > 1
+    if ddp:
+        dist.init_process_group("mpi")
+    rank = dist.get_rank() if ddp else 0
+    main_rank = rank == 0
+    if not main_rank:
+        args.no_progress = True
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     root = find_data(args.data)
@@ -114,27 +135,38 @@ def main(argv=None):
         train_set = Subset(train_set, range(min(args.limit, len(train_set))))
         test_set = Subset(test_set, range(min(max(args.limit // 6, 1), len(test_set))))
     g = torch.Generator().manual_seed(args.seed)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=g,
+    train_sampler = test_sampler = None
+    if ddp:  # each rank reads its shard; set_epoch reshuffles identically on every rank
+        train_sampler = DistributedSampler(train_set, shuffle=True, seed=args.seed)
+        test_sampler = DistributedSampler(test_set, shuffle=False)
+    train_loader = DataLoader(train_set, batch_size=args.batch_size,
+                              shuffle=train_sampler is None, sampler=train_sampler,
+                              generator=g if train_sampler is None else None,
                               num_workers=args.workers)
-    test_loader = DataLoader(test_set, batch_size=1000, num_workers=args.workers)
+    test_loader = DataLoader(test_set, batch_size=1000, sampler=test_sampler,
+                             num_workers=args.workers)
 
-    model = (CNN() if args.model == "cnn" else MLP()).to(device)
+    net = (CNN() if args.model == "cnn" else MLP()).to(device)
+    model = DDP(net) if ddp else net  # DDP broadcasts rank 0's initial weights
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     os.makedirs(args.out, exist_ok=True)
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
     start_epoch = 0
     if args.resume and os.path.exists(ckpt_path):
         ckpt = torch.load(ckpt_path, map_location=device)
-        model.load_state_dict(ckpt["model"])
+        net.load_state_dict(ckpt["model"])  # the plain model's keys (no "module." prefix)
         opt.load_state_dict(ckpt["optimizer"])
         g.set_state(ckpt["generator"])
         start_epoch = ckpt["epoch"]
-        print(f"resumed from {ckpt_path} at epoch {start_epoch}")
+        if main_rank:
+            print(f"resumed from {ckpt_path} at epoch {start_epoch}")
 
     t_start = time.perf_counter()
     first_step = None
     acc = None
     for epoch in range(start_epoch, args.epochs):
+        if train_sampler is not None:
+            train_sampler.set_epoch(epoch)
         model.train()
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{args.epochs}", unit="batch",
                    disable=args.no_progress) if tqdm else train_loader
@@ -146,7 +178,7 @@ def main(argv=None):
             loss = F.cross_entropy(model(x), y)
             loss.backward()
             opt.step()
-            seen += y.shape[0]
+            seen += y.shape[0] * (dist.get_world_size() if ddp else 1)
             if first_step is None:
                 first_step = time.perf_counter() - t_start
             if tqdm and not args.no_progress:
@@ -155,12 +187,18 @@ def main(argv=None):
         epoch_time = time.perf_counter() - t0
         acc, test_loss = evaluate(model, test_loader, device)
         steps = len(train_loader)
+        if not main_rank:
+            continue
         print(f"epoch {epoch + 1}: test accuracy {acc:.4f}, test loss {test_loss:.4f}, "
               f"{epoch_time:.1f} s ({1000 * epoch_time / max(steps, 1):.1f} ms/step)", flush=True)
-        torch.save({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
+        torch.save({"epoch": epoch + 1, "model": net.state_dict(), "optimizer": opt.state_dict(),
                     "generator": g.get_state(), "test_accuracy": acc}, ckpt_path)
-    if first_step is not None:
+    if ddp:
+        dist.barrier()  # no rank leaves (or reads the checkpoint) before rank 0 wrote it
+    if first_step is not None and main_rank:
         print(f"time to first step (incl. compilation): {first_step:.2f} s")
+    if ddp:
+        dist.destroy_process_group()
     return acc
 
 

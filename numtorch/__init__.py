@@ -57,6 +57,7 @@ from .serialization import save, load
 from . import nn
 from . import optim
 from . import utils
+from . import distributed
 
 __version__ = "0.1.0"
 

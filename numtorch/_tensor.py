@@ -85,6 +85,11 @@ class Tensor:
     def _alias(self):
         return self._view_of(self._data)
 
+    def _assign_from(self, other):
+        for name in ("_data", "dtype", "device", "_ver", "_base", "_requires_grad", "grad",
+                     "grad_fn", "_out_nr"):
+            setattr(self, name, getattr(other, name))
+
     # --- metadata --------------------------------------------------------------------------------
     @property
     def shape(self):
@@ -367,15 +372,7 @@ class Tensor:
 
 
 def _init(t, arr, dtype, device):
-    t._data = arr
-    t.dtype = dtype
-    t.device = CPU
-    t._ver = _Version()
-    t._base = None
-    t._requires_grad = False
-    t.grad = None
-    t.grad_fn = None
-    t._out_nr = 0
+    t._assign_from(Tensor._make(arr, dtype))
     if device != CPU:
         moved = t.to(device)
         t._data, t.device = moved._data, moved.device

@@ -95,6 +95,25 @@ def _mpi_op(op, np_dtype):
     return table[op.code]
 
 
+_MPI_TYPES = {}
+
+
+def _mpi_type(np_dtype):
+    """The predefined MPI datatype of a NumPy dtype (reductions need predefined types)."""
+    t = _MPI_TYPES.get(np_dtype)
+    if t is None:
+        MPI = _mpi()
+        table = {"float32": MPI.FLOAT, "float64": MPI.DOUBLE, "int64": MPI.INT64_T,
+                 "int32": MPI.INT32_T, "int16": MPI.INT16_T, "int8": MPI.INT8_T,
+                 "uint8": MPI.UINT8_T, "bool": MPI.C_BOOL}
+        t = table.get(np.dtype(np_dtype).name)
+        if t is None:  # float16: MPI has no predefined type; moves work, reductions do not
+            from mpi4py.util.dtlib import from_numpy_dtype
+            t = from_numpy_dtype(np_dtype)
+        _MPI_TYPES[np_dtype] = t
+    return t
+
+
 def _seconds(timeout):
     if timeout is None:
         return None
@@ -215,7 +234,7 @@ def _check_signature(group, opname, arr=None, extra=-1, numel=None):
 
 
 # --- waiting --------------------------------------------------------------------------------------
-def _wait(reqs, what, group, timeout):
+def _wait(reqs, what, group, timeout, status=None):
     """Wait for MPI requests by polling, so a deadline can end the wait with an error.
 
     Spin on Test for the first millisecond (latency), then yield the core between polls (ranks
@@ -223,7 +242,11 @@ def _wait(reqs, what, group, timeout):
     MPI = _mpi()
     if len(reqs) == 1:
         req = reqs[0]
-        test = req.Test
+        if status is None:
+            test = req.Test
+        else:
+            def test():
+                return req.Test(status)
     else:
         def test():
             return MPI.Request.Testall(reqs)
@@ -255,8 +278,9 @@ class Work:
     The MPI requests are non-blocking; ``finish`` runs once on completion (copy back a staged
     buffer, divide for AVG, bump version counters)."""
 
-    def __init__(self, reqs, what, group, finish=None, result=None):
+    def __init__(self, reqs, what, group, finish=None, result=None, status=None):
         self._reqs = reqs
+        self._status = status
         self._what = what
         self._group = group
         self._finish = finish
@@ -272,7 +296,8 @@ class Work:
     def is_completed(self):
         if self._done:
             return True
-        if not self._reqs or _mpi().Request.Testall(self._reqs):
+        if not self._reqs or (self._reqs[0].Test(self._status) if self._status is not None
+                              else _mpi().Request.Testall(self._reqs)):
             self._complete()
             return True
         return False
@@ -282,7 +307,7 @@ class Work:
         if not self._done:
             t = _seconds(timeout) if timeout is not None else self._group.timeout
             if self._reqs:
-                _wait(self._reqs, self._what, self._group, t)
+                _wait(self._reqs, self._what, self._group, t, self._status)
             self._complete()
         return True
 
@@ -318,6 +343,8 @@ def _abort_job(where):
                              "aborting the MPI job (MPI_Abort) so no rank hangs\n")
             sys.stderr.flush()
             sys.stdout.flush()
+            # give mpiexec's proxy a moment to forward the traceback before the job is killed
+            time.sleep(0.3)
             MPI.COMM_WORLD.Abort(1)
     finally:
         os._exit(1)
@@ -423,6 +450,23 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     _state.groups = []
     GroupMember.WORLD = _state.world
     _install_fail_fast()
+    _share_cores(comm, MPI)
+
+
+def _share_cores(comm, MPI):
+    """Give each rank on a node an equal share of its cores for Numba's thread pool.
+
+    N ranks each running a pool as wide as the machine oversubscribe the cores (a 2-rank run on
+    2 cores was ~2x slower). A user's NUMBA_NUM_THREADS wins."""
+    if "NUMBA_NUM_THREADS" in os.environ:
+        return
+    import numba
+    local = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    n_local = local.Get_size()
+    local.Free()
+    if n_local > 1:
+        numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS,
+                                         (os.cpu_count() or 1) // n_local)))
 
 
 def destroy_process_group(group=None):

@@ -2,4 +2,4 @@
 from .parameter import Parameter
 from .modules import *  # noqa: F401,F403
 from .modules import Module
-from . import functional, init, utils  # noqa: F401
+from . import functional, init, utils, parallel  # noqa: F401

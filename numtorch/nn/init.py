@@ -144,6 +144,16 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor.copy_(C.tensor(q.reshape(tuple(tensor.shape)) * gain, dtype=tensor.dtype))
 
 
+def _reset_weight_and_bias(weight, bias):
+    """PyTorch's default for Linear and Conv: kaiming_uniform(a=sqrt(5)) on the weight (which is
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in))) and the same bound for the bias."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)
+
+
 # old names
 uniform, normal, constant = uniform_, normal_, constant_
 xavier_uniform, xavier_normal = xavier_uniform_, xavier_normal_

@@ -404,20 +404,25 @@ def count_nonzero(input, dim=None):
     return Sum.apply(input != 0, _dims(input, dim), False, D.int64)
 
 
+def _scan(kernel, x, dim, dtype):
+    """(x cast to the scan's dtype, running ``kernel`` of it along ``dim``)."""
+    if dtype is None:
+        dtype = x.dtype if x.dtype.is_floating_point else D.int64
+    if x.dtype is not dtype:
+        x = _core.cast(x, dtype)
+    if x.ndim == 0:
+        return x, x.clone()
+    arr, _ = _canon(x, (dim,))
+    out = empty(arr.shape, dtype, x.device)
+    getattr(kernels(x.device).reduce, kernel)(arr, out._data)
+    return x, out._view_of(out._data.reshape(x._data.shape))
+
+
 class CumSum(Function):
     @staticmethod
     def forward(ctx, x, dim, dtype):
         ctx.dim = dim
-        if dtype is None:
-            dtype = x.dtype if x.dtype.is_floating_point else D.int64
-        if x.dtype is not dtype:
-            x = _core.cast(x, dtype)
-        if x.ndim == 0:
-            return x.clone()
-        arr, _ = _canon(x, (dim,))
-        out = empty(arr.shape, dtype, x.device)
-        kernels(x.device).reduce.cumsum(arr, out._data)
-        return out._view_of(out._data.reshape(x._data.shape))
+        return _scan("cumsum", x, dim, dtype)[1]
 
     @staticmethod
     def backward(ctx, g):
@@ -435,17 +440,7 @@ class CumProd(Function):
     @staticmethod
     def forward(ctx, x, dim, dtype):
         ctx.dim = dim
-        if dtype is None:
-            dtype = x.dtype if x.dtype.is_floating_point else D.int64
-        if x.dtype is not dtype:
-            x = _core.cast(x, dtype)
-        if x.ndim == 0:
-            out = x.clone()
-        else:
-            arr, _ = _canon(x, (dim,))
-            out = empty(arr.shape, dtype, x.device)
-            kernels(x.device).reduce.cumprod(arr, out._data)
-            out = out._view_of(out._data.reshape(x._data.shape))
+        x, out = _scan("cumprod", x, dim, dtype)
         ctx.save_for_backward(x, out)
         return out
 

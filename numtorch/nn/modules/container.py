@@ -8,6 +8,13 @@ from ..parameter import Parameter
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
 
+def _renumber(module, items):
+    """Register ``items`` as the children "0", "1", ... of ``module`` (after a delete/insert)."""
+    module._modules.clear()
+    for i, m in enumerate(items):
+        module._modules[str(i)] = m
+
+
 class Sequential(Module):
     """Modules applied in order; indexable, sliceable, appendable.
 
@@ -48,11 +55,7 @@ class Sequential(Module):
                 del self._modules[key]
         else:
             del self._modules[list(self._modules.keys())[self._idx(idx)]]
-        # keep keys 0..n-1 like PyTorch
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        _renumber(self, list(self._modules.values()))  # keys stay 0..n-1 like PyTorch
 
     def __len__(self):
         return len(self._modules)
@@ -78,9 +81,7 @@ class Sequential(Module):
     def insert(self, index, module):
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        _renumber(self, items)
         return self
 
     def forward(self, input):
@@ -112,9 +113,7 @@ class ModuleList(Module):
     def __delitem__(self, idx):
         items = list(self._modules.values())
         del items[idx]
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        _renumber(self, items)
 
     def __len__(self):
         return len(self._modules)
@@ -137,9 +136,7 @@ class ModuleList(Module):
     def insert(self, index, module):
         items = list(self._modules.values())
         items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
+        _renumber(self, items)
 
     def __repr__(self):
         # PyTorch folds runs of children with identical reprs: "(0-1): 2 x Block(...)"

@@ -1,0 +1,4 @@
+"""``numtorch.nn.parallel``: ``DistributedDataParallel`` over ``numtorch.distributed``."""
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
