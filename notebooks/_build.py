@@ -594,13 +594,15 @@ print(f"{os.cpu_count()} CPUs, numba threads {numba.get_num_threads()} ({numba.c
 def best(fns, repeat=REPEATS):
     \"\"\"Best seconds per call of each function in the dict `fns`.
 
-    One warm-up call each, then `repeat` rounds; in each round every function runs an auto-sized
+    A warm-up of each, then `repeat` rounds; in each round every function runs an auto-sized
     loop (~20 ms) in turn, so a burst of load from elsewhere on the machine hits all of them alike.
     \"\"\"
     number = {}
     for name, fn in fns.items():
-        fn()
-        number[name] = max(1, int(0.02 / max(timeit.timeit(fn, number=1), 1e-7)))
+        t_end = time.perf_counter() + 0.05          # warm up ~50 ms: compile, caches, thread pools
+        while time.perf_counter() < t_end:
+            fn()
+        number[name] = max(1, int(0.02 / max(min(timeit.repeat(fn, number=1, repeat=3)), 1e-7)))
     t = {name: float("inf") for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
