@@ -67,8 +67,12 @@ def _im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh_n, ow_n, out):
             uih = np.uint64(ih)
             for k in range(ulo):
                 out[r, base + k] = 0
-            for k in range(ucnt):
-                out[r, base + ulo + k] = x[n, c, uih, uiw0 + k * usw]
+            if sw == 1:  # unit stride: a plain copy that vectorises
+                for k in range(ucnt):
+                    out[r, base + ulo + k] = x[n, c, uih, uiw0 + k]
+            else:
+                for k in range(ucnt):
+                    out[r, base + ulo + k] = x[n, c, uih, uiw0 + k * usw]
             for k in range(ulo + ucnt, np.uint64(ow_n)):
                 out[r, base + k] = 0
 
@@ -188,8 +192,12 @@ def _conv_direct(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, out):
                         if ih < 0 or ih >= h_:
                             continue
                         uih = np.uint64(ih)
-                        for k in range(ucnt):
-                            out[n, o, oh, ulo + k] += wv * x[n, c, uih, uiw0 + k * usw]
+                        if sw == 1:
+                            for k in range(ucnt):
+                                out[n, o, oh, ulo + k] += wv * x[n, c, uih, uiw0 + k]
+                        else:
+                            for k in range(ucnt):
+                                out[n, o, oh, ulo + k] += wv * x[n, c, uih, uiw0 + k * usw]
 
 
 def _conv_direct_gw(x, g, sh, sw, ph, pw, dh, dw, groups, gw):
@@ -202,20 +210,35 @@ def _conv_direct_gw(x, g, sh, sw, ph, pw, dh, dw, groups, gw):
         o = p // cg
         ci = p - o * cg
         c = (o // og) * cg + ci
+        # the clipped column range of each tap column j, once per task
+        los = np.empty(kw, np.uint64)
+        cnts = np.empty(kw, np.uint64)
+        iw0s = np.empty(kw, np.uint64)
+        for j in range(kw):
+            lo, cnt, iw0 = _clip(j, dw, pw, sw, w_, ow_n)
+            los[j], cnts[j], iw0s[j] = lo, cnt, iw0
+        acc = np.zeros(kh * kw, np.float64)
+        # taps innermost: a row of g is read kh*kw times from L1, not the plane from L2
+        for n in range(n_):
+            for oh in range(oh_n):
+                for i in range(kh):
+                    ih = oh * sh - ph + i * dh
+                    if ih < 0 or ih >= h_:
+                        continue
+                    uih = np.uint64(ih)
+                    for j in range(kw):
+                        ulo, ucnt, uiw0 = los[j], cnts[j], iw0s[j]
+                        s = x[0, 0, 0, 0] * 0
+                        if sw == 1:
+                            for k in range(ucnt):
+                                s += g[n, o, oh, ulo + k] * x[n, c, uih, uiw0 + k]
+                        else:
+                            for k in range(ucnt):
+                                s += g[n, o, oh, ulo + k] * x[n, c, uih, uiw0 + k * usw]
+                        acc[i * kw + j] += s
         for i in range(kh):
             for j in range(kw):
-                lo, cnt, iw0 = _clip(j, dw, pw, sw, w_, ow_n)
-                ulo, ucnt, uiw0 = np.uint64(lo), np.uint64(cnt), np.uint64(iw0)
-                s = x[0, 0, 0, 0] * 0
-                for n in range(n_):
-                    for oh in range(oh_n):
-                        ih = oh * sh - ph + i * dh
-                        if ih < 0 or ih >= h_:
-                            continue
-                        uih = np.uint64(ih)
-                        for k in range(ucnt):
-                            s += g[n, o, oh, ulo + k] * x[n, c, uih, uiw0 + k * usw]
-                gw[o, ci, i, j] = s
+                gw[o, ci, i, j] = acc[i * kw + j]
 
 
 def _conv_direct_gx(g, w, sh, sw, ph, pw, dh, dw, groups, gx):

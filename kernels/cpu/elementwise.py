@@ -24,6 +24,7 @@ from numba import prange
 
 from .. import policy
 from ..layout import collapse_broadcast, pad3
+from . import _vmath
 
 # --------------------------------------------------------------------------------------------
 # Scalar definitions, one line per op.
@@ -45,7 +46,7 @@ def _unary(op, x):
     if op == SQUARE:
         return x * x
     if op == EXP:
-        return math.exp(x)
+        return _vmath.exp(x)
     if op == LOG:
         return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
     if op == LOG1P:
@@ -65,11 +66,9 @@ def _unary(op, x):
     if op == TANH:
         return math.tanh(x)
     if op == SIGMOID:
-        # two branches keep exp() from overflowing for large |x|
-        if x >= 0:
-            return 1.0 / (1.0 + math.exp(-x))
-        e = math.exp(x)
-        return e / (1.0 + e)
+        # exp of -|x| never overflows; selects, not branches, keep the loop vectorised
+        e = _vmath.exp(-x if x >= 0 else x)
+        return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
     if op == ERF:
         return math.erf(x)
     if op == RECIPROCAL:

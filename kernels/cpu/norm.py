@@ -14,24 +14,7 @@ import numpy as np
 from numba import prange
 
 from .. import policy
-
-
-@policy.scalar
-def _exp(x):
-    # exp of a float64 that vectorises (math.exp is a libm call per element without SVML):
-    # x = k ln2 + r, |r| <= ln2/2, degree-12 Taylor on r (rel. error < 1e-13), 2^k from the
-    # exponent bits. Softmax arguments are <= 0; below -708 the result flushes to 0.
-    if x < -708.0:
-        return 0.0
-    if x > 709.0:
-        x = 709.0
-    k = math.floor(x * 1.4426950408889634 + 0.5)
-    r = x - k * 0.6931471803691238 - k * 1.9082149292705877e-10
-    p = 1.0 + r * (1.0 + r * (0.5 + r * (1.6666666666666666e-01 + r * (
-        4.1666666666666664e-02 + r * (8.3333333333333332e-03 + r * (1.3888888888888889e-03 + r * (
-            1.9841269841269841e-04 + r * (2.4801587301587302e-05 + r * (2.7557319223985893e-06 + r * (
-                2.7557319223985888e-07 + r * (2.5052108385441720e-08 + r * 2.0876756987868100e-09)))))))))))
-    return p * np.int64(np.int64(k + 1023.0) << np.int64(52)).view(np.float64)
+from ._vmath import exp as _exp  # vectorisable exp (libm's is one call per element)
 
 
 @policy.scalar
