@@ -540,6 +540,775 @@ assert (preds_restored == preds).all(), "the reloaded model predicts differently
 ]
 
 # --------------------------------------------------------------------------------------------
+NB03 = [
+    md("""
+# 03 · Write your own kernel: a fused Swish, on the CPU and in CUDA
+
+Swish (SiLU when $\\beta = 1$) is $y = x\\,\\sigma(\\beta x)$. Written with framework ops,
+`x * torch.sigmoid(beta * x)` runs three kernels forward (and more backward), each reading and
+writing a whole tensor. A **fused** kernel reads `x` once and writes `y` once; its backward reads
+`x` and the incoming gradient once and writes `dx` once.
+
+This notebook writes that op
+
+1. as an `@numba.njit` CPU kernel (forward + backward), wraps it in a
+   `numtorch.autograd.Function`, checks it with `gradcheck`, uses it in an `nn.Module` and times
+   it against the composed version;
+2. as a `@numba.cuda.jit` kernel with a grid-stride loop, run through **Numba's CUDA simulator**
+   and checked against the CPU kernel.
+
+**Honest status:** numtorch has **no CUDA backend yet** — `numtorch.cuda.is_available()` is
+`False` and numtorch tensors live in CPU memory. The CUDA kernel below works on NumPy arrays and
+Numba device arrays; it is the shape a numtorch CUDA kernel will have (`kernels/cuda/` is the
+next milestone). It needs the `cuda` extra: `pip install -e ".[cuda]"` (`numba-cuda` and the
+`nvidia-cuda-runtime` wheel, enough for the simulator). Without it the CUDA cells print a message
+and skip.
+"""),
+    code("""
+import os
+import sys
+
+# The CUDA simulator runs @cuda.jit kernels as Python threads on the CPU: no GPU needed.
+# It must be switched on BEFORE numba (or numtorch, which imports numba) is imported.
+# On a machine with an NVIDIA GPU (and numba-cuda[cu12] / [cu13]), set NB_CUDA_SIMULATOR=0 (or
+# delete the next lines): the same kernels then compile to PTX and run on the GPU for real.
+USE_CUDA_SIMULATOR = os.environ.get("NB_CUDA_SIMULATOR", "1") != "0"
+if USE_CUDA_SIMULATOR:
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+if "numba" in sys.modules:
+    print("warning: numba was imported before this cell: restart the kernel for the setting to apply")
+
+N_BENCH = int(os.environ.get("NB_KERNEL_N", 1 << 20))   # elements in the CPU timing
+N_CUDA = int(os.environ.get("NB_CUDA_N", 3000))         # elements for the CUDA check (simulator: keep small)
+REPEATS = int(os.environ.get("NB_REPEATS", 5))
+print(f"USE_CUDA_SIMULATOR={USE_CUDA_SIMULATOR} N_BENCH={N_BENCH} N_CUDA={N_CUDA} REPEATS={REPEATS}")
+"""),
+    code("""
+import math
+import time
+import timeit
+
+import matplotlib.pyplot as plt
+import numba
+import numpy as np
+
+import numtorch as torch
+import numtorch.nn as nn
+
+print("numtorch", torch.__version__, "| numba", numba.__version__, "| numpy", np.__version__)
+print("numtorch.cuda.is_available():", torch.cuda.is_available(), "(no CUDA backend in numtorch yet)")
+torch.manual_seed(0)
+"""),
+    md("""
+## The math
+
+With $s = \\sigma(\\beta x) = 1 / (1 + e^{-\\beta x})$ and $y = x s$:
+
+$$\\frac{dy}{dx} = s + \\beta x\\, s (1 - s) = s + \\beta y (1 - s),$$
+
+so backward is $dx = g \\cdot \\big(s + \\beta x s (1 - s)\\big)$: one pass over `x` and `g`,
+recomputing $s$ instead of saving it (recomputing an `exp` is cheaper than storing and reading
+back a whole tensor). $\\sigma$ is evaluated in the stable form: $e^{-|\\beta x|}$ never
+overflows.
+
+## 1 · The CPU kernels (`@numba.njit`)
+
+Plain loops over flat arrays. `parallel=True` with `numba.prange` splits the loop over the
+cores; `cache=True` keeps the machine code on disk for the next session. The kernels take the
+output array from the caller (numtorch's kernel convention) and are compiled once per dtype.
+
+One detail decides the speed: `math.exp` compiles to a call into the C math library *per
+element*, and a call inside the loop stops LLVM from vectorising it (SIMD). numtorch's own
+kernels use a branch-free `exp` written in Numba that vectorises
+(`numtorch.kernels.cpu._vmath.exp`, accurate to ~1e-13), and the compile flags of
+`numtorch.kernels.policy` (fast-math without `nnan`/`ninf`, NumPy's error model). We do the
+same; the timing section shows what `math.exp` would cost.
+"""),
+    code("""
+from numtorch.kernels.cpu._vmath import exp as vexp     # an exp that vectorises
+from numtorch.kernels.policy import FASTMATH
+
+JIT = dict(fastmath=FASTMATH, error_model="numpy")
+
+
+@numba.njit(inline="always", **JIT)
+def _sigmoid(z):
+    e = vexp(-z if z >= 0 else z)       # exp(-|z|) is in (0, 1]: never overflows
+    return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)    # selects, not branches: SIMD stays
+
+
+@numba.njit(parallel=True, cache=True, **JIT)
+def swish_fwd_kernel(x, beta, out):
+    for i in numba.prange(x.size):
+        v = x[i]
+        out[i] = v * _sigmoid(beta * v)
+
+
+@numba.njit(parallel=True, cache=True, **JIT)
+def swish_bwd_kernel(x, grad_out, beta, grad_in):
+    for i in numba.prange(x.size):
+        v = x[i]
+        s = _sigmoid(beta * v)
+        grad_in[i] = grad_out[i] * (s + beta * v * s * (1.0 - s))
+
+
+# a quick check against NumPy
+xa = np.linspace(-30, 30, 13)
+ya = np.empty_like(xa)
+swish_fwd_kernel(xa, 1.5, ya)
+print(np.allclose(ya, xa / (1 + np.exp(-1.5 * xa))))
+"""),
+    md("""
+## Wrapping the kernels in an autograd `Function`
+
+`forward` runs the forward kernel on the tensor's NumPy array (numtorch CPU tensors share memory
+with NumPy: no copy) and saves `x`; `backward` runs the backward kernel. `beta` is a plain Python
+number, so its gradient is `None`. Because `backward` calls a kernel instead of Tensor ops, this
+op supports first derivatives only; for double backward write `backward` with Tensor ops, as
+notebook 01 does.
+"""),
+    code("""
+def _flat(t):
+    \"\"\"A contiguous 1-D NumPy view (or copy) of a CPU tensor.\"\"\"
+    return np.ascontiguousarray(t.detach().numpy()).reshape(-1)
+
+
+class SwishFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, beta=1.0):
+        xs = _flat(x)
+        out = np.empty_like(xs)
+        swish_fwd_kernel(xs, xs.dtype.type(beta), out)   # beta in x's dtype: float32 stays float32
+        ctx.save_for_backward(x)
+        ctx.beta = beta
+        return torch.from_numpy(out.reshape(tuple(x.shape)))
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, = ctx.saved_tensors
+        xs, gs = _flat(x), _flat(grad_out)
+        grad_in = np.empty_like(xs)
+        swish_bwd_kernel(xs, gs, xs.dtype.type(ctx.beta), grad_in)
+        return torch.from_numpy(grad_in.reshape(tuple(x.shape))), None
+
+
+def swish(x, beta=1.0):
+    return SwishFunction.apply(x, beta)
+
+
+def swish_composed(x, beta=1.0):
+    return x * torch.sigmoid(beta * x)
+
+
+x = torch.linspace(-3, 3, 7, requires_grad=True)
+y = swish(x, 1.5)
+y.sum().backward()
+x2 = x.detach().clone().requires_grad_(True)
+swish_composed(x2, 1.5).sum().backward()
+print("y      ", y)
+print("dy/dx  ", x.grad)
+print("same as composed ops:", np.allclose(y.detach().numpy(), swish_composed(x2, 1.5).detach().numpy(), atol=1e-6),
+      np.allclose(x.grad.numpy(), x2.grad.numpy(), atol=1e-6))
+"""),
+    md("""
+`gradcheck` compares the kernel's backward with central finite differences of its forward, in
+`float64`, for several values of $\\beta$ (including large inputs, where the stable sigmoid
+matters).
+"""),
+    code("""
+xd = (4 * torch.randn(5, 7, dtype=torch.float64)).requires_grad_(True)
+for beta in (1.0, 0.3, 2.5):
+    ok = torch.autograd.gradcheck(lambda t: swish(t, beta), (xd,))
+    print(f"gradcheck beta={beta}: {ok}")
+
+big = torch.tensor([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=torch.float64)
+print("no overflow at large |x|:", swish(big, 1.0).tolist())
+"""),
+    md("""
+## In an `nn.Module`
+
+A module holds the op's configuration and calls the `Function` in `forward`. Two copies of a
+small MLP with the same initial weights — one with the fused Swish, one with the composed ops —
+trained side by side on a toy regression, must follow the same loss curve.
+"""),
+    code("""
+class Swish(nn.Module):
+    def __init__(self, beta=1.0, fused=True):
+        super().__init__()
+        self.beta, self.fused = beta, fused
+
+    def forward(self, x):
+        return swish(x, self.beta) if self.fused else swish_composed(x, self.beta)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, fused={self.fused}"
+
+
+def make_mlp(fused):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(1, 64), Swish(1.5, fused), nn.Linear(64, 64), Swish(1.5, fused),
+                         nn.Linear(64, 1))
+
+
+xs = torch.linspace(-3, 3, 256).unsqueeze(1)
+ys = torch.sin(2 * xs) + 0.1 * xs ** 2
+curves = {}
+for fused in (True, False):
+    model = make_mlp(fused)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for step in range(150):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(xs), ys)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    curves["fused kernel" if fused else "composed ops"] = losses
+print(make_mlp(True))
+a, b = curves["fused kernel"], curves["composed ops"]
+print(f"final loss: fused {a[-1]:.5f}, composed {b[-1]:.5f}; "
+      f"max |difference| over the curve {max(abs(p - q) for p, q in zip(a, b)):.2e}")
+
+fig, ax = plt.subplots(figsize=(6, 3))
+for name, c in curves.items():
+    ax.plot(c, label=name, ls="-" if "fused" in name else "--")
+ax.set_yscale("log"); ax.set_xlabel("step"); ax.set_ylabel("MSE"); ax.legend()
+ax.set_title("same training with the fused and the composed Swish")
+plt.tight_layout()
+plt.show()
+"""),
+    md("""
+## Timing: fused kernel vs composed ops
+
+On a float32 CPU tensor of `N_BENCH` elements (about a million by default): forward alone, and
+forward + backward. "raw kernel" calls the Numba kernels on preallocated NumPy arrays — the floor,
+without framework overhead; the gap between it and "fused kernel" is the framework's share
+(allocating the output — fresh memory costs page faults —, recording the graph, the gradient
+buffer). "raw, math.exp" is the forward kernel with `math.exp`: the cost of a loop that does not
+vectorise. Each number is the best of a few interleaved repeats after a warm-up; on a busy
+machine they move by tens of percent from run to run.
+"""),
+    code("""
+def best_ms(fns, repeat=REPEATS):
+    \"\"\"Best milliseconds per call of each function in the dict ``fns``: after a warm-up
+    (compilation or cache load), ``repeat`` rounds in which every function runs an auto-sized
+    loop (~20 ms) in turn, so load from elsewhere on the machine hits all of them alike.\"\"\"
+    number = {}
+    for k, fn in fns.items():
+        fn(); fn()
+        number[k] = max(1, int(0.02 / max(min(timeit.repeat(fn, number=1, repeat=3)), 1e-6)))
+    t = {k: float("inf") for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t[k] = min(t[k], timeit.timeit(fn, number=number[k]) / number[k])
+    return {k: 1e3 * v for k, v in t.items()}
+
+
+@numba.njit(parallel=True, cache=True, **JIT)
+def swish_fwd_libm(x, beta, out):            # the same forward with math.exp: not vectorised
+    for i in numba.prange(x.size):
+        v = x[i]
+        z = beta * v
+        e = math.exp(-z if z >= 0 else z)
+        out[i] = v * (1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e))
+
+
+xb = torch.randn(N_BENCH)
+gb = torch.randn(N_BENCH)
+xg = xb.clone().requires_grad_(True)
+beta = 1.5
+xa, ga = xb.numpy(), gb.numpy()
+oa = np.empty_like(xa)
+b32 = np.float32(beta)
+
+
+def fwd_bwd(f):
+    def run():
+        xg.grad = None
+        f(xg, beta).backward(gb)
+    return run
+
+
+with torch.no_grad():
+    t_fwd = best_ms({"composed ops": lambda: swish_composed(xb, beta),
+                     "fused kernel": lambda: swish(xb, beta),
+                     "raw kernel": lambda: swish_fwd_kernel(xa, b32, oa),
+                     "raw, math.exp": lambda: swish_fwd_libm(xa, b32, oa)})
+t_both = best_ms({"composed ops": fwd_bwd(swish_composed),
+                  "fused kernel": fwd_bwd(swish),
+                  "raw kernel": lambda: (swish_fwd_kernel(xa, b32, oa), swish_bwd_kernel(xa, ga, b32, oa))})
+
+print(f"{N_BENCH} float32 elements, {numba.get_num_threads()} Numba threads")
+print(f"{'':15}{'forward ms':>12}{'fwd+bwd ms':>12}")
+for k in t_fwd:
+    print(f"{k:15}{t_fwd[k]:12.3f}{t_both.get(k, float('nan')):12.3f}")
+print(f"fused vs composed: forward {t_fwd['composed ops'] / t_fwd['fused kernel']:.1f}x, "
+      f"forward+backward {t_both['composed ops'] / t_both['fused kernel']:.1f}x faster")
+
+fig, ax = plt.subplots(figsize=(7, 3))
+names = list(t_both)
+pos = np.arange(len(names))
+ax.barh(pos - 0.2, [t_fwd[k] for k in names], height=0.4, label="forward")
+ax.barh(pos + 0.2, [t_both[k] for k in names], height=0.4, label="forward + backward")
+ax.set_yticks(pos, names); ax.invert_yaxis()
+ax.set_xlabel("ms (lower is better)"); ax.set_title(f"Swish on {N_BENCH / 1e6:.2f}M float32")
+ax.legend()
+plt.tight_layout()
+plt.show()
+"""),
+    md("""
+## 2 · The same op as a CUDA kernel (`@cuda.jit`)
+
+A CUDA kernel is the body of *one thread*. `cuda.grid(1)` is this thread's global index,
+`cuda.gridsize(1)` the total number of threads in the launch. The **grid-stride loop** lets a
+launch of any size cover an array of any size: thread `t` handles elements `t`, `t + stride`,
+`t + 2·stride`, … — so the launch configuration is a tuning choice, not a correctness one.
+`kernel[blocks, threads_per_block](args)` launches it.
+
+Under the simulator (`NUMBA_ENABLE_CUDASIM=1`) every CUDA thread is a Python thread: correct,
+easy to debug (`print` and out-of-bounds errors work), but slow — keep arrays to a few thousand
+elements. We launch 4 blocks of 64 threads over `N_CUDA` elements, so every thread loops several
+times and the tail is partial.
+"""),
+    code("""
+try:
+    from numba import cuda
+    HAVE_CUDA = cuda.is_available()
+    why = "" if HAVE_CUDA else "numba.cuda found no GPU (set NB_CUDA_SIMULATOR=1 to use the simulator)"
+except Exception as e:            # numba-cuda or the CUDA runtime wheel is not installed
+    cuda, HAVE_CUDA = None, False
+    why = f"numba.cuda cannot be imported ({type(e).__name__}: {e}); pip install -e '.[cuda]'"
+
+SIMULATED = bool(numba.config.ENABLE_CUDASIM)
+if HAVE_CUDA:
+    print("numba.cuda:", "the CUDA simulator (CPU threads)" if SIMULATED else cuda.get_current_device().name)
+else:
+    print("skipping the CUDA cells:", why)
+"""),
+    code("""
+if HAVE_CUDA:
+    @cuda.jit(device=True)
+    def sigmoid_dev(z):
+        e = math.exp(-abs(z))
+        return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
+
+    @cuda.jit
+    def swish_fwd_cuda(x, beta, out):
+        start = cuda.grid(1)              # this thread's global index
+        stride = cuda.gridsize(1)         # threads in the whole grid
+        for i in range(start, x.size, stride):
+            v = x[i]
+            out[i] = v * sigmoid_dev(beta * v)
+
+    @cuda.jit
+    def swish_bwd_cuda(x, grad_out, beta, grad_in):
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, x.size, stride):
+            v = x[i]
+            s = sigmoid_dev(beta * v)
+            grad_in[i] = grad_out[i] * (s + beta * v * s * (1.0 - s))
+
+    # the simulator: a few small blocks; a GPU: enough blocks to fill it, each thread still loops
+    THREADS = 64 if SIMULATED else 256
+    def blocks_for(n):
+        return 4 if SIMULATED else min(1024, (n + THREADS - 1) // THREADS)
+    print(f"launch: {blocks_for(N_CUDA)} blocks x {THREADS} threads = {blocks_for(N_CUDA) * THREADS} "
+          f"threads for {N_CUDA} elements")
+else:
+    print("skipped:", why)
+"""),
+    md("""
+Check the CUDA kernels against the CPU kernels, forward and backward, in float64 and float32.
+Device arrays make the data movement explicit: `cuda.to_device` copies host → device,
+`device_array_like` allocates on the device, `copy_to_host` copies back.
+"""),
+    code("""
+if HAVE_CUDA:
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    for dtype, rtol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        x_h = (5 * rng.standard_normal(N_CUDA)).astype(dtype)
+        g_h = rng.standard_normal(N_CUDA).astype(dtype)
+        b = dtype(1.5)
+        ref_y, ref_dx = np.empty_like(x_h), np.empty_like(x_h)
+        swish_fwd_kernel(x_h, b, ref_y)
+        swish_bwd_kernel(x_h, g_h, b, ref_dx)
+
+        d_x, d_g = cuda.to_device(x_h), cuda.to_device(g_h)
+        d_y, d_dx = cuda.device_array_like(d_x), cuda.device_array_like(d_x)
+        swish_fwd_cuda[blocks_for(N_CUDA), THREADS](d_x, b, d_y)
+        swish_bwd_cuda[blocks_for(N_CUDA), THREADS](d_x, d_g, b, d_dx)
+        cuda.synchronize()
+        y_h, dx_h = d_y.copy_to_host(), d_dx.copy_to_host()
+        err_y = np.max(np.abs(y_h - ref_y)) / np.max(np.abs(ref_y))
+        err_dx = np.max(np.abs(dx_h - ref_dx)) / np.max(np.abs(ref_dx))
+        print(f"{np.dtype(dtype).name}: max error / max value: forward {err_y:.1e}, backward {err_dx:.1e}")
+        assert np.allclose(y_h, ref_y, rtol=rtol, atol=1e-6) and np.allclose(dx_h, ref_dx, rtol=rtol, atol=1e-6)
+    print(f"CUDA kernels match the CPU kernels ({time.perf_counter() - t0:.2f} s"
+          f"{' in the simulator' if SIMULATED else ''})")
+else:
+    print("skipped:", why)
+"""),
+    md("""
+### The CUDA kernel behind autograd
+
+Until numtorch has CUDA tensors, a `Function` can still run its math on the device: copy the
+input over, launch, copy back. That is only a demonstration (two copies per call cost more than
+the op itself), but it shows that the grid-stride kernels give the right gradients: `gradcheck`
+on a small float64 tensor.
+"""),
+    code("""
+if HAVE_CUDA:
+    class SwishCudaFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, beta=1.0):
+            xs = _flat(x)
+            d_x = cuda.to_device(xs)
+            d_y = cuda.device_array_like(d_x)
+            swish_fwd_cuda[blocks_for(xs.size), THREADS](d_x, xs.dtype.type(beta), d_y)
+            ctx.save_for_backward(x)
+            ctx.beta = beta
+            return torch.from_numpy(d_y.copy_to_host().reshape(tuple(x.shape)))
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            x, = ctx.saved_tensors
+            xs = _flat(x)
+            d_x, d_g = cuda.to_device(xs), cuda.to_device(_flat(grad_out))
+            d_dx = cuda.device_array_like(d_x)
+            swish_bwd_cuda[blocks_for(xs.size), THREADS](d_x, d_g, xs.dtype.type(ctx.beta), d_dx)
+            return torch.from_numpy(d_dx.copy_to_host().reshape(tuple(x.shape))), None
+
+    t0 = time.perf_counter()
+    xc = (3 * torch.randn(4, 5, dtype=torch.float64)).requires_grad_(True)
+    print("gradcheck through the CUDA kernels:",
+          torch.autograd.gradcheck(lambda t: SwishCudaFunction.apply(t, 1.5), (xc,)),
+          f"({time.perf_counter() - t0:.1f} s)")
+else:
+    print("skipped:", why)
+"""),
+    md("""
+## Where to go from here
+
+- A real GPU: install `numba-cuda[cu12]` or `[cu13]`, run this notebook with
+  `NB_CUDA_SIMULATOR=0` — the kernels above compile for the GPU unchanged. Launches cost
+  roughly 10 µs each, so fusing ops matters even more there than on the CPU.
+- Inside numtorch, a kernel lives in `kernels/cpu/<family>.py` (compiled through
+  `kernels/policy.py`) and one `Function` subclass in `numtorch/ops/` calls it; CUDA kernels will
+  go to `kernels/cuda/` when the CUDA backend lands.
+"""),
+]
+
+# --------------------------------------------------------------------------------------------
+NB04 = [
+    md("""
+# 04 · Distributed data-parallel training (DDP over MPI)
+
+`numtorch.nn.parallel.DistributedDataParallel` is PyTorch's DDP for numtorch's CPU tensors, on
+top of `numtorch.distributed` (collectives over MPI through mpi4py). You start N processes
+(*ranks*) with `mpiexec -n N python train.py`; every rank holds a full copy of the model, trains
+on its own shard of the data, and the ranks average their gradients every step so all copies
+stay identical.
+
+## How it works
+
+1. **Process group.** `dist.init_process_group("mpi")` joins the job started by `mpiexec`
+   (rank and world size come from MPI).
+2. **Same start.** Wrapping the model, `DDP(model)` checks that every rank built the same
+   parameter shapes and dtypes, then **broadcasts rank 0's parameters and buffers** to all ranks
+   (one flat message per dtype) — the ranks may have initialised differently, they start equal.
+3. **Buckets.** The gradients are assigned to flat **buckets** walking the parameters in
+   **reverse registration order** (backward produces the last layer's gradients first): a small
+   first bucket (1 MiB, so communication starts early), then buckets of up to `bucket_cap_mb`
+   (25 MB by default). Each parameter's gradient has a fixed slot in its bucket's flat buffer.
+4. **Overlap.** Every parameter gets a *post-accumulate-grad hook*. When backward has written a
+   parameter's gradient, the hook copies it into its bucket slot; when a bucket's last gradient is
+   in, the hook starts that bucket's **non-blocking allreduce** (`MPI_Iallreduce`) and backward
+   carries on computing the gradients of earlier layers while the bucket travels. Buckets start in
+   the same order on every rank. The hook of the last bucket waits for all of them, divides by the
+   world size and writes the averaged gradients back into `.grad`. So when `loss.backward()`
+   returns, every rank holds the same averaged gradient, and `opt.step()` makes the same update
+   everywhere — no parameter is ever sent after the initial broadcast.
+5. **Data.** `DistributedSampler` gives rank *r* of *N* the indices `r, r + N, r + 2N, …` of a
+   permutation every rank computes from the same seed; `sampler.set_epoch(e)` reshuffles per
+   epoch, identically on all ranks. With a fixed per-rank batch size, N ranks process N times the
+   images per step and an epoch takes 1/N of the steps.
+6. **Fail-fast.** Once the group is initialised, an uncaught exception in any rank **aborts the
+   whole job** (instead of leaving the other ranks blocked forever in a collective);
+   `init_process_group(timeout=...)` bounds how long a collective may wait, and collectives that
+   do not match across ranks (shapes, dtypes, ops) raise an error naming the ranks.
+
+Below, the notebook writes a small training script to a temporary folder, runs it with 1 and with
+2 ranks, reads every rank's results (JSON) back, checks that the ranks end with **bit-identical
+parameters**, and plots throughput. The full-size example is
+`mpiexec -n 2 .venv/bin/python examples/train_fashion_mnist.py` (it switches to DDP by itself
+when launched with more than one rank).
+"""),
+    code("""
+import os
+
+SAMPLES = int(os.environ.get("NB_DDP_SAMPLES", 16384))   # synthetic training set size
+EPOCHS = int(os.environ.get("NB_DDP_EPOCHS", 3))
+BATCH = int(os.environ.get("NB_DDP_BATCH", 64))          # per rank
+TIMEOUT = int(os.environ.get("NB_DDP_TIMEOUT", 300))     # seconds per mpiexec launch
+print(f"SAMPLES={SAMPLES} EPOCHS={EPOCHS} BATCH={BATCH} (per rank) TIMEOUT={TIMEOUT}s")
+"""),
+    code("""
+import importlib.util
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+# the MPI launcher of this interpreter's environment (pip install mpi4py mpich puts it there)
+MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+HAVE_MPI = importlib.util.find_spec("mpi4py") is not None and os.path.exists(MPIEXEC)
+if HAVE_MPI:
+    print("mpiexec:", MPIEXEC, "|", os.cpu_count(), "CPUs")
+else:
+    print("mpi4py or mpiexec not found next to", sys.executable,
+          "- install the mpi extra (pip install -e '.[mpi]'); the MPI cells below are skipped")
+
+WORK = tempfile.mkdtemp(prefix="numtorch_ddp_")
+SCRIPT = os.path.join(WORK, "ddp_train.py")
+print("work folder:", WORK)
+"""),
+    md("""
+## The training script
+
+A 3-layer MLP on a synthetic 10-class problem (784 features, like a flattened Fashion-MNIST
+image: class centres plus noise, the same data set on every rank from a fixed seed). It is an
+ordinary numtorch training loop plus the four DDP lines: `init_process_group`,
+`DistributedSampler`, `DDP(model)`, `set_epoch`. Each rank seeds its initial weights
+*differently* on purpose, to show that DDP's broadcast makes them equal. `bucket_cap_mb=0.05`
+splits this small model's ~0.65 MB of gradients into two buckets (the default, 25 MB, would
+give one).
+
+Each rank writes a JSON file: its throughput (images/s after the first warm-up steps, from the
+median step time, which a burst of other load on the machine barely moves, and from the total
+time), its loss
+curve and final loss, a SHA-256 of its parameters' bytes before and after wrapping and at the end,
+the time backward spent waiting for communication, and the bucket layout.
+"""),
+    code("""
+%%writefile {SCRIPT}
+\"\"\"Data-parallel training of a small MLP: mpiexec -n N python ddp_train.py OUT_DIR\"\"\"
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+import numtorch as torch
+import numtorch.distributed as dist
+import numtorch.nn as nn
+import numtorch.nn.functional as F
+from numtorch.nn.parallel import DistributedDataParallel as DDP
+from numtorch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+out_dir = sys.argv[1]
+SAMPLES = int(os.environ.get("DDP_SAMPLES", 16384))
+EPOCHS = int(os.environ.get("DDP_EPOCHS", 3))
+BATCH = int(os.environ.get("DDP_BATCH", 64))
+WARMUP = 5   # steps not timed (compilation, caches)
+
+dist.init_process_group("mpi", timeout=120)
+rank, world = dist.get_rank(), dist.get_world_size()
+
+# the same data set on every rank: 10 class centres in 784 dimensions plus noise
+rng = np.random.default_rng(0)
+centres = 0.1 * rng.standard_normal((10, 784)).astype(np.float32)
+labels = rng.integers(0, 10, SAMPLES)
+images = centres[labels] + rng.standard_normal((SAMPLES, 784)).astype(np.float32)
+dataset = TensorDataset(torch.from_numpy(images), torch.from_numpy(labels))
+sampler = DistributedSampler(dataset, shuffle=True, seed=0)       # this rank's 1/world share
+loader = DataLoader(dataset, batch_size=BATCH, sampler=sampler, drop_last=True)
+
+
+def checksum(module):
+    h = hashlib.sha256()
+    for p in module.parameters():
+        h.update(p.detach().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+torch.manual_seed(100 + rank)          # different initial weights on every rank ...
+net = nn.Sequential(nn.Linear(784, 192), nn.ReLU(), nn.Linear(192, 96), nn.ReLU(), nn.Linear(96, 10))
+before = checksum(net)
+model = DDP(net, bucket_cap_mb=0.05)   # ... until DDP broadcasts rank 0's
+after = checksum(net)
+opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+
+losses, step_times, seen, t_start, step = [], [], 0, None, 0
+for epoch in range(EPOCHS):
+    sampler.set_epoch(epoch)           # a new shuffle per epoch, the same on every rank
+    for x, y in loader:
+        if step == WARMUP:
+            t_start, seen = time.perf_counter(), 0
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()                # gradients are averaged over the ranks in here
+        opt.step()
+        losses.append(loss.item())
+        if step >= WARMUP:
+            step_times.append(time.perf_counter() - t0)
+        seen += y.shape[0]
+        step += 1
+elapsed = time.perf_counter() - t_start
+
+red = model.reducer
+result = {
+    "rank": rank, "world_size": world, "steps": step, "images": seen, "seconds": elapsed,
+    "img_per_s": seen / elapsed,                       # over the whole timed run
+    "img_per_s_median": BATCH / float(np.median(step_times)),   # robust to bursts of other load
+    "losses": losses, "final_loss": float(np.mean(losses[-10:])),
+    "checksum_before_ddp": before, "checksum_after_ddp": after, "checksum_final": checksum(net),
+    "param_sum": float(sum(p.detach().numpy().astype(np.float64).sum() for p in net.parameters())),
+    "comm_wait_ms_per_step": 1e3 * red.stats["wait_s"] / max(red.stats["iters"], 1),
+    "buckets": [{"params": [red.names[i] for i in b.params],
+                 "kbytes": b.flat.numel() * b.flat.element_size() / 1024} for b in red.buckets],
+}
+with open(os.path.join(out_dir, f"world{world}_rank{rank}.json"), "w") as f:
+    json.dump(result, f)
+dist.destroy_process_group()
+"""),
+    md("""
+## Launch with 1 and with 2 ranks
+
+`mpiexec -n N <this python> ddp_train.py OUT` — always the interpreter of this environment
+(`sys.executable`), never a bare `python`. The launch runs in its own process group with a
+timeout, so a hung job is killed as a whole (mpiexec and every rank). MPI picks each rank's
+share of the cores: with 2 ranks on a 2-core machine each rank's Numba and BLAS thread pools get
+one core, where the single rank had both: do not expect a 2x speed-up on such a machine, and
+on a machine shared with other work the numbers move a lot from run to run. Real gains come from more cores or more machines
+(`mpiexec -hosts node1,node2 -n 4 ...`).
+"""),
+    code("""
+def launch(n, script, *args, env=None, timeout=TIMEOUT):
+    \"\"\"Run ``mpiexec -n n python script args``; return (exit code, output, seconds).\"\"\"
+    cmd = [MPIEXEC, "-n", str(n), sys.executable, script, *args]
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env=env, start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)      # mpiexec, its proxies and every rank
+        out, _ = p.communicate()
+        raise RuntimeError(f"{' '.join(cmd)} timed out after {timeout} s:\\n{out[-2000:]}")
+    return p.returncode, out, time.perf_counter() - t0
+
+
+results = {}
+if HAVE_MPI:
+    env = dict(os.environ, DDP_SAMPLES=str(SAMPLES), DDP_EPOCHS=str(EPOCHS), DDP_BATCH=str(BATCH))
+    for n in (1, 2):
+        out_dir = os.path.join(WORK, f"out{n}")
+        os.makedirs(out_dir, exist_ok=True)
+        rc, out, sec = launch(n, SCRIPT, out_dir, env=env)
+        if rc != 0:
+            raise RuntimeError(f"mpiexec -n {n} failed (exit {rc}):\\n{out[-3000:]}")
+        results[n] = [json.load(open(os.path.join(out_dir, f"world{n}_rank{r}.json"))) for r in range(n)]
+        print(f"{n} rank(s): job took {sec:.1f} s (start-up and compile-cache loading included)")
+else:
+    print("skipped: no MPI")
+"""),
+    md("""
+## Results: identical parameters, throughput
+
+After training, every rank's parameters must be **bit-for-bit identical**: they started equal
+(broadcast) and received the same averaged gradients every step. Before wrapping they were not.
+"""),
+    code("""
+if results:
+    for n, ranks in results.items():
+        print(f"--- {n} rank(s)")
+        for r in ranks:
+            print(f"rank {r['rank']}: {r['steps']} steps, {r['img_per_s_median']:6.0f} img/s "
+                  f"(median step; mean {r['img_per_s']:6.0f}), final loss "
+                  f"{r['final_loss']:.4f}, comm wait {r['comm_wait_ms_per_step']:.2f} ms/step, params "
+                  f"before DDP {r['checksum_before_ddp']} after {r['checksum_after_ddp']} "
+                  f"final {r['checksum_final']} (sum {r['param_sum']:.6f})")
+    two = results[2]
+    assert two[0]["checksum_before_ddp"] != two[1]["checksum_before_ddp"], "ranks seeded alike?"
+    assert len({r["checksum_after_ddp"] for r in two}) == 1, "the broadcast did not equalise"
+    assert len({r["checksum_final"] for r in two}) == 1, "the ranks' parameters diverged"
+    print("\\n2 ranks: different before DDP, identical after the broadcast and after training")
+    print("buckets (reverse parameter order):")
+    for i, b in enumerate(two[0]["buckets"]):
+        print(f"  bucket {i}: {b['kbytes']:7.1f} KiB  {b['params']}")
+else:
+    print("skipped: no MPI")
+"""),
+    code("""
+if results:
+    one, two = results[1], results[2]
+    total2 = sum(r["img_per_s_median"] for r in two)
+    labels = ["1 rank", "2 ranks: rank 0", "2 ranks: rank 1", "2 ranks: total"]
+    values = [one[0]["img_per_s_median"], two[0]["img_per_s_median"], two[1]["img_per_s_median"], total2]
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.8))
+    ax1.bar(labels, values, color=["C0", "C1", "C1", "C2"])
+    for i, v in enumerate(values):
+        ax1.text(i, v, f"{v:.0f}", ha="center", va="bottom")
+    ax1.set_ylabel("images / s"); ax1.set_title(f"training throughput, batch {BATCH} per rank")
+    ax1.tick_params(axis="x", labelsize=8)
+    for n, ranks in results.items():
+        for r in ranks:
+            ax2.plot(r["losses"], lw=0.8, label=f"{n} rank(s), rank {r['rank']}")
+    ax2.set_yscale("log"); ax2.set_xlabel("step"); ax2.set_ylabel("local batch loss")
+    ax2.set_title("loss per rank"); ax2.legend()
+    plt.tight_layout()
+    plt.show()
+    print(f"2 ranks vs 1: {total2 / one[0]['img_per_s_median']:.2f}x the images per second "
+          f"on {os.cpu_count()} CPUs; {two[0]['steps']} steps instead of {one[0]['steps']} "
+          f"for the same {EPOCHS} epochs")
+else:
+    print("skipped: no MPI")
+"""),
+    md("""
+With 2 ranks each epoch takes half the steps (each rank sees half of the data), so the loss
+curves are shorter; each rank's curve is the loss of *its own* batches, which differ, while the
+parameters stay the same.
+
+## Fail-fast: one rank fails, the job ends
+
+Without help, an exception in one rank leaves the others waiting forever in their next
+collective. numtorch installs an exception hook at `init_process_group` that aborts the whole MPI
+job. Here rank 1 raises while rank 0 waits in a barrier:
+"""),
+    code("""
+CRASH = os.path.join(WORK, "crash.py")
+with open(CRASH, "w") as f:
+    f.write('''
+import numtorch.distributed as dist
+dist.init_process_group("mpi", timeout=60)
+if dist.get_rank() == 1:
+    raise ValueError("rank 1 hit a bug")
+dist.barrier()          # rank 0 would wait here forever without fail-fast
+print("unreachable")
+''')
+
+if HAVE_MPI:
+    rc, out, sec = launch(2, CRASH, timeout=90)
+    print(f"exit code {rc} after {sec:.1f} s")
+    print("\\n".join(l for l in out.splitlines() if "Error" in l or "abort" in l.lower())[:1500])
+    assert rc != 0 and "unreachable" not in out
+else:
+    print("skipped: no MPI")
+"""),
+]
+
+# --------------------------------------------------------------------------------------------
 NB05 = [
     md("""
 # 05 · Performance
@@ -844,4 +1613,6 @@ def write(name, cells):
 if __name__ == "__main__":
     write("01_tensors_and_autograd.ipynb", NB01)
     write("02_train_fashion_mnist.ipynb", NB02)
+    write("03_write_your_own_kernel.ipynb", NB03)
+    write("04_distributed_training.ipynb", NB04)
     write("05_performance.ipynb", NB05)

@@ -22,6 +22,12 @@ SMALL = {
     "NB_N_TRAIN": "1024",
     "NB_N_TEST": "500",
     "NB_EPOCHS": "2",
+    # 03_write_your_own_kernel (NB_REPEATS too): ~1M elements for the timing, CUDA simulator check
+    "NB_KERNEL_N": str(1 << 20),
+    "NB_CUDA_N": "2000",
+    # 04_distributed_training
+    "NB_DDP_SAMPLES": "8192",
+    "NB_DDP_EPOCHS": "2",
     # 05_performance
     "NB_GEMM_SIZES": "64,128,256",
     "NB_ELEMENTWISE_N": str(1 << 20),
