@@ -1600,6 +1600,8 @@ print(f"compilation costs {cold['(process total)'] - warm['(process total)']:.1f
 
 
 def write(name, cells):
+    for i, cell in enumerate(cells):  # stable ids: regenerating leaves unchanged notebooks as is
+        cell["id"] = f"{name.split('_')[0]}-{i:03d}"
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = KERNELSPEC
     nb.metadata["language_info"] = {"name": "python"}
