@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/bench_train.py [--batch 64] [--steps 50]
 
 Both frameworks train the same architecture (examples/train_fashion_mnist.py's CNN, Adam 1e-3,
-cross-entropy) on the same random batches; times are per optimizer step (forward, backward,
-update), best-of and median over ``--steps`` after warm-up. Also prints the time to the first
+cross-entropy) on the same random batches, each in its own process within one run; times are
+per optimizer step (forward, backward, update), best-of and median over ``--steps`` after
+warm-up. Also prints the time to the first
 step of a fresh process, cold (empty Numba cache) and warm (cached).
 """
 import argparse
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 
+import numtorch  # noqa: F401  (before NumPy, so numtorch's OpenBLAS thread policy applies)
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -82,30 +84,49 @@ def first_step(batch):
     return out
 
 
+def worker(lib_name, batch, steps):
+    """Time one library in this process (run as a subprocess: see main)."""
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32),
+             rng.integers(0, 10, batch)) for _ in range(4)]
+    if lib_name == "numtorch":
+        import numtorch as lib
+        from train_fashion_mnist import CNN
+        model = CNN()
+    else:
+        import torch as lib
+        model = torch_cnn(lib)
+    lib.manual_seed(0)
+    batches = [(lib.tensor(x), lib.tensor(y)) for x, y in data]
+    return time_steps(lib, model, batches, steps)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--batch", type=int, nargs="+", default=[64])
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--no-startup", action="store_true")
+    p.add_argument("--worker", choices=["numtorch", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
-    import numtorch as nt
-    from train_fashion_mnist import CNN
+    if args.worker:
+        print(*worker(args.worker, args.batch[0], args.steps))
+        return
     try:
-        import torch
+        import torch  # noqa: F401
+        libs = ["numtorch", "torch"]
     except ImportError:
-        torch = None
+        libs = ["numtorch"]
+    # each library in its own process, one after the other: idle thread pools of the other
+    # library otherwise spin on the same two cores and distort both numbers
     print(f"{'CNN train step (fwd+bwd+Adam)':<34}{'numtorch ms':>12}{'torch ms':>10}{'ratio':>8}")
     for batch in args.batch:
-        rng = np.random.default_rng(0)
-        data = [(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32),
-                 rng.integers(0, 10, batch)) for _ in range(4)]
-        nt.manual_seed(0)
-        ours = time_steps(nt, CNN(), [(nt.tensor(x), nt.tensor(y)) for x, y in data], args.steps)
-        theirs = None
-        if torch is not None:
-            torch.manual_seed(0)
-            theirs = time_steps(torch, torch_cnn(torch),
-                                [(torch.tensor(x), torch.tensor(y)) for x, y in data], args.steps)
+        res = {}
+        for lib in libs:
+            r = subprocess.run([sys.executable, __file__, "--worker", lib, "--batch", str(batch),
+                                "--steps", str(args.steps)], capture_output=True, text=True,
+                               check=True)
+            res[lib] = [float(v) for v in r.stdout.split()[-2:]]
+        ours, theirs = res["numtorch"], res.get("torch")
         for k, label in ((0, "best"), (1, "median")):
             t = f"{theirs[k] * 1e3:10.1f}" if theirs else f"{'-':>10}"
             r = f"{ours[k] / theirs[k]:7.2f}x" if theirs else ""

@@ -63,26 +63,61 @@ __version__ = "0.1.0"
 
 
 def is_tensor(obj):
-    """True if ``obj`` is a numtorch Tensor."""
+    """True if ``obj`` is a numtorch Tensor.
+
+    >>> import numtorch as torch
+    >>> torch.is_tensor(torch.zeros(2)), torch.is_tensor([0, 0])
+    (True, False)
+    """
     return isinstance(obj, Tensor)
 
 
 def numel(input):
+    """The number of elements of ``input``.
+
+    >>> import numtorch as torch
+    >>> torch.numel(torch.zeros(2, 3))
+    6
+    """
     return input.numel()
 
 
 def is_floating_point(input):
+    """True if ``input`` has a floating dtype.
+
+    >>> import numtorch as torch
+    >>> torch.is_floating_point(torch.tensor([1.0])), torch.is_floating_point(torch.tensor([1]))
+    (True, False)
+    """
     return input.dtype.is_floating_point
 
 
 def result_type(tensor1, tensor2):
-    """The dtype PyTorch's promotion gives an op on these two operands."""
+    """The dtype PyTorch's promotion gives an op on these two operands.
+
+    >>> import numtorch as torch
+    >>> torch.result_type(torch.tensor([1, 2]), 1.0)
+    torch.float32
+    """
     return _result_type(tensor1, tensor2)
 
 
 def detach(input):
+    """A new tensor sharing ``input``'s data, cut out of the autograd graph.
+
+    >>> import numtorch as torch
+    >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+    >>> torch.detach(x * 2)
+    tensor([2., 4.])
+    """
     return input.detach()
 
 
 def is_nonzero(input):
+    """True if the single-element ``input`` is nonzero (errors on more elements).
+
+    >>> import numtorch as torch
+    >>> torch.is_nonzero(torch.tensor([0.5])), torch.is_nonzero(torch.tensor(0))
+    (True, False)
+    """
     return input.__bool__()

@@ -104,12 +104,27 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    """A 0-d tensor holding ``s`` (default float dtype).
+
+    >>> import numtorch as torch
+    >>> torch.scalar_tensor(3)
+    tensor(3.)
+    """
     return tensor(s, dtype=dtype or D.get_default_dtype(), device=device,
                   requires_grad=requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):
-    """Like ``tensor`` but shares memory with a tensor or NumPy array when it can."""
+    """Like ``tensor`` but shares memory with a tensor or NumPy array when it can.
+
+    >>> import numtorch as torch
+    >>> import numpy as np
+    >>> a = np.array([1.0, 2.0])
+    >>> t = torch.as_tensor(a)
+    >>> a[0] = 5.0
+    >>> t
+    tensor([5., 2.], dtype=torch.float64)
+    """
     dt = D.to_dtype(dtype) if dtype is not None else None
     dev = as_device(device) if device is not None else None
     if isinstance(data, Tensor):
@@ -132,7 +147,16 @@ asarray = as_tensor
 
 
 def from_numpy(ndarray):
-    """A CPU tensor sharing memory with ``ndarray`` (writes through both ways)."""
+    """A CPU tensor sharing memory with ``ndarray`` (writes through both ways).
+
+    >>> import numtorch as torch
+    >>> import numpy as np
+    >>> a = np.arange(3)
+    >>> t = torch.from_numpy(a)
+    >>> a[0] = 7
+    >>> t
+    tensor([7, 1, 2])
+    """
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     dt = D.from_numpy(ndarray.dtype)
@@ -168,7 +192,12 @@ def _alloc(size, dtype, device, fill=None):
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, pin_memory=False,
           memory_format=None):
-    """An uninitialised tensor."""
+    """An uninitialised tensor.
+
+    >>> import numtorch as torch
+    >>> torch.empty(2, 3).shape
+    torch.Size([2, 3])
+    """
     return _finish_grad(_alloc(_size(size), dtype, device), requires_grad)
 
 
@@ -179,6 +208,12 @@ def _finish_grad(t, requires_grad):
 
 
 def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor with the given ``size`` and ``stride``.
+
+    >>> import numtorch as torch
+    >>> torch.empty_strided((2, 3), (3, 1)).shape
+    torch.Size([2, 3])
+    """
     return empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
@@ -193,12 +228,24 @@ def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
-    """A tensor of ones."""
+    """A tensor of ones.
+
+    >>> import numtorch as torch
+    >>> torch.ones(2, 3)
+    tensor([[1., 1., 1.],
+            [1., 1., 1.]])
+    """
     return _finish_grad(_alloc(_size(size), dtype, device, 1), requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
-    """A tensor filled with ``fill_value`` (its dtype follows the value when not given)."""
+    """A tensor filled with ``fill_value`` (its dtype follows the value when not given).
+
+    >>> import numtorch as torch
+    >>> torch.full((2, 2), 7)
+    tensor([[7, 7],
+            [7, 7]])
+    """
     if dtype is None:
         dtype = D.scalar_dtype(fill_value)
     return _finish_grad(_alloc(_size((size,)), dtype, device, fill_value), requires_grad)
@@ -210,28 +257,61 @@ def _like(t, dtype, device):
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    """An uninitialised tensor with ``input``'s shape (and dtype unless given).
+
+    >>> import numtorch as torch
+    >>> torch.empty_like(torch.zeros(2, 3, dtype=torch.int64)).dtype
+    torch.int64
+    """
     dt, dev = _like(input, dtype, device)
     return _finish_grad(_alloc(input._data.shape, dt, dev), requires_grad)
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    """A tensor of zeros shaped like ``input``.
+
+    >>> import numtorch as torch
+    >>> torch.zeros_like(torch.ones(2, 3))
+    tensor([[0., 0., 0.],
+            [0., 0., 0.]])
+    """
     dt, dev = _like(input, dtype, device)
     return _finish_grad(_alloc(input._data.shape, dt, dev, 0), requires_grad)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    """A tensor of ones shaped like ``input``.
+
+    >>> import numtorch as torch
+    >>> torch.ones_like(torch.zeros(2, 2, dtype=torch.int64))
+    tensor([[1, 1],
+            [1, 1]])
+    """
     dt, dev = _like(input, dtype, device)
     return _finish_grad(_alloc(input._data.shape, dt, dev, 1), requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
               memory_format=None):
+    """A tensor shaped like ``input`` filled with ``fill_value``.
+
+    >>> import numtorch as torch
+    >>> torch.full_like(torch.zeros(3), 2.5)
+    tensor([2.5000, 2.5000, 2.5000])
+    """
     dt, dev = _like(input, dtype, device)
     return _finish_grad(_alloc(input._data.shape, dt, dev, fill_value), requires_grad)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
-    """Values from ``start`` up to (not including) ``end`` by ``step``."""
+    """Values from ``start`` up to (not including) ``end`` by ``step``.
+
+    >>> import numtorch as torch
+    >>> torch.arange(5)
+    tensor([0, 1, 2, 3, 4])
+    >>> torch.arange(1, 2.5, 0.5)
+    tensor([1.0000, 1.5000, 2.0000])
+    """
     if end is None:
         start, end = 0, start
     args = [a.item() if isinstance(a, Tensor) else a for a in (start, end, step)]
@@ -250,7 +330,12 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
+
+    >>> import numtorch as torch
+    >>> torch.linspace(0, 1, 5)
+    tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
+    """
     dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -259,13 +344,25 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the exponent.
+
+    >>> import numtorch as torch
+    >>> torch.logspace(0, 2, 3)
+    tensor([  1.,  10., 100.])
+    """
     dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
     arr = np.logspace(start, end, steps, base=base).astype(dtype.np)
     return _finish(arr, dtype, device, requires_grad)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
-    """The identity matrix (``n x m``)."""
+    """The identity matrix (``n x m``).
+
+    >>> import numtorch as torch
+    >>> torch.eye(2)
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
     dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
     return _finish(np.eye(n, m if m is not None else n, dtype=dtype.np), dtype, device,
                    requires_grad)
@@ -279,14 +376,27 @@ def _float_dtype(dtype):
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1)."""
+    """Uniform samples in [0, 1).
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> x = torch.rand(2, 3)
+    >>> x.shape, bool(((x >= 0) & (x < 1)).all())
+    (torch.Size([2, 3]), True)
+    """
     dt = _float_dtype(dtype)
     arr = rng(generator).random(_size(size), dtype=np.float64 if dt is D.float64 else np.float32)
     return _finish(arr.astype(dt.np, copy=False), dt, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples."""
+    """Standard normal samples.
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> torch.randn(2, 3).shape
+    torch.Size([2, 3])
+    """
     dt = _float_dtype(dtype)
     arr = rng(generator).standard_normal(_size(size),
                                          dtype=np.float64 if dt is D.float64 else np.float32)
@@ -295,7 +405,14 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False):
-    """Integers uniform in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    """Integers uniform in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``.
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> x = torch.randint(0, 10, (3,))
+    >>> x.shape, x.dtype
+    (torch.Size([3]), torch.int64)
+    """
     if size is None:
         if isinstance(high, (tuple, list)):
             low, high, size = 0, low, high
@@ -312,28 +429,61 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    """A random permutation of ``0..n-1``."""
+    """A random permutation of ``0..n-1``.
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> sorted(torch.randperm(4).tolist())
+    [0, 1, 2, 3]
+    """
     dt = D.to_dtype(dtype) if dtype is not None else D.int64
     return _finish(rng(generator).permutation(n).astype(dt.np), dt, device, requires_grad)
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    """Uniform [0, 1) samples shaped like ``input``.
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> torch.rand_like(torch.zeros(2, 2)).shape
+    torch.Size([2, 2])
+    """
     dt, dev = _like(input, dtype, device)
     return rand(*input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples shaped like ``input``.
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> torch.randn_like(torch.zeros(4)).shape
+    torch.Size([4])
+    """
     dt, dev = _like(input, dtype, device)
     return randn(*input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+    """Random integers in [low, high) shaped like ``input``.
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> torch.randint_like(torch.zeros(2, 2), 10).shape
+    torch.Size([2, 2])
+    """
     dt, dev = _like(input, dtype, device)
     return randint(low, high, tuple(input.shape), dtype=dt, device=dev)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None):
-    """Normal samples with the given mean and std (tensors broadcast)."""
+    """Normal samples with the given mean and std (tensors broadcast).
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> torch.normal(0.0, 1.0, size=(2, 3)).shape
+    torch.Size([2, 3])
+    """
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         ref = mean if isinstance(mean, Tensor) else std
         shape = ref.shape if size is None else size
@@ -342,7 +492,13 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 
 def bernoulli(input, p=None, *, generator=None):
-    """1 with probability ``input`` (or ``p``), else 0."""
+    """1 with probability ``input`` (or ``p``), else 0.
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> torch.bernoulli(torch.tensor([0.0, 1.0, 1.0]))
+    tensor([0., 1., 1.])
+    """
     probs = input if p is None else full_like(input, p)
     u = rand(*input.shape, generator=generator, dtype=input.dtype if input.dtype.is_floating_point else None,
              device=input.device)
@@ -350,7 +506,13 @@ def bernoulli(input, p=None, *, generator=None):
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
-    """Sample category indices from (unnormalised) row probabilities."""
+    """Sample category indices from (unnormalised) row probabilities.
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> torch.multinomial(torch.tensor([0.0, 1.0, 0.0]), 2, replacement=True)
+    tensor([1, 1])
+    """
     p = input.detach().cpu().double().numpy()
     rows = p.reshape(-1, p.shape[-1])
     g = rng(generator)

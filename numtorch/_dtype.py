@@ -63,12 +63,24 @@ _default = [float32]
 
 
 def get_default_dtype():
-    """The dtype of float tensors created from Python floats (``float32`` unless changed)."""
+    """The dtype of float tensors created from Python floats (``float32`` unless changed).
+
+    >>> import numtorch as torch
+    >>> torch.get_default_dtype()
+    torch.float32
+    """
     return _default[0]
 
 
 def set_default_dtype(d):
-    """Set the default float dtype (``float32`` or ``float64``)."""
+    """Set the default float dtype (``float32`` or ``float64``).
+
+    >>> import numtorch as torch
+    >>> torch.set_default_dtype(torch.float64)
+    >>> torch.tensor([1.0]).dtype
+    torch.float64
+    >>> torch.set_default_dtype(torch.float32)
+    """
     if not isinstance(d, dtype) or not d.is_floating_point:
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")
     _default[0] = d
@@ -129,7 +141,12 @@ _table = {(a, b): _promote(a, b) for a in _ALL for b in _ALL}
 
 
 def promote_types(a, b):
-    """The smallest dtype both ``a`` and ``b`` convert to (PyTorch's table)."""
+    """The smallest dtype both ``a`` and ``b`` convert to (PyTorch's table).
+
+    >>> import numtorch as torch
+    >>> torch.promote_types(torch.int32, torch.float32)
+    torch.float32
+    """
     return _table[(a, b)]
 
 
@@ -172,5 +189,10 @@ def result_type(*args):
 
 
 def can_cast(from_, to):
-    """True if PyTorch allows casting ``from_`` to ``to`` in in-place ops (no kind demotion)."""
+    """True if PyTorch allows casting ``from_`` to ``to`` in in-place ops (no kind demotion).
+
+    >>> import numtorch as torch
+    >>> torch.can_cast(torch.float64, torch.float32), torch.can_cast(torch.float32, torch.int32)
+    (True, False)
+    """
     return from_._cat <= to._cat

@@ -10,7 +10,15 @@ __all__ = ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", 
 
 
 class Generator:
-    """A random number generator with PyTorch's interface (``manual_seed``, state)."""
+    """A random number generator with PyTorch's interface (``manual_seed``, state).
+
+    >>> import numtorch as torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> a = torch.rand(3, generator=g)
+    >>> _ = g.manual_seed(0)
+    >>> torch.equal(a, torch.rand(3, generator=g))
+    True
+    """
 
     def __init__(self, device="cpu"):
         self.device = device
@@ -51,24 +59,64 @@ default_generator = Generator()
 
 
 def manual_seed(seed):
-    """Seed the default generator (and CUDA's, which shares it)."""
+    """Seed the default generator (and CUDA's, which shares it).
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(0)
+    >>> a = torch.rand(2)
+    >>> _ = torch.manual_seed(0)
+    >>> torch.equal(a, torch.rand(2))
+    True
+    """
     default_generator.manual_seed(seed)
     return default_generator
 
 
 def seed():
+    """Seed the default generator non-deterministically; returns the seed used.
+
+    >>> import numtorch as torch
+    >>> s = torch.seed()
+    >>> s == torch.initial_seed()
+    True
+    """
     return default_generator.seed()
 
 
 def initial_seed():
+    """The seed the default generator was last seeded with.
+
+    >>> import numtorch as torch
+    >>> _ = torch.manual_seed(42)
+    >>> torch.initial_seed()
+    42
+    """
     return default_generator.initial_seed()
 
 
 def get_rng_state():
+    """The default generator's state, as a uint8 tensor (for ``set_rng_state``).
+
+    >>> import numtorch as torch
+    >>> state = torch.get_rng_state()
+    >>> a = torch.rand(2)
+    >>> torch.set_rng_state(state)
+    >>> torch.equal(a, torch.rand(2))
+    True
+    """
     return default_generator.get_state()
 
 
 def set_rng_state(state):
+    """Restore the default generator's state from ``get_rng_state()``.
+
+    >>> import numtorch as torch
+    >>> state = torch.get_rng_state()
+    >>> a = torch.randn(2)
+    >>> torch.set_rng_state(state)
+    >>> torch.equal(a, torch.randn(2))
+    True
+    """
     default_generator.set_state(state)
 
 

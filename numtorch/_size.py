@@ -2,7 +2,15 @@
 
 
 class Size(tuple):
-    """PyTorch's ``torch.Size``: a tuple of ints that prints as ``torch.Size([2, 3])``."""
+    """PyTorch's ``torch.Size``: a tuple of ints that prints as ``torch.Size([2, 3])``.
+
+    >>> import numtorch as torch
+    >>> s = torch.Size([2, 3])
+    >>> s
+    torch.Size([2, 3])
+    >>> s.numel(), s[0]
+    (6, 2)
+    """
 
     def __new__(cls, seq=()):
         return tuple.__new__(cls, (int(s) for s in seq))

@@ -11,7 +11,13 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_"
 
 
 def calculate_gain(nonlinearity, param=None):
-    """The recommended gain for a nonlinearity (PyTorch's table)."""
+    """The recommended gain for a nonlinearity (PyTorch's table).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.init.calculate_gain('relu'), nn.init.calculate_gain('tanh')
+    (1.4142135623730951, 1.6666666666666667)
+    """
     linear = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
               "conv_transpose3d"]
     if nonlinearity in linear or nonlinearity == "sigmoid":
@@ -49,19 +55,42 @@ def _fan(tensor, mode):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fill with U(a, b)."""
+    """Fill with U(a, b).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> w = nn.init.uniform_(torch.empty(3, 4), -1.0, 1.0)
+    >>> w.shape, bool((w.abs() <= 1).all())
+    (torch.Size([3, 4]), True)
+    """
     with no_grad():
         return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fill with N(mean, std^2)."""
+    """Fill with N(mean, std^2).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> nn.init.normal_(torch.empty(3, 4), std=0.02).shape
+    torch.Size([3, 4])
+    """
     with no_grad():
         return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with N(mean, std^2) truncated to [a, b] (inverse-CDF method, as PyTorch)."""
+    """Fill with N(mean, std^2) truncated to [a, b] (inverse-CDF method, as PyTorch).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> w = nn.init.trunc_normal_(torch.empty(100), a=-1.0, b=1.0)
+    >>> bool((w.abs() <= 1).all())
+    True
+    """
     def cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
     if mean < a - 2 * std or mean > b + 2 * std:
@@ -78,19 +107,48 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def constant_(tensor, val):
+    """Fill ``tensor`` with ``val`` in place (and return it).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.init.constant_(torch.empty(2), 0.5)
+    tensor([0.5000, 0.5000])
+    """
     with no_grad():
         return tensor.fill_(val)
 
 
 def ones_(tensor):
+    """Fill ``tensor`` with ones in place.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.init.ones_(torch.empty(2))
+    tensor([1., 1.])
+    """
     return constant_(tensor, 1.0)
 
 
 def zeros_(tensor):
+    """Fill ``tensor`` with zeros in place.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.init.zeros_(torch.empty(2))
+    tensor([0., 0.])
+    """
     return constant_(tensor, 0.0)
 
 
 def eye_(tensor):
+    """Fill the 2-D ``tensor`` with the identity matrix in place.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.init.eye_(torch.empty(2, 3))
+    tensor([[1., 0., 0.],
+            [0., 1., 0.]])
+    """
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     with no_grad():
@@ -98,19 +156,43 @@ def eye_(tensor):
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
-    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
+    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> w = nn.init.xavier_uniform_(torch.empty(4, 2))
+    >>> bool((w.abs() <= 1.0).all())
+    True
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / float(fan_in + fan_out))
     return uniform_(tensor, -a, a, generator)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
+    """Glorot initialisation, normal: std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> nn.init.xavier_normal_(torch.empty(4, 2)).shape
+    torch.Size([4, 2])
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """He initialisation, uniform: bound = gain * sqrt(3 / fan)."""
+    """He initialisation, uniform: bound = gain * sqrt(3 / fan).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> w = nn.init.kaiming_uniform_(torch.empty(2, 6), nonlinearity='relu')
+    >>> bool((w.abs() <= 1.0).all())
+    True
+    """
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op")
         return tensor
@@ -119,6 +201,14 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """He initialisation, normal: std = gain / sqrt(fan).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> nn.init.kaiming_normal_(torch.empty(2, 6), nonlinearity='relu').shape
+    torch.Size([2, 6])
+    """
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op")
         return tensor
@@ -127,7 +217,15 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def orthogonal_(tensor, gain=1, generator=None):
-    """A (semi-)orthogonal matrix from the QR of a Gaussian one (sign-corrected)."""
+    """A (semi-)orthogonal matrix from the QR of a Gaussian one (sign-corrected).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> w = nn.init.orthogonal_(torch.empty(3, 3))
+    >>> torch.allclose(w @ w.t(), torch.eye(3), atol=1e-5)
+    True
+    """
     import numpy as np
     if tensor.ndimension() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")

@@ -380,7 +380,13 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
-    """1-D transposed convolution (the 2-D one on a height-1 view)."""
+    """1-D transposed convolution (the 2-D one on a height-1 view).
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.conv_transpose1d(torch.ones(1, 1, 3), torch.ones(1, 1, 2))
+    tensor([[[1., 2., 2., 1.]]])
+    """
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
                            dilation, 1, "conv_transpose1d")
 
@@ -467,7 +473,13 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    """1-D max pooling over (N, C, L) or (C, L)."""
+    """1-D max pooling over (N, C, L) or (C, L).
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.max_pool1d(torch.tensor([[[1.0, 3.0, 2.0, 4.0]]]), 2)
+    tensor([[[3., 4.]]])
+    """
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1,
                      "max_pool1d")
 
@@ -500,7 +512,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
-    """1-D average pooling over (N, C, L) or (C, L)."""
+    """1-D average pooling over (N, C, L) or (C, L).
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.avg_pool1d(torch.tensor([[[1.0, 2.0, 3.0, 4.0]]]), 2)
+    tensor([[[1.5000, 3.5000]]])
+    """
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1,
                      "avg_pool1d")
 
@@ -546,5 +564,11 @@ def adaptive_avg_pool2d(input, output_size):
 
 
 def adaptive_avg_pool1d(input, output_size):
-    """1-D adaptive average pooling over (N, C, L) or (C, L)."""
+    """1-D adaptive average pooling over (N, C, L) or (C, L).
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.adaptive_avg_pool1d(torch.tensor([[[1.0, 2.0, 3.0, 4.0]]]), 2)
+    tensor([[[1.5000, 3.5000]]])
+    """
     return _adaptive(input, output_size, 1, "adaptive_avg_pool1d")

@@ -620,7 +620,12 @@ def add(input, other, *, alpha=1):
 
 
 def sub(input, other, *, alpha=1):
-    """``input - alpha * other``."""
+    """``input - alpha * other``.
+
+    >>> import numtorch as torch
+    >>> torch.sub(torch.tensor([5, 7]), torch.tensor([1, 2]), alpha=2)
+    tensor([3, 3])
+    """
     if alpha != 1:
         other = mul(other, alpha)
     return Sub.apply(input, other)
@@ -630,7 +635,12 @@ subtract = sub
 
 
 def mul(input, other):
-    """Elementwise product with broadcasting."""
+    """Elementwise product with broadcasting.
+
+    >>> import numtorch as torch
+    >>> torch.mul(torch.tensor([1, 2, 3]), 2)
+    tensor([2, 4, 6])
+    """
     return Mul.apply(input, other)
 
 
@@ -638,7 +648,14 @@ multiply = mul
 
 
 def div(input, other, *, rounding_mode=None):
-    """True division (``rounding_mode=None``), ``'floor'`` or ``'trunc'``."""
+    """True division (``rounding_mode=None``), ``'floor'`` or ``'trunc'``.
+
+    >>> import numtorch as torch
+    >>> torch.div(torch.tensor([7, -7]), 2)
+    tensor([ 3.5000, -3.5000])
+    >>> torch.div(torch.tensor([7, -7]), 2, rounding_mode="floor")
+    tensor([ 3, -4])
+    """
     if rounding_mode is None:
         return Div.apply(input, other)
     if rounding_mode == "floor":
@@ -654,17 +671,32 @@ divide = true_divide = div
 
 
 def floor_divide(input, other):
-    """Division rounded towards minus infinity (Python's ``//``)."""
+    """Division rounded towards minus infinity (Python's ``//``).
+
+    >>> import numtorch as torch
+    >>> torch.floor_divide(torch.tensor([7, -7]), 2)
+    tensor([ 3, -4])
+    """
     return FloorDivide.apply(input, other)
 
 
 def remainder(input, other):
-    """Python's ``%``: the result has the sign of the divisor."""
+    """Python's ``%``: the result has the sign of the divisor.
+
+    >>> import numtorch as torch
+    >>> torch.remainder(torch.tensor([-3, 3]), 2)
+    tensor([1, 1])
+    """
     return Remainder.apply(input, other)
 
 
 def fmod(input, other):
-    """C's fmod: the result has the sign of the dividend (integers stay integers)."""
+    """C's fmod: the result has the sign of the dividend (integers stay integers).
+
+    >>> import numtorch as torch
+    >>> torch.fmod(torch.tensor([-3, 3]), 2)
+    tensor([-1,  1])
+    """
     if _core.is_int(D.result_type(input, other)):
         _check_int_zero_div(input, other)
         return input - div(input, other, rounding_mode="trunc") * other
@@ -672,22 +704,45 @@ def fmod(input, other):
 
 
 def pow(input, exponent):
-    """``input ** exponent`` (tensor or scalar on either side)."""
+    """``input ** exponent`` (tensor or scalar on either side).
+
+    >>> import numtorch as torch
+    >>> torch.pow(torch.tensor([1, 2, 3]), 2)
+    tensor([1, 4, 9])
+    >>> torch.pow(2, torch.tensor([1.0, 2.0]))
+    tensor([2., 4.])
+    """
     return Pow.apply(input, exponent)
 
 
 def float_power(input, exponent):
+    """``input ** exponent`` computed in float64.
+
+    >>> import numtorch as torch
+    >>> torch.float_power(torch.tensor([2, 3]), 2)
+    tensor([4., 9.], dtype=torch.float64)
+    """
     return pow(input.double() if isinstance(input, Tensor) else input,
                exponent.double() if isinstance(exponent, Tensor) else exponent)
 
 
 def maximum(input, other):
-    """Elementwise maximum; NaN propagates."""
+    """Elementwise maximum; NaN propagates.
+
+    >>> import numtorch as torch
+    >>> torch.maximum(torch.tensor([1, 5]), torch.tensor([3, 2]))
+    tensor([3, 5])
+    """
     return Maximum.apply(input, other)
 
 
 def minimum(input, other):
-    """Elementwise minimum; NaN propagates."""
+    """Elementwise minimum; NaN propagates.
+
+    >>> import numtorch as torch
+    >>> torch.minimum(torch.tensor([1, 5]), torch.tensor([3, 2]))
+    tensor([1, 2])
+    """
     return Minimum.apply(input, other)
 
 
@@ -713,16 +768,34 @@ class FMin(FMax):
 
 
 def fmax(input, other):
-    """Elementwise maximum that ignores NaN (a NaN loses to any number)."""
+    """Elementwise maximum that ignores NaN (a NaN loses to any number).
+
+    >>> import numtorch as torch
+    >>> nan = float("nan")
+    >>> torch.fmax(torch.tensor([1.0, nan]), torch.tensor([nan, 2.0]))
+    tensor([1., 2.])
+    """
     return FMax.apply(input, other)
 
 
 def fmin(input, other):
-    """Elementwise minimum that ignores NaN."""
+    """Elementwise minimum that ignores NaN.
+
+    >>> import numtorch as torch
+    >>> nan = float("nan")
+    >>> torch.fmin(torch.tensor([1.0, nan]), torch.tensor([nan, 2.0]))
+    tensor([1., 2.])
+    """
     return FMin.apply(input, other)
 
 
 def atan2(input, other):
+    """Elementwise ``atan(input / other)`` using both signs to pick the quadrant.
+
+    >>> import numtorch as torch
+    >>> torch.atan2(torch.tensor([1.0, -1.0]), torch.tensor([1.0, 1.0]))
+    tensor([ 0.7854, -0.7854])
+    """
     return Atan2.apply(input, other)
 
 
@@ -730,6 +803,12 @@ arctan2 = atan2
 
 
 def neg(input):
+    """``-input``.
+
+    >>> import numtorch as torch
+    >>> torch.neg(torch.tensor([1, -2]))
+    tensor([-1,  2])
+    """
     return Neg.apply(input)
 
 
@@ -737,6 +816,12 @@ negative = neg
 
 
 def abs(input):
+    """Absolute value.
+
+    >>> import numtorch as torch
+    >>> torch.abs(torch.tensor([-1.5, 2.0]))
+    tensor([1.5000, 2.0000])
+    """
     return Abs.apply(input)
 
 
@@ -744,6 +829,12 @@ absolute = abs
 
 
 def sign(input):
+    """-1, 0 or 1 by the sign of each element.
+
+    >>> import numtorch as torch
+    >>> torch.sign(torch.tensor([-2.0, 0.0, 3.0]))
+    tensor([-1.,  0.,  1.])
+    """
     return Sign.apply(input)
 
 
@@ -751,83 +842,204 @@ sgn = sign
 
 
 def relu(input):
+    """``max(0, x)`` elementwise.
+
+    >>> import numtorch as torch
+    >>> torch.relu(torch.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
     return Relu.apply(input)
 
 
 def exp(input):
+    """``e ** x``.
+
+    >>> import numtorch as torch
+    >>> torch.exp(torch.tensor([0.0, 1.0]))
+    tensor([1.0000, 2.7183])
+    """
     return Exp.apply(input)
 
 
 def expm1(input):
+    """``exp(x) - 1``, accurate for small ``x``.
+
+    >>> import numtorch as torch
+    >>> torch.expm1(torch.tensor([0.0, 1e-10])).tolist()
+    [0.0, 1.000000013351432e-10]
+    """
     return Expm1.apply(input)
 
 
 def log(input):
+    """Natural logarithm.
+
+    >>> import numtorch as torch
+    >>> torch.log(torch.tensor([1.0, 2.718281828]))
+    tensor([0.0000, 1.0000])
+    """
     return Log.apply(input)
 
 
 def log2(input):
+    """Base-2 logarithm.
+
+    >>> import numtorch as torch
+    >>> torch.log2(torch.tensor([1.0, 8.0]))
+    tensor([0., 3.])
+    """
     return Log2.apply(input)
 
 
 def log10(input):
+    """Base-10 logarithm.
+
+    >>> import numtorch as torch
+    >>> torch.log10(torch.tensor([1.0, 100.0]))
+    tensor([0., 2.])
+    """
     return log(input) * 0.4342944819032518
 
 
 def log1p(input):
+    """``log(1 + x)``, accurate for small ``x``.
+
+    >>> import numtorch as torch
+    >>> torch.log1p(torch.tensor([0.0, 1e-10])).tolist()
+    [0.0, 1.000000013351432e-10]
+    """
     return Log1p.apply(input)
 
 
 def sqrt(input):
+    """Square root.
+
+    >>> import numtorch as torch
+    >>> torch.sqrt(torch.tensor([4.0, 9.0]))
+    tensor([2., 3.])
+    """
     return Sqrt.apply(input)
 
 
 def rsqrt(input):
+    """``1 / sqrt(x)``.
+
+    >>> import numtorch as torch
+    >>> torch.rsqrt(torch.tensor([4.0, 0.25]))
+    tensor([0.5000, 2.0000])
+    """
     return Rsqrt.apply(input)
 
 
 def square(input):
+    """``x * x``.
+
+    >>> import numtorch as torch
+    >>> torch.square(torch.tensor([-2, 3]))
+    tensor([4, 9])
+    """
     return mul(input, input)
 
 
 def sin(input):
+    """Sine (radians).
+
+    >>> import numtorch as torch
+    >>> torch.sin(torch.tensor([0.0, 3.14159265 / 2]))
+    tensor([0., 1.])
+    """
     return Sin.apply(input)
 
 
 def cos(input):
+    """Cosine (radians).
+
+    >>> import numtorch as torch
+    >>> torch.cos(torch.tensor([0.0, 3.14159265]))
+    tensor([ 1., -1.])
+    """
     return Cos.apply(input)
 
 
 def tan(input):
+    """Tangent (radians).
+
+    >>> import numtorch as torch
+    >>> torch.tan(torch.tensor([0.0, 3.14159265 / 4]))
+    tensor([0., 1.])
+    """
     return Tan.apply(input)
 
 
 def tanh(input):
+    """Hyperbolic tangent.
+
+    >>> import numtorch as torch
+    >>> torch.tanh(torch.tensor([0.0, 100.0]))
+    tensor([0., 1.])
+    """
     return Tanh.apply(input)
 
 
 def sigmoid(input):
+    """``1 / (1 + exp(-x))``.
+
+    >>> import numtorch as torch
+    >>> torch.sigmoid(torch.tensor([0.0, 2.0]))
+    tensor([0.5000, 0.8808])
+    """
     return Sigmoid.apply(input)
 
 
 def erf(input):
+    """The Gauss error function.
+
+    >>> import numtorch as torch
+    >>> torch.erf(torch.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.8427])
+    """
     return Erf.apply(input)
 
 
 def reciprocal(input):
+    """``1 / x`` (integers give floats).
+
+    >>> import numtorch as torch
+    >>> torch.reciprocal(torch.tensor([2, 4]))
+    tensor([0.5000, 0.2500])
+    """
     return Reciprocal.apply(input)
 
 
 def floor(input):
+    """Round down to an integral value.
+
+    >>> import numtorch as torch
+    >>> torch.floor(torch.tensor([-1.5, 1.5]))
+    tensor([-2.,  1.])
+    """
     return Floor.apply(input)
 
 
 def ceil(input):
+    """Round up to an integral value.
+
+    >>> import numtorch as torch
+    >>> torch.ceil(torch.tensor([-1.5, 1.5]))
+    tensor([-1.,  2.])
+    """
     return Ceil.apply(input)
 
 
 def round(input, *, decimals=0):
-    """Round half to even (as PyTorch); ``decimals`` scales first."""
+    """Round half to even (as PyTorch); ``decimals`` scales first.
+
+    >>> import numtorch as torch
+    >>> torch.round(torch.tensor([0.5, 1.5, 2.345]))
+    tensor([0., 2., 2.])
+    >>> torch.round(torch.tensor([2.345]), decimals=1)
+    tensor([2.3000])
+    """
     if decimals:
         s = 10.0 ** decimals
         return Round.apply(input * s) / s
@@ -835,6 +1047,12 @@ def round(input, *, decimals=0):
 
 
 def trunc(input):
+    """Round towards zero (``fix`` is the same function).
+
+    >>> import numtorch as torch
+    >>> torch.trunc(torch.tensor([-1.7, 1.7]))
+    tensor([-1.,  1.])
+    """
     return Trunc.apply(input)
 
 
@@ -842,11 +1060,22 @@ fix = trunc
 
 
 def frac(input):
+    """The fractional part ``x - trunc(x)``.
+
+    >>> import numtorch as torch
+    >>> torch.frac(torch.tensor([-1.5, 2.25]))
+    tensor([-0.5000,  0.2500])
+    """
     return input - trunc(input)
 
 
 def clamp(input, min=None, max=None):
-    """Limit to ``[min, max]``; NaN stays NaN; the gradient passes inside the closed interval."""
+    """Limit to ``[min, max]``; NaN stays NaN; the gradient passes inside the closed interval.
+
+    >>> import numtorch as torch
+    >>> torch.clamp(torch.tensor([-2.0, 0.5, 3.0]), min=-1.0, max=1.0)
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     return Clamp.apply(input, min, max)
@@ -856,15 +1085,33 @@ clip = clamp
 
 
 def clamp_min(input, min):
+    """``clamp(input, min=min)``.
+
+    >>> import numtorch as torch
+    >>> torch.clamp_min(torch.tensor([-2, 3]), 0)
+    tensor([0, 3])
+    """
     return clamp(input, min=min)
 
 
 def clamp_max(input, max):
+    """``clamp(input, max=max)``.
+
+    >>> import numtorch as torch
+    >>> torch.clamp_max(torch.tensor([-2, 3]), 0)
+    tensor([-2,  0])
+    """
     return clamp(input, max=max)
 
 
 def where(condition, input=None, other=None):
-    """``input`` where ``condition`` else ``other`` (scalars allowed); one argument: nonzero."""
+    """``input`` where ``condition`` else ``other`` (scalars allowed); one argument: nonzero.
+
+    >>> import numtorch as torch
+    >>> x = torch.tensor([-1.0, 2.0])
+    >>> torch.where(x > 0, x, 0.0)
+    tensor([0., 2.])
+    """
     if input is None and other is None:
         from .indexing import nonzero
         return nonzero(condition, as_tuple=True)
@@ -872,6 +1119,12 @@ def where(condition, input=None, other=None):
 
 
 def lerp(input, end, weight):
+    """Linear interpolation ``input + weight * (end - input)``.
+
+    >>> import numtorch as torch
+    >>> torch.lerp(torch.tensor([0.0, 10.0]), torch.tensor([10.0, 20.0]), 0.5)
+    tensor([ 5., 15.])
+    """
     return input + weight * (end - input)
 
 
@@ -881,41 +1134,93 @@ def _int_value(value, *tensors):
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
-    """``input + value * tensor1 * tensor2``."""
+    """``input + value * tensor1 * tensor2``.
+
+    >>> import numtorch as torch
+    >>> torch.addcmul(torch.tensor([1.0]), torch.tensor([2.0]), torch.tensor([3.0]), value=0.5)
+    tensor([4.])
+    """
     return input + _int_value(value, input, tensor1, tensor2) * tensor1 * tensor2
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1):
-    """``input + value * tensor1 / tensor2``."""
+    """``input + value * tensor1 / tensor2``.
+
+    >>> import numtorch as torch
+    >>> torch.addcdiv(torch.tensor([1.0]), torch.tensor([6.0]), torch.tensor([3.0]), value=0.5)
+    tensor([2.])
+    """
     return input + value * tensor1 / tensor2
 
 
 def hypot(input, other):
+    """``sqrt(input**2 + other**2)``.
+
+    >>> import numtorch as torch
+    >>> torch.hypot(torch.tensor([3.0]), torch.tensor([4.0]))
+    tensor([5.])
+    """
     return sqrt(input * input + other * other)
 
 
 # predicates and comparisons: no gradient, bool results
 def isnan(input):
+    """True where an element is NaN.
+
+    >>> import numtorch as torch
+    >>> torch.isnan(torch.tensor([1.0, float("nan")]))
+    tensor([False,  True])
+    """
     return _pred("isnan", input) if input.dtype.is_floating_point else _zeros_bool(input)
 
 
 def isinf(input):
+    """True where an element is +inf or -inf.
+
+    >>> import numtorch as torch
+    >>> torch.isinf(torch.tensor([1.0, float("inf"), -float("inf")]))
+    tensor([False,  True,  True])
+    """
     return _pred("isinf", input) if input.dtype.is_floating_point else _zeros_bool(input)
 
 
 def isfinite(input):
+    """True where an element is neither infinite nor NaN.
+
+    >>> import numtorch as torch
+    >>> torch.isfinite(torch.tensor([1.0, float("inf"), float("nan")]))
+    tensor([ True, False, False])
+    """
     return _pred("isfinite", input) if input.dtype.is_floating_point else logical_not(_zeros_bool(input))
 
 
 def isposinf(input):
+    """True where an element is +inf.
+
+    >>> import numtorch as torch
+    >>> torch.isposinf(torch.tensor([1.0, float("inf"), -float("inf")]))
+    tensor([False,  True, False])
+    """
     return isinf(input) & (input > 0)
 
 
 def isneginf(input):
+    """True where an element is -inf.
+
+    >>> import numtorch as torch
+    >>> torch.isneginf(torch.tensor([1.0, float("inf"), -float("inf")]))
+    tensor([False, False,  True])
+    """
     return isinf(input) & (input < 0)
 
 
 def signbit(input):
+    """True where the sign bit is set (including -0.0).
+
+    >>> import numtorch as torch
+    >>> torch.signbit(torch.tensor([-1.0, -0.0, 2.0]))
+    tensor([ True,  True, False])
+    """
     return _pred("signbit", input)
 
 
@@ -926,6 +1231,12 @@ def _zeros_bool(x):
 
 
 def logical_not(input):
+    """True where an element is zero.
+
+    >>> import numtorch as torch
+    >>> torch.logical_not(torch.tensor([0, 3]))
+    tensor([ True, False])
+    """
     return _pred("logical_not", input)
 
 
@@ -934,26 +1245,62 @@ def _compare(name, a, b):
 
 
 def eq(input, other):
+    """Elementwise ``input == other``.
+
+    >>> import numtorch as torch
+    >>> torch.eq(torch.tensor([1, 2]), torch.tensor([1, 3]))
+    tensor([ True, False])
+    """
     return _compare("eq", input, other)
 
 
 def ne(input, other):
+    """Elementwise ``input != other`` (also ``not_equal``).
+
+    >>> import numtorch as torch
+    >>> torch.ne(torch.tensor([1, 2]), 2)
+    tensor([ True, False])
+    """
     return _compare("ne", input, other)
 
 
 def lt(input, other):
+    """Elementwise ``input < other`` (also ``less``).
+
+    >>> import numtorch as torch
+    >>> torch.lt(torch.tensor([1, 2]), 2)
+    tensor([ True, False])
+    """
     return _compare("lt", input, other)
 
 
 def le(input, other):
+    """Elementwise ``input <= other`` (also ``less_equal``).
+
+    >>> import numtorch as torch
+    >>> torch.le(torch.tensor([1, 2, 3]), 2)
+    tensor([ True,  True, False])
+    """
     return _compare("le", input, other)
 
 
 def gt(input, other):
+    """Elementwise ``input > other`` (also ``greater``).
+
+    >>> import numtorch as torch
+    >>> torch.gt(torch.tensor([1, 2, 3]), 2)
+    tensor([False, False,  True])
+    """
     return _compare("gt", input, other)
 
 
 def ge(input, other):
+    """Elementwise ``input >= other`` (also ``greater_equal``).
+
+    >>> import numtorch as torch
+    >>> torch.ge(torch.tensor([1, 2, 3]), 2)
+    tensor([False,  True,  True])
+    """
     return _compare("ge", input, other)
 
 
@@ -961,14 +1308,32 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
 def logical_and(input, other):
+    """Elementwise logical AND of the truth values.
+
+    >>> import numtorch as torch
+    >>> torch.logical_and(torch.tensor([True, True]), torch.tensor([1, 0]))
+    tensor([ True, False])
+    """
     return _compare("logical_and", input, other)
 
 
 def logical_or(input, other):
+    """Elementwise logical OR of the truth values.
+
+    >>> import numtorch as torch
+    >>> torch.logical_or(torch.tensor([True, False]), torch.tensor([0, 0]))
+    tensor([ True, False])
+    """
     return _compare("logical_or", input, other)
 
 
 def logical_xor(input, other):
+    """Elementwise logical XOR of the truth values.
+
+    >>> import numtorch as torch
+    >>> torch.logical_xor(torch.tensor([True, False]), torch.tensor([True, True]))
+    tensor([False,  True])
+    """
     return _compare("logical_xor", input, other)
 
 
@@ -980,18 +1345,44 @@ def _bitwise(name, a, b):
 
 
 def bitwise_and(input, other):
+    """Bitwise AND of integer or bool tensors.
+
+    >>> import numtorch as torch
+    >>> torch.bitwise_and(torch.tensor([12, 10]), 6)
+    tensor([4, 2])
+    """
     return _bitwise("bitwise_and", input, other)
 
 
 def bitwise_or(input, other):
+    """Bitwise OR of integer or bool tensors.
+
+    >>> import numtorch as torch
+    >>> torch.bitwise_or(torch.tensor([12, 10]), 1)
+    tensor([13, 11])
+    """
     return _bitwise("bitwise_or", input, other)
 
 
 def bitwise_xor(input, other):
+    """Bitwise XOR of integer or bool tensors.
+
+    >>> import numtorch as torch
+    >>> torch.bitwise_xor(torch.tensor([12, 10]), 6)
+    tensor([10, 12])
+    """
     return _bitwise("bitwise_xor", input, other)
 
 
 def bitwise_not(input):
+    """Bitwise NOT of an integer or bool tensor.
+
+    >>> import numtorch as torch
+    >>> torch.bitwise_not(torch.tensor([0, 5]))
+    tensor([-1, -6])
+    >>> torch.bitwise_not(torch.tensor([True, False]))
+    tensor([False,  True])
+    """
     if input.dtype is D.bool:
         return logical_not(input)
     if input.dtype.is_floating_point:
@@ -1000,15 +1391,32 @@ def bitwise_not(input):
 
 
 def equal(input, other):
-    """True if both tensors have the same shape and elements."""
+    """True if both tensors have the same shape and elements.
+
+    >>> import numtorch as torch
+    >>> torch.equal(torch.tensor([1, 2]), torch.tensor([1, 2])), torch.equal(torch.tensor([1]), torch.tensor([1, 1]))
+    (True, False)
+    """
     return input.shape == other.shape and bool(eq(input, other).all())
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True if ``isclose`` holds for every element.
+
+    >>> import numtorch as torch
+    >>> torch.allclose(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0 + 1e-7]))
+    True
+    """
     return bool(isclose(input, other, rtol, atol, equal_nan).all())
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """``|input - other| <= atol + rtol * |other|`` elementwise (NaNs equal with ``equal_nan``).
+
+    >>> import numtorch as torch
+    >>> torch.isclose(torch.tensor([1.0, 2.0]), torch.tensor([1.0 + 1e-7, 2.1]))
+    tensor([ True, False])
+    """
     close = (input == other) | (abs(input - other) <= atol + rtol * abs(other))
     if equal_nan:
         close = close | (isnan(input) & isnan(other))

@@ -93,7 +93,13 @@ class IndexAdd(Function):
 
 
 def index_select(input, dim, index):
-    """Rows (along ``dim``) picked by a 1-D integer ``index``."""
+    """Rows (along ``dim``) picked by a 1-D integer ``index``.
+
+    >>> import numtorch as torch
+    >>> torch.index_select(torch.tensor([[1, 2], [3, 4], [5, 6]]), 0, torch.tensor([2, 0]))
+    tensor([[5, 6],
+            [1, 2]])
+    """
     if index.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     d = input._dim(dim)
@@ -101,13 +107,25 @@ def index_select(input, dim, index):
 
 
 def index_add(input, dim, index, source, *, alpha=1):
-    """``input`` with ``alpha * source`` added at ``index`` along ``dim`` (duplicates accumulate)."""
+    """``input`` with ``alpha * source`` added at ``index`` along ``dim`` (duplicates accumulate).
+
+    >>> import numtorch as torch
+    >>> torch.index_add(torch.zeros(3), 0, torch.tensor([0, 0, 2]), torch.tensor([1.0, 2.0, 3.0]))
+    tensor([3., 0., 3.])
+    """
     if alpha != 1:
         source = source * alpha
     return IndexAdd.apply(input, input._dim(dim), index.reshape(-1), source)
 
 
 def index_fill(input, dim, index, value):
+    """A copy of ``input`` with ``value`` at ``index`` along ``dim``.
+
+    >>> import numtorch as torch
+    >>> torch.index_fill(torch.zeros(2, 3), 1, torch.tensor([0, 2]), 1.0)
+    tensor([[1., 0., 1.],
+            [1., 0., 1.]])
+    """
     d = input._dim(dim)
     mask = _core.empty((input._data.shape[d],), D.bool, input.device)
     kernels(input.device).elementwise.fill(mask._data, False)
@@ -118,6 +136,12 @@ def index_fill(input, dim, index, value):
 
 
 def index_copy(input, dim, index, source):
+    """A copy of ``input`` with the slices of ``source`` copied to ``index`` along ``dim``.
+
+    >>> import numtorch as torch
+    >>> torch.index_copy(torch.zeros(3), 0, torch.tensor([2, 0]), torch.tensor([5.0, 6.0]))
+    tensor([6., 0., 5.])
+    """
     d = input._dim(dim)
     key = (slice(None),) * d + (index,)
     out = input.clone()
@@ -184,7 +208,13 @@ class Gather(Function):
 
 
 def gather(input, dim, index, *, sparse_grad=False):
-    """``out[i][j][k] = input[i][index[i][j][k]][k]`` for dim 1 (and likewise for any dim)."""
+    """``out[i][j][k] = input[i][index[i][j][k]][k]`` for dim 1 (and likewise for any dim).
+
+    >>> import numtorch as torch
+    >>> torch.gather(torch.tensor([[1, 2], [3, 4]]), 1, torch.tensor([[1], [0]]))
+    tensor([[2],
+            [3]])
+    """
     d = _dim_checks("gather", input, dim, index)
     return Gather.apply(input, d, index)
 
@@ -256,7 +286,12 @@ def _src_grad(g, dim, index, src_shape):
 
 
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
-    """A copy of ``input`` with ``src`` (or the scalar ``value``) written at ``index`` along dim."""
+    """A copy of ``input`` with ``src`` (or the scalar ``value``) written at ``index`` along dim.
+
+    >>> import numtorch as torch
+    >>> torch.scatter(torch.zeros(3), 0, torch.tensor([2, 0]), torch.tensor([5.0, 6.0]))
+    tensor([6., 0., 5.])
+    """
     if src is None:
         src = value
     if reduce is not None:
@@ -268,14 +303,24 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
 
 def scatter_add(input, dim, index, src):
-    """A copy of ``input`` with ``src`` added at ``index`` along dim (duplicates accumulate)."""
+    """A copy of ``input`` with ``src`` added at ``index`` along dim (duplicates accumulate).
+
+    >>> import numtorch as torch
+    >>> torch.scatter_add(torch.zeros(2), 0, torch.tensor([1, 1, 0]), torch.tensor([1.0, 2.0, 3.0]))
+    tensor([3., 3.])
+    """
     d = _dim_checks("scatter_add", input, dim, index, src)
     return ScatterAdd.apply(input, d, index, src)
 
 
 # --- masks -----------------------------------------------------------------------------------
 def masked_fill(input, mask, value):
-    """``value`` where ``mask`` is True, else ``input`` (mask broadcasts to input)."""
+    """``value`` where ``mask`` is True, else ``input`` (mask broadcasts to input).
+
+    >>> import numtorch as torch
+    >>> torch.masked_fill(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([True, False, True]), 0.0)
+    tensor([0., 2., 0.])
+    """
     if mask.dtype is not D.bool:
         raise RuntimeError(
             f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
@@ -296,7 +341,12 @@ def masked_fill(input, mask, value):
 
 
 def masked_select(input, mask):
-    """The elements where ``mask`` is True, as a 1-D tensor."""
+    """The elements where ``mask`` is True, as a 1-D tensor.
+
+    >>> import numtorch as torch
+    >>> torch.masked_select(torch.tensor([1, 2, 3]), torch.tensor([True, False, True]))
+    tensor([1, 3])
+    """
     if mask.dtype is not D.bool:
         raise RuntimeError(f"masked_select: expected BoolTensor for mask")
     from .shape import broadcast_tensors
@@ -313,7 +363,15 @@ def masked_scatter(input, mask, source):
 
 
 def nonzero(input, *, as_tuple=False):
-    """Coordinates of nonzero elements: (count, ndim) int64, or a tuple of 1-D tensors."""
+    """Coordinates of nonzero elements: (count, ndim) int64, or a tuple of 1-D tensors.
+
+    >>> import numtorch as torch
+    >>> torch.nonzero(torch.tensor([[0, 1], [1, 0]]))
+    tensor([[0, 1],
+            [1, 0]])
+    >>> torch.nonzero(torch.tensor([0, 3, 5]), as_tuple=True)
+    (tensor([1, 2]),)
+    """
     arr = input._data if input._data.flags.c_contiguous else _copy_array(input)._data
     K = kernels(input.device).index
     a = arr.reshape(1) if arr.ndim == 0 else arr
@@ -329,11 +387,23 @@ def nonzero(input, *, as_tuple=False):
 
 
 def argwhere(input):
+    """Coordinates of nonzero elements, shape (count, ndim) (``nonzero``'s default).
+
+    >>> import numtorch as torch
+    >>> torch.argwhere(torch.tensor([0, 3, 5]))
+    tensor([[1],
+            [2]])
+    """
     return nonzero(input)
 
 
 def take(input, index):
-    """Elements of the flattened ``input`` at ``index`` (result has index's shape)."""
+    """Elements of the flattened ``input`` at ``index`` (result has index's shape).
+
+    >>> import numtorch as torch
+    >>> torch.take(torch.tensor([[1, 2], [3, 4]]), torch.tensor([0, 3]))
+    tensor([1, 4])
+    """
     flat = input.reshape(-1)
     return IndexSelect.apply(flat, 0, index.reshape(-1)).reshape(index.shape)
 
@@ -610,7 +680,12 @@ def setitem(self, key, value):
 
 
 def index_put(input, indices, values, accumulate=False):
-    """A copy of ``input`` with ``values`` put (or added) at the advanced index ``indices``."""
+    """A copy of ``input`` with ``values`` put (or added) at the advanced index ``indices``.
+
+    >>> import numtorch as torch
+    >>> torch.index_put(torch.zeros(3), (torch.tensor([0, 2]),), torch.tensor([1.0, 2.0]))
+    tensor([1., 0., 2.])
+    """
     pos = _flat_positions(input, tuple(indices))
     return IndexPut.apply(input, pos, values, accumulate)
 

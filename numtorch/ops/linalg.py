@@ -114,14 +114,25 @@ def matmul(input, other):
 
 
 def mm(input, mat2):
-    """2-D matrix product."""
+    """2-D matrix product.
+
+    >>> import numtorch as torch
+    >>> torch.mm(torch.tensor([[1, 2], [3, 4]]), torch.eye(2, dtype=torch.int64))
+    tensor([[1, 2],
+            [3, 4]])
+    """
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"self must be a matrix" if input.ndim != 2 else "mat2 must be a matrix")
     return MatMul.apply(input, mat2)
 
 
 def bmm(input, mat2):
-    """Batched 3-D product with equal batch sizes."""
+    """Batched 3-D product with equal batch sizes.
+
+    >>> import numtorch as torch
+    >>> torch.bmm(torch.ones(2, 1, 3), torch.ones(2, 3, 4)).shape
+    torch.Size([2, 1, 4])
+    """
     if input.ndim != 3 or mat2.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor" if input.ndim != 3 else "batch2 must be a 3D tensor")
     if input.shape[0] != mat2.shape[0]:
@@ -132,14 +143,24 @@ def bmm(input, mat2):
 
 
 def mv(input, vec):
-    """Matrix-vector product."""
+    """Matrix-vector product.
+
+    >>> import numtorch as torch
+    >>> torch.mv(torch.tensor([[1, 2], [3, 4]]), torch.tensor([1, 0]))
+    tensor([1, 3])
+    """
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {vec.ndim}")
     return matmul(input, vec)
 
 
 def dot(input, other):
-    """Inner product of two 1-D tensors of equal length."""
+    """Inner product of two 1-D tensors of equal length.
+
+    >>> import numtorch as torch
+    >>> torch.dot(torch.tensor([1, 2, 3]), torch.tensor([4, 5, 6]))
+    tensor(32)
+    """
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(
             f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
@@ -159,7 +180,12 @@ vdot = dot
 
 
 def inner(input, other):
-    """Sum-product over the last dims: shape ``input.shape[:-1] + other.shape[:-1]``."""
+    """Sum-product over the last dims: shape ``input.shape[:-1] + other.shape[:-1]``.
+
+    >>> import numtorch as torch
+    >>> torch.inner(torch.tensor([[1, 2], [3, 4]]), torch.tensor([1, 1]))
+    tensor([3, 7])
+    """
     if input.ndim == 0 or other.ndim == 0:
         return input * other
     if input.ndim == 1 and other.ndim == 1:
@@ -174,7 +200,13 @@ def inner(input, other):
 
 
 def outer(input, vec2):
-    """Outer product of two 1-D tensors."""
+    """Outer product of two 1-D tensors.
+
+    >>> import numtorch as torch
+    >>> torch.outer(torch.tensor([1, 2]), torch.tensor([1, 10]))
+    tensor([[ 1, 10],
+            [ 2, 20]])
+    """
     return input.unsqueeze(-1) * vec2.unsqueeze(0)
 
 
@@ -182,7 +214,13 @@ ger = outer
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    """beta * input + alpha * (mat1 @ mat2)."""
+    """beta * input + alpha * (mat1 @ mat2).
+
+    >>> import numtorch as torch
+    >>> torch.addmm(torch.ones(2, 2), torch.eye(2), torch.full((2, 2), 2.0), beta=0.5)
+    tensor([[2.5000, 2.5000],
+            [2.5000, 2.5000]])
+    """
     p = mm(mat1, mat2)
     if alpha != 1:
         p = p * alpha

@@ -432,7 +432,13 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 # regression and binary losses (composites)
 # --------------------------------------------------------------------------------------------
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean squared error ``(input - target)**2`` reduced."""
+    """Mean squared error ``(input - target)**2`` reduced.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.mse_loss(torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0]))
+    tensor(2.5000)
+    """
     reduction = _reduction(reduction, size_average, reduce)
     _check_size_match(input, target)
     d = input - target
@@ -440,14 +446,26 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """Mean absolute error ``|input - target|`` reduced."""
+    """Mean absolute error ``|input - target|`` reduced.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.l1_loss(torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0]))
+    tensor(1.5000)
+    """
     reduction = _reduction(reduction, size_average, reduce)
     _check_size_match(input, target)
     return _reduce(abs(input - target), reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
-    """``0.5 d**2 / beta`` where ``|d| < beta`` else ``|d| - 0.5 beta`` (``beta = 0``: L1)."""
+    """``0.5 d**2 / beta`` where ``|d| < beta`` else ``|d| - 0.5 beta`` (``beta = 0``: L1).
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.smooth_l1_loss(torch.tensor([0.0, 0.0]), torch.tensor([0.5, 3.0]))
+    tensor(1.3125)
+    """
     reduction = _reduction(reduction, size_average, reduce)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
@@ -459,7 +477,13 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
-    """``0.5 d**2`` where ``|d| < delta`` else ``delta (|d| - 0.5 delta)``."""
+    """``0.5 d**2`` where ``|d| < delta`` else ``delta (|d| - 0.5 delta)``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.huber_loss(torch.tensor([0.0, 0.0]), torch.tensor([0.5, 3.0]))
+    tensor(1.3125)
+    """
     reduction = _reduction(reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
@@ -473,7 +497,13 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
-    """``-w (t log x + (1 - t) log(1 - x))`` of probabilities ``input``; logs clamped at -100."""
+    """``-w (t log x + (1 - t) log(1 - x))`` of probabilities ``input``; logs clamped at -100.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.binary_cross_entropy(torch.tensor([0.5, 0.5]), torch.tensor([1.0, 0.0]))
+    tensor(0.6931)
+    """
     reduction = _reduction(reduction, size_average, reduce)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
@@ -491,7 +521,13 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """Sigmoid + binary cross entropy in one stable expression (PyTorch's), with ``pos_weight``
-    scaling the positive term."""
+    scaling the positive term.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.binary_cross_entropy_with_logits(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 0.0]))
+    tensor(0.6931)
+    """
     reduction = _reduction(reduction, size_average, reduce)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
@@ -509,7 +545,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence with log-probabilities ``input``: ``t (log t - input)`` (0 where t = 0);
-    ``log_target``: ``exp(t) (t - input)``; ``'batchmean'`` divides the sum by the batch size."""
+    ``log_target``: ``exp(t) (t - input)``; ``'batchmean'`` divides the sum by the batch size.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.kl_div(torch.tensor([0.5, 0.5]).log(), torch.tensor([0.5, 0.5]), reduction='sum')
+    tensor(0.)
+    """
     if reduction == "batchmean" and size_average is None and reduce is None:
         pass
     else:
@@ -534,17 +576,35 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 # activations (composites)
 # --------------------------------------------------------------------------------------------
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    """``x`` where ``x > 0`` else ``negative_slope * x``."""
+    """``x`` where ``x > 0`` else ``negative_slope * x``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.leaky_relu(torch.tensor([-1.0, 2.0]), 0.1)
+    tensor([-0.1000,  2.0000])
+    """
     return where(input > 0, input, input * negative_slope)
 
 
 def elu(input, alpha=1.0, inplace=False):
-    """``x`` where ``x > 0`` else ``alpha (exp(x) - 1)``."""
+    """``x`` where ``x > 0`` else ``alpha (exp(x) - 1)``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.elu(torch.tensor([-1.0, 0.0, 2.0]))
+    tensor([-0.6321,  0.0000,  2.0000])
+    """
     return where(input > 0, input, (exp(clamp(input, max=0)) - 1) * alpha)
 
 
 def gelu(input, approximate="none"):
-    """``x Phi(x)`` (exact, with erf) or its tanh approximation (``approximate='tanh'``)."""
+    """``x Phi(x)`` (exact, with erf) or its tanh approximation (``approximate='tanh'``).
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.gelu(torch.tensor([-1.0, 0.0, 2.0]))
+    tensor([-0.1587,  0.0000,  1.9545])
+    """
     if approximate == "none":
         return input * 0.5 * (1 + erf(input * (1 / math.sqrt(2))))
     if approximate == "tanh":
@@ -554,19 +614,37 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
-    """``x * sigmoid(x)``."""
+    """``x * sigmoid(x)``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.silu(torch.tensor([-1.0, 0.0, 2.0]))
+    tensor([-0.2689,  0.0000,  1.7616])
+    """
     return input * sigmoid(input)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
-    """``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``."""
+    """``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.softplus(torch.tensor([-1.0, 0.0, 2.0]))
+    tensor([0.3133, 0.6931, 2.1269])
+    """
     bx = input * beta
     soft = log1p(exp(clamp(bx, max=threshold))) / beta
     return where(bx > threshold, input, soft)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    """``clamp(x, min_val, max_val)`` with zero gradient on and outside the bounds (PyTorch's)."""
+    """``clamp(x, min_val, max_val)`` with zero gradient on and outside the bounds (PyTorch's).
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.hardtanh(torch.tensor([-2.0, 0.5, 2.0]))
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     inside = (input > min_val) & (input < max_val)
@@ -574,7 +652,13 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 
 def relu6(input, inplace=False):
-    """``hardtanh(x, 0, 6)``."""
+    """``hardtanh(x, 0, 6)``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.relu6(torch.tensor([-1.0, 3.0, 8.0]))
+    tensor([0., 3., 6.])
+    """
     return hardtanh(input, 0.0, 6.0)
 
 
@@ -585,7 +669,17 @@ def _check_p(p):
 
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability ``p`` (global generator) and scale the rest by
-    ``1 / (1 - p)``; identity when not ``training``."""
+    ``1 / (1 - p)``; identity when not ``training``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> _ = torch.manual_seed(0)
+    >>> y = F.dropout(torch.ones(1000), p=0.5)
+    >>> sorted(set(y.tolist()))
+    [0.0, 2.0]
+    >>> F.dropout(torch.ones(3), p=0.5, training=False)
+    tensor([1., 1., 1.])
+    """
     _check_p(p)
     if not training or p == 0.0:
         return input
@@ -596,7 +690,15 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    """Zero whole channels of (N, C, H, W) (or (C, H, W)) with probability ``p``."""
+    """Zero whole channels of (N, C, H, W) (or (C, H, W)) with probability ``p``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> _ = torch.manual_seed(0)
+    >>> y = F.dropout2d(torch.ones(1, 4, 2, 2), p=0.5)
+    >>> y.shape, all(len(set(c.flatten().tolist())) == 1 for c in y[0])
+    (torch.Size([1, 4, 2, 2]), True)
+    """
     _check_p(p)
     if input.ndim not in (3, 4):
         warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is "
@@ -614,13 +716,25 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 # linear maps, embeddings, misc
 # --------------------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
-    """``input @ weight.T + bias``."""
+    """``input @ weight.T + bias``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.linear(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, 1.0]]), torch.tensor([0.5]))
+    tensor([[3.5000]])
+    """
     out = matmul(input, weight.t())
     return out + bias if bias is not None else out
 
 
 def bilinear(input1, input2, weight, bias=None):
-    """``y[..., k] = input1 @ weight[k] @ input2 + bias[k]`` with weight (K, I, J)."""
+    """``y[..., k] = input1 @ weight[k] @ input2 + bias[k]`` with weight (K, I, J).
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.bilinear(torch.ones(1, 2), torch.ones(1, 3), torch.ones(4, 2, 3)).shape
+    torch.Size([1, 4])
+    """
     Kk, I, J = weight.shape
     if input1.shape[-1] != I or input2.shape[-1] != J:
         raise RuntimeError(
@@ -634,7 +748,14 @@ def bilinear(input1, input2, weight, bias=None):
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
-    """Rows of ``weight`` picked by integer ``input``; rows at ``padding_idx`` get no gradient."""
+    """Rows of ``weight`` picked by integer ``input``; rows at ``padding_idx`` get no gradient.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.embedding(torch.tensor([2, 0]), torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]))
+    tensor([[2., 2.],
+            [0., 0.]])
+    """
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not "
                                   "supported by numtorch")
@@ -655,7 +776,14 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 
 
 def one_hot(tensor, num_classes=-1):
-    """int64 one-hot encoding with a trailing dim of ``num_classes`` (max + 1 when -1)."""
+    """int64 one-hot encoding with a trailing dim of ``num_classes`` (max + 1 when -1).
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.one_hot(torch.tensor([0, 2]), 3)
+    tensor([[1, 0, 0],
+            [0, 0, 1]])
+    """
     if tensor.dtype is not D.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if tensor.numel():
@@ -672,7 +800,13 @@ def one_hot(tensor, num_classes=-1):
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
-    """``input / max(||input||_p along dim, eps)``."""
+    """``input / max(||input||_p along dim, eps)``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.nn.functional as F
+    >>> F.normalize(torch.tensor([[3.0, 4.0]]))
+    tensor([[0.6000, 0.8000]])
+    """
     denom = clamp(_norm(input, p, dim, keepdim=True), min=eps)
     return input / denom
 

@@ -100,11 +100,22 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum treating NaN as zero.
+
+    >>> import numtorch as torch
+    >>> torch.nansum(torch.tensor([1.0, float("nan"), 2.0]))
+    tensor(3.)
+    """
     return sum(where(input.isnan(), 0.0, input), dim, keepdim, dtype=dtype)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
-    """Arithmetic mean (floating dtypes only, as PyTorch)."""
+    """Arithmetic mean (floating dtypes only, as PyTorch).
+
+    >>> import numtorch as torch
+    >>> torch.mean(torch.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=1)
+    tensor([1.5000, 3.5000])
+    """
     dt = D.to_dtype(dtype) if dtype else input.dtype
     if not dt.is_floating_point:
         raise RuntimeError(
@@ -144,7 +155,12 @@ class Prod(Function):
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
-    """Product of elements (over all, or one dim)."""
+    """Product of elements (over all, or one dim).
+
+    >>> import numtorch as torch
+    >>> torch.prod(torch.tensor([1, 2, 3, 4]))
+    tensor(24)
+    """
     return Prod.apply(input, _dims(input, dim), keepdim, D.to_dtype(dtype) if dtype else None)
 
 
@@ -185,10 +201,22 @@ class AMin(AMax):
 
 
 def amax(input, dim=(), keepdim=False):
+    """The maximum over ``dim`` (all dims by default), values only.
+
+    >>> import numtorch as torch
+    >>> torch.amax(torch.tensor([[1, 5], [7, 2]]), dim=0)
+    tensor([7, 5])
+    """
     return AMax.apply(input, _dims(input, dim), keepdim)
 
 
 def amin(input, dim=(), keepdim=False):
+    """The minimum over ``dim`` (all dims by default), values only.
+
+    >>> import numtorch as torch
+    >>> torch.amin(torch.tensor([[1, 5], [7, 2]]), dim=0)
+    tensor([1, 2])
+    """
     return AMin.apply(input, _dims(input, dim), keepdim)
 
 
@@ -226,7 +254,16 @@ class MinDim(MaxDim):
 
 
 def max(input, dim=None, keepdim=False, *, out=None):
-    """Largest element; with ``dim``: ``(values, indices)``; with a tensor: ``maximum``."""
+    """Largest element; with ``dim``: ``(values, indices)``; with a tensor: ``maximum``.
+
+    >>> import numtorch as torch
+    >>> x = torch.tensor([[1, 5], [7, 2]])
+    >>> torch.max(x)
+    tensor(7)
+    >>> values, indices = torch.max(x, dim=1)
+    >>> values, indices
+    (tensor([5, 7]), tensor([1, 0]))
+    """
     if isinstance(dim, Tensor):
         from .elementwise import maximum
         return maximum(input, dim)
@@ -236,7 +273,15 @@ def max(input, dim=None, keepdim=False, *, out=None):
 
 
 def min(input, dim=None, keepdim=False, *, out=None):
-    """Smallest element; with ``dim``: ``(values, indices)``; with a tensor: ``minimum``."""
+    """Smallest element; with ``dim``: ``(values, indices)``; with a tensor: ``minimum``.
+
+    >>> import numtorch as torch
+    >>> x = torch.tensor([[1, 5], [7, 2]])
+    >>> torch.min(x)
+    tensor(1)
+    >>> torch.min(x, dim=1).indices
+    tensor([0, 1])
+    """
     if isinstance(dim, Tensor):
         from .elementwise import minimum
         return minimum(input, dim)
@@ -246,6 +291,13 @@ def min(input, dim=None, keepdim=False, *, out=None):
 
 
 def aminmax(input, *, dim=None, keepdim=False):
+    """``(min, max)`` over all elements or ``dim``.
+
+    >>> import numtorch as torch
+    >>> mn, mx = torch.aminmax(torch.tensor([3, 1, 4]))
+    >>> mn, mx
+    (tensor(1), tensor(4))
+    """
     return namedtuple("aminmax", ["min", "max"])(amin(input, dim if dim is not None else (), keepdim),
                                                  amax(input, dim if dim is not None else (), keepdim))
 
@@ -269,11 +321,22 @@ def _arg(kernel, input, dim, keepdim):
 
 
 def argmax(input, dim=None, keepdim=False):
-    """Index of the first maximum (flattened when ``dim`` is None)."""
+    """Index of the first maximum (flattened when ``dim`` is None).
+
+    >>> import numtorch as torch
+    >>> torch.argmax(torch.tensor([[1, 5], [7, 2]]), dim=1)
+    tensor([1, 0])
+    """
     return _arg("max_index", input, dim, keepdim)
 
 
 def argmin(input, dim=None, keepdim=False):
+    """Index of the first minimum (flattened when ``dim`` is None).
+
+    >>> import numtorch as torch
+    >>> torch.argmin(torch.tensor([3, 1, 4]))
+    tensor(1)
+    """
     return _arg("min_index", input, dim, keepdim)
 
 
@@ -303,7 +366,12 @@ def _correction(unbiased, correction):
 
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Variance with Bessel's ``correction`` (default 1)."""
+    """Variance with Bessel's ``correction`` (default 1).
+
+    >>> import numtorch as torch
+    >>> torch.var(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    tensor(1.6667)
+    """
     if isinstance(dim, bool):  # var(x, False): the old positional unbiased
         dim, unbiased = None, dim
     if not input.dtype.is_floating_point:
@@ -312,16 +380,33 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Standard deviation (sqrt of ``var``)."""
+    """Standard deviation (sqrt of ``var``).
+
+    >>> import numtorch as torch
+    >>> torch.std(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    tensor(1.2910)
+    """
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` in one call.
+
+    >>> import numtorch as torch
+    >>> torch.var_mean(torch.tensor([1.0, 2.0, 3.0]))
+    (tensor(1.), tensor(2.))
+    """
     return (var(input, dim, unbiased, keepdim, correction=correction),
             mean(input, dim, keepdim))
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std, mean)`` in one call.
+
+    >>> import numtorch as torch
+    >>> torch.std_mean(torch.tensor([1.0, 2.0, 3.0]))
+    (tensor(1.), tensor(2.))
+    """
     return (std(input, dim, unbiased, keepdim, correction=correction),
             mean(input, dim, keepdim))
 
@@ -343,7 +428,12 @@ class LogSumExp(Function):
 
 
 def logsumexp(input, dim, keepdim=False):
-    """log(sum(exp(x))) computed stably."""
+    """log(sum(exp(x))) computed stably.
+
+    >>> import numtorch as torch
+    >>> torch.logsumexp(torch.tensor([0.0, 0.0]), dim=0)
+    tensor(0.6931)
+    """
     if not input.dtype.is_floating_point:
         input = input.to(D.get_default_dtype())
     return LogSumExp.apply(input, _dims(input, dim), keepdim)
@@ -367,7 +457,12 @@ class Norm2(Function):
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """Vector p-norm over ``dim`` (2/'fro' by default; inf, -inf, 0, 1 and any real p)."""
+    """Vector p-norm over ``dim`` (2/'fro' by default; inf, -inf, 0, 1 and any real p).
+
+    >>> import numtorch as torch
+    >>> torch.norm(torch.tensor([3.0, 4.0]))
+    tensor(5.)
+    """
     if dtype is not None:
         input = input.to(dtype)
     if not input.dtype.is_floating_point:
@@ -391,16 +486,32 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 
 def all(input, dim=None, keepdim=False):
-    """True where every element is nonzero."""
+    """True where every element is nonzero.
+
+    >>> import numtorch as torch
+    >>> torch.all(torch.tensor([True, False])), torch.all(torch.tensor([[1, 0], [1, 1]]), dim=1)
+    (tensor(False), tensor([False,  True]))
+    """
     return _reduce("all_", input, _dims(input, dim), keepdim, D.bool)
 
 
 def any(input, dim=None, keepdim=False):
-    """True where some element is nonzero."""
+    """True where some element is nonzero.
+
+    >>> import numtorch as torch
+    >>> torch.any(torch.tensor([0, 2])), torch.any(torch.tensor([[0, 0], [1, 0]]), dim=1)
+    (tensor(True), tensor([False,  True]))
+    """
     return _reduce("any_", input, _dims(input, dim), keepdim, D.bool)
 
 
 def count_nonzero(input, dim=None):
+    """The number of nonzero elements (over ``dim`` if given).
+
+    >>> import numtorch as torch
+    >>> torch.count_nonzero(torch.tensor([[0, 1], [2, 3]]), dim=1)
+    tensor([1, 2])
+    """
     return Sum.apply(input != 0, _dims(input, dim), False, D.int64)
 
 
@@ -432,7 +543,12 @@ class CumSum(Function):
 
 
 def cumsum(input, dim, *, dtype=None):
-    """Running sum along ``dim``."""
+    """Running sum along ``dim``.
+
+    >>> import numtorch as torch
+    >>> torch.cumsum(torch.tensor([1, 2, 3]), dim=0)
+    tensor([1, 3, 6])
+    """
     return CumSum.apply(input, input._dim(dim), D.to_dtype(dtype) if dtype else None)
 
 
@@ -465,7 +581,12 @@ class CumProd(Function):
 
 
 def cumprod(input, dim, *, dtype=None):
-    """Running product along ``dim``."""
+    """Running product along ``dim``.
+
+    >>> import numtorch as torch
+    >>> torch.cumprod(torch.tensor([1, 2, 3]), dim=0)
+    tensor([1, 2, 6])
+    """
     return CumProd.apply(input, input._dim(dim), D.to_dtype(dtype) if dtype else None)
 
 
@@ -517,12 +638,22 @@ def _softmax_input(input, dim, dtype):
 
 
 def softmax(input, dim=None, dtype=None):
-    """exp(x) / sum(exp(x)) along ``dim``, computed stably in one kernel."""
+    """exp(x) / sum(exp(x)) along ``dim``, computed stably in one kernel.
+
+    >>> import numtorch as torch
+    >>> torch.softmax(torch.tensor([0.0, 0.0, 0.0, 0.0]), dim=0)
+    tensor([0.2500, 0.2500, 0.2500, 0.2500])
+    """
     input, d = _softmax_input(input, dim, dtype)
     return Softmax.apply(input, d)
 
 
 def log_softmax(input, dim=None, dtype=None):
-    """log(softmax(x)) along ``dim`` without overflow."""
+    """log(softmax(x)) along ``dim`` without overflow.
+
+    >>> import numtorch as torch
+    >>> torch.log_softmax(torch.tensor([0.0, 0.0]), dim=0)
+    tensor([-0.6931, -0.6931])
+    """
     input, d = _softmax_input(input, dim, dtype)
     return LogSoftmax.apply(input, d)

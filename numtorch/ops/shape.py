@@ -97,7 +97,13 @@ def _viewable(arr, shape):
 
 
 def reshape(input, *shape):
-    """A view when the layout allows, otherwise a copy (as PyTorch)."""
+    """A view when the layout allows, otherwise a copy (as PyTorch).
+
+    >>> import numtorch as torch
+    >>> torch.reshape(torch.arange(6), (2, 3))
+    tensor([[0, 1, 2],
+            [3, 4, 5]])
+    """
     shape = _infer_shape(_shape_args(shape), input._data.size)
     if shape == input._data.shape:
         return View.apply(input, shape)
@@ -107,6 +113,13 @@ def reshape(input, *shape):
 
 
 def view_as(input, other):
+    """``input.view(other.shape)``.
+
+    >>> import numtorch as torch
+    >>> torch.view_as(torch.arange(6), torch.zeros(2, 3))
+    tensor([[0, 1, 2],
+            [3, 4, 5]])
+    """
     return view(input, other.shape)
 
 
@@ -115,6 +128,12 @@ def reshape_as(input, other):
 
 
 def flatten(input, start_dim=0, end_dim=-1):
+    """Merge dims ``start_dim..end_dim`` into one.
+
+    >>> import numtorch as torch
+    >>> torch.flatten(torch.zeros(2, 3, 4), 1).shape
+    torch.Size([2, 12])
+    """
     nd = input.ndim
     if nd == 0:
         return reshape(input, (1,))
@@ -129,6 +148,12 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 
 def unflatten(input, dim, sizes):
+    """Split dim ``dim`` into ``sizes``.
+
+    >>> import numtorch as torch
+    >>> torch.unflatten(torch.zeros(2, 6), 1, (2, 3)).shape
+    torch.Size([2, 2, 3])
+    """
     d = input._dim(dim)
     shp = input._data.shape
     sizes = _infer_shape(tuple(sizes), shp[d])
@@ -136,6 +161,12 @@ def unflatten(input, dim, sizes):
 
 
 def ravel(input):
+    """A 1-D view (or copy) of ``input``.
+
+    >>> import numtorch as torch
+    >>> torch.ravel(torch.tensor([[1, 2], [3, 4]]))
+    tensor([1, 2, 3, 4])
+    """
     return reshape(input, (-1,))
 
 
@@ -154,6 +185,12 @@ class Permute(Function):
 
 
 def permute(input, *dims):
+    """Reorder the dims (a view).
+
+    >>> import numtorch as torch
+    >>> torch.permute(torch.zeros(2, 3, 4), (2, 0, 1)).shape
+    torch.Size([4, 2, 3])
+    """
     dims = _shape_args(dims)
     if len(dims) != input.ndim:
         raise RuntimeError(
@@ -164,6 +201,12 @@ def permute(input, *dims):
 
 
 def transpose(input, dim0, dim1):
+    """Swap dims ``dim0`` and ``dim1`` (also ``swapaxes`` and ``swapdims``).
+
+    >>> import numtorch as torch
+    >>> torch.swapaxes(torch.zeros(2, 3), 0, 1).shape
+    torch.Size([3, 2])
+    """
     nd = input.ndim
     if nd == 0:
         input._dim(dim0), input._dim(dim1)
@@ -178,12 +221,25 @@ swapaxes = swapdims = transpose
 
 
 def t(input):
+    """Transpose a tensor of at most 2 dims.
+
+    >>> import numtorch as torch
+    >>> torch.t(torch.tensor([[1, 2], [3, 4]]))
+    tensor([[1, 3],
+            [2, 4]])
+    """
     if input.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
     return transpose(input, 0, 1) if input.ndim == 2 else View.apply(input, input._data.shape)
 
 
 def movedim(input, source, destination):
+    """Move dim(s) ``source`` to ``destination`` (also ``moveaxis``).
+
+    >>> import numtorch as torch
+    >>> torch.moveaxis(torch.zeros(2, 3, 4), 0, -1).shape
+    torch.Size([3, 4, 2])
+    """
     nd = input.ndim
     src = normalize_dims(source, nd)
     dst = normalize_dims(destination, nd)
@@ -199,6 +255,12 @@ moveaxis = movedim
 
 
 def unsqueeze(input, dim):
+    """Insert a size-1 dim at ``dim``.
+
+    >>> import numtorch as torch
+    >>> torch.unsqueeze(torch.tensor([1, 2]), 0)
+    tensor([[1, 2]])
+    """
     nd = input.ndim + 1
     if not -nd <= dim < nd:
         raise IndexError(
@@ -209,6 +271,12 @@ def unsqueeze(input, dim):
 
 
 def squeeze(input, dim=None):
+    """Remove size-1 dims (all, or only ``dim``).
+
+    >>> import numtorch as torch
+    >>> torch.squeeze(torch.zeros(1, 2, 1)).shape
+    torch.Size([2])
+    """
     shp = input._data.shape
     if dim is None:
         return View.apply(input, tuple(s for s in shp if s != 1))
@@ -256,10 +324,24 @@ def expand_as(input, other):
 
 
 def broadcast_to(input, shape):
+    """A view of ``input`` broadcast to ``shape``.
+
+    >>> import numtorch as torch
+    >>> torch.broadcast_to(torch.tensor([1, 2]), (2, 2))
+    tensor([[1, 2],
+            [1, 2]])
+    """
     return expand(input, shape)
 
 
 def broadcast_tensors(*tensors):
+    """The tensors broadcast to their common shape.
+
+    >>> import numtorch as torch
+    >>> a, b = torch.broadcast_tensors(torch.zeros(2, 1), torch.zeros(3))
+    >>> a.shape, b.shape
+    (torch.Size([2, 3]), torch.Size([2, 3]))
+    """
     shape = _core.broadcast_shapes(*(t._data.shape for t in tensors))
     return tuple(expand(t, shape) for t in tensors)
 
@@ -295,6 +377,12 @@ class SliceBackward(Function):
 
 
 def narrow(input, dim, start, length):
+    """The slice ``start:start + length`` of dim ``dim`` (a view).
+
+    >>> import numtorch as torch
+    >>> torch.narrow(torch.arange(5), 0, 1, 3)
+    tensor([1, 2, 3])
+    """
     d = input._dim(dim)
     n = input._data.shape[d]
     if isinstance(start, Tensor):
@@ -309,6 +397,12 @@ def narrow(input, dim, start, length):
 
 
 def select(input, dim, index):
+    """The slice at ``index`` of dim ``dim``, with that dim removed.
+
+    >>> import numtorch as torch
+    >>> torch.select(torch.tensor([[1, 2], [3, 4]]), 1, 0)
+    tensor([1, 3])
+    """
     d = input._dim(dim)
     n = input._data.shape[d]
     if not -n <= index < n:
@@ -326,7 +420,12 @@ def contiguous(input, memory_format=None):
 
 
 def clone(input, *, memory_format=None):
-    """A copy with its own memory (and a graph edge back to ``input``)."""
+    """A copy with its own memory (and a graph edge back to ``input``).
+
+    >>> import numtorch as torch
+    >>> torch.clone(torch.tensor([1.0, 2.0]))
+    tensor([1., 2.])
+    """
     return Copy.apply(input)
 
 
@@ -353,7 +452,12 @@ class Cat(Function):
 
 
 def cat(tensors, dim=0):
-    """Join tensors along an existing dim (1-D empty tensors are skipped, as PyTorch)."""
+    """Join tensors along an existing dim (1-D empty tensors are skipped, as PyTorch).
+
+    >>> import numtorch as torch
+    >>> torch.cat([torch.tensor([1, 2]), torch.tensor([3])])
+    tensor([1, 2, 3])
+    """
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
@@ -382,7 +486,13 @@ concat = concatenate = cat
 
 
 def stack(tensors, dim=0):
-    """Join tensors of equal shape along a new dim."""
+    """Join tensors of equal shape along a new dim.
+
+    >>> import numtorch as torch
+    >>> torch.stack([torch.tensor([1, 2]), torch.tensor([3, 4])])
+    tensor([[1, 2],
+            [3, 4]])
+    """
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -401,16 +511,34 @@ def stack(tensors, dim=0):
 
 
 def hstack(tensors):
+    """Concatenate column-wise (along dim 0 for 1-D tensors, else dim 1).
+
+    >>> import numtorch as torch
+    >>> torch.hstack([torch.tensor([1, 2]), torch.tensor([3])])
+    tensor([1, 2, 3])
+    """
     tensors = [t if t.ndim else t.reshape(1) for t in tensors]
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
 def vstack(tensors):
+    """Concatenate row-wise, treating 1-D tensors as rows.
+
+    >>> import numtorch as torch
+    >>> torch.vstack([torch.tensor([1, 2]), torch.tensor([3, 4])])
+    tensor([[1, 2],
+            [3, 4]])
+    """
     return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
 
 
 def split(tensor, split_size_or_sections, dim=0):
-    """Views of consecutive pieces: equal ``split_size`` (last may be smaller) or given sizes."""
+    """Views of consecutive pieces: equal ``split_size`` (last may be smaller) or given sizes.
+
+    >>> import numtorch as torch
+    >>> torch.split(torch.arange(5), 2)
+    (tensor([0, 1]), tensor([2, 3]), tensor([4]))
+    """
     d = tensor._dim(dim)
     n = tensor._data.shape[d]
     if isinstance(split_size_or_sections, int):
@@ -432,6 +560,14 @@ def split(tensor, split_size_or_sections, dim=0):
 
 
 def tensor_split(input, indices_or_sections, dim=0):
+    """Split into ``n`` nearly equal parts, or at the given indices.
+
+    >>> import numtorch as torch
+    >>> torch.tensor_split(torch.arange(5), 2)
+    (tensor([0, 1, 2]), tensor([3, 4]))
+    >>> torch.tensor_split(torch.arange(5), [1, 3])
+    (tensor([0]), tensor([1, 2]), tensor([3, 4]))
+    """
     d = input._dim(dim)
     n = input._data.shape[d]
     if isinstance(indices_or_sections, int):
@@ -444,7 +580,12 @@ def tensor_split(input, indices_or_sections, dim=0):
 
 
 def chunk(input, chunks, dim=0):
-    """At most ``chunks`` views of size ceil(n / chunks) (PyTorch's rule)."""
+    """At most ``chunks`` views of size ceil(n / chunks) (PyTorch's rule).
+
+    >>> import numtorch as torch
+    >>> torch.chunk(torch.arange(5), 2)
+    (tensor([0, 1, 2]), tensor([3, 4]))
+    """
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: 0")
     n = input._data.shape[input._dim(dim)]
@@ -453,12 +594,24 @@ def chunk(input, chunks, dim=0):
 
 
 def unbind(input, dim=0):
+    """The slices along ``dim``, that dim removed.
+
+    >>> import numtorch as torch
+    >>> torch.unbind(torch.tensor([[1, 2], [3, 4]]))
+    (tensor([1, 2]), tensor([3, 4]))
+    """
     d = input._dim(dim)
     return tuple(select(input, d, i) for i in range(input._data.shape[d]))
 
 
 def flip(input, dims):
-    """Reverse along ``dims`` (a copy, as PyTorch: no negative strides)."""
+    """Reverse along ``dims`` (a copy, as PyTorch: no negative strides).
+
+    >>> import numtorch as torch
+    >>> torch.flip(torch.tensor([[1, 2], [3, 4]]), [0])
+    tensor([[3, 4],
+            [1, 2]])
+    """
     dims = normalize_dims(dims, input.ndim)
     key = tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(input.ndim))
     return Flip.apply(input, key)
@@ -478,10 +631,24 @@ class Flip(Function):
 
 
 def fliplr(input):
+    """Reverse the columns (dim 1).
+
+    >>> import numtorch as torch
+    >>> torch.fliplr(torch.tensor([[1, 2], [3, 4]]))
+    tensor([[2, 1],
+            [4, 3]])
+    """
     return flip(input, (1,))
 
 
 def flipud(input):
+    """Reverse the rows (dim 0).
+
+    >>> import numtorch as torch
+    >>> torch.flipud(torch.tensor([[1, 2], [3, 4]]))
+    tensor([[3, 4],
+            [1, 2]])
+    """
     return flip(input, (0,))
 
 
@@ -505,6 +672,12 @@ def repeat(input, *sizes):
 
 
 def tile(input, dims):
+    """Repeat ``input`` ``dims`` times along each dim.
+
+    >>> import numtorch as torch
+    >>> torch.tile(torch.tensor([1, 2]), (2,))
+    tensor([1, 2, 1, 2])
+    """
     dims = tuple(dims)
     if len(dims) < input.ndim:
         dims = (1,) * (input.ndim - len(dims)) + dims
@@ -512,6 +685,12 @@ def tile(input, dims):
 
 
 def roll(input, shifts, dims=None):
+    """Shift elements circularly by ``shifts`` along ``dims`` (flattened if None).
+
+    >>> import numtorch as torch
+    >>> torch.roll(torch.tensor([1, 2, 3, 4]), 1)
+    tensor([4, 1, 2, 3])
+    """
     if dims is None:
         return roll(input.flatten(), shifts, 0).reshape(input.shape)
     if isinstance(shifts, int):

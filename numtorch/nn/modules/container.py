@@ -91,7 +91,14 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of modules, registered so their parameters are found."""
+    """A list of modules, registered so their parameters are found.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    >>> len(layers), len(list(layers.parameters()))
+    (3, 6)
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -156,7 +163,14 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules, registered under their keys."""
+    """A dict of modules, registered under their keys.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> d = nn.ModuleDict({"fc": nn.Linear(2, 2), "act": nn.ReLU()})
+    >>> list(d.keys()), len(list(d.parameters()))
+    (['fc', 'act'], 2)
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -203,7 +217,14 @@ class ModuleDict(Module):
 
 
 class ParameterList(Module):
-    """A list of parameters, registered as ``"0"``, ``"1"``, ..."""
+    """A list of parameters, registered as ``"0"``, ``"1"``, ...
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> p = nn.ParameterList([nn.Parameter(torch.zeros(2)), nn.Parameter(torch.ones(3))])
+    >>> [name for name, _ in p.named_parameters()]
+    ['0', '1']
+    """
 
     def __init__(self, values=None):
         super().__init__()
@@ -242,7 +263,15 @@ class ParameterList(Module):
 
 
 class ParameterDict(Module):
-    """A dict of parameters."""
+    """A dict of parameters.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> p = nn.ParameterDict({"w": nn.Parameter(torch.ones(2))})
+    >>> p["w"]
+    Parameter containing:
+    tensor([1., 1.], requires_grad=True)
+    """
 
     def __init__(self, parameters=None):
         super().__init__()

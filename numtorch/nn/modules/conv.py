@@ -73,7 +73,14 @@ class _ConvNd(Module):
 
 
 class Conv1d(_ConvNd):
-    """1-D convolution over (N, C, L) inputs."""
+    """1-D convolution over (N, C, L) inputs.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> conv = nn.Conv1d(2, 4, kernel_size=3, padding=1)
+    >>> conv(torch.zeros(1, 2, 5)).shape
+    torch.Size([1, 4, 5])
+    """
     _n = 1
 
     def forward(self, input):
@@ -96,7 +103,14 @@ class Conv2d(_ConvNd):
 
 
 class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input)."""
+    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> up = nn.ConvTranspose2d(3, 2, kernel_size=2, stride=2)
+    >>> up(torch.zeros(1, 3, 4, 4)).shape
+    torch.Size([1, 2, 8, 8])
+    """
     _n = 2
     _transposed = True
 

@@ -17,18 +17,40 @@ class _DropoutNd(Module):
 
 
 class Dropout(_DropoutNd):
-    """Zero each element with probability p (scaling the rest by 1/(1-p)) in training."""
+    """Zero each element with probability p (scaling the rest by 1/(1-p)) in training.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> drop = nn.Dropout(0.5).eval()
+    >>> drop(torch.ones(3))
+    tensor([1., 1., 1.])
+    """
 
     def forward(self, input):
         return F.dropout(input, self.p, self.training)
 
 
 class Dropout2d(_DropoutNd):
-    """Zero whole channels with probability p in training."""
+    """Zero whole channels with probability p in training.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> nn.Dropout2d(0.5)(torch.ones(1, 3, 2, 2)).shape
+    torch.Size([1, 3, 2, 2])
+    """
 
     def forward(self, input):
         return F.dropout2d(input, self.p, self.training)
 
 
 class Dropout1d(Dropout2d):
+    """Zero whole channels of (N, C, L) or (C, L) inputs with probability p in training.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> nn.Dropout1d(0.5)(torch.ones(2, 3, 4)).shape
+    torch.Size([2, 3, 4])
+    """
     pass

@@ -11,7 +11,13 @@ __all__ = ["Identity", "Linear", "Bilinear", "Flatten", "Unflatten"]
 
 
 class Identity(Module):
-    """Returns its input."""
+    """Returns its input.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.Identity()(torch.tensor([1, 2]))
+    tensor([1, 2])
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -51,7 +57,15 @@ class Linear(Module):
 
 
 class Bilinear(Module):
-    """``y = x1^T A x2 + b``."""
+    """``y = x1^T A x2 + b``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> bl = nn.Bilinear(2, 3, 4)
+    >>> bl(torch.ones(5, 2), torch.ones(5, 3)).shape
+    torch.Size([5, 4])
+    """
 
     def __init__(self, in1_features, in2_features, out_features, bias=True, device=None,
                  dtype=None):
@@ -80,7 +94,13 @@ class Bilinear(Module):
 
 
 class Flatten(Module):
-    """Flatten dims ``start_dim..end_dim`` (default: all but the batch dim)."""
+    """Flatten dims ``start_dim..end_dim`` (default: all but the batch dim).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.Flatten()(torch.zeros(2, 3, 4)).shape
+    torch.Size([2, 12])
+    """
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
@@ -94,7 +114,13 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Expand one dim into ``unflattened_size``."""
+    """Expand one dim into ``unflattened_size``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.Unflatten(1, (2, 3))(torch.zeros(4, 6)).shape
+    torch.Size([4, 2, 3])
+    """
 
     def __init__(self, dim, unflattened_size):
         super().__init__()

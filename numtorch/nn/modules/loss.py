@@ -26,18 +26,38 @@ class _WeightedLoss(_Loss):
 
 
 class MSELoss(_Loss):
-    """Mean squared error."""
+    """Mean squared error.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.MSELoss()(torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0]))
+    tensor(2.5000)
+    """
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
+    """Module form of ``F.l1_loss``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.L1Loss()(torch.tensor([1.0, 2.0]), torch.tensor([2.0, 4.0]))
+    tensor(1.5000)
+    """
     def forward(self, input, target):
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
+    """Module form of ``F.smooth_l1_loss``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.SmoothL1Loss()(torch.tensor([0.0, 0.0]), torch.tensor([0.5, 3.0]))
+    tensor(1.3125)
+    """
     def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
         super().__init__(size_average, reduce, reduction)
         self.beta = beta
@@ -47,6 +67,13 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
+    """Module form of ``F.huber_loss``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.HuberLoss()(torch.tensor([0.0, 0.0]), torch.tensor([0.5, 3.0]))
+    tensor(1.3125)
+    """
     def __init__(self, reduction="mean", delta=1.0):
         super().__init__(reduction=reduction)
         self.delta = delta
@@ -75,6 +102,14 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class NLLLoss(_WeightedLoss):
+    """Module form of ``F.nll_loss`` (``input`` holds log-probabilities).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> logp = torch.tensor([[0.25, 0.75]]).log()
+    >>> nn.NLLLoss()(logp, torch.tensor([1]))
+    tensor(0.2877)
+    """
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
                  reduction="mean"):
         super().__init__(weight, size_average, reduce, reduction)
@@ -86,11 +121,25 @@ class NLLLoss(_WeightedLoss):
 
 
 class BCELoss(_WeightedLoss):
+    """Module form of ``F.binary_cross_entropy`` (inputs are probabilities).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.BCELoss()(torch.tensor([0.5, 0.5]), torch.tensor([1.0, 0.0]))
+    tensor(0.6931)
+    """
     def forward(self, input, target):
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
+    """Module form of ``F.binary_cross_entropy_with_logits`` (inputs are logits).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.BCEWithLogitsLoss()(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 0.0]))
+    tensor(0.6931)
+    """
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean",
                  pos_weight=None):
         super().__init__(size_average, reduce, reduction)
@@ -104,6 +153,13 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
+    """Module form of ``F.kl_div`` (``input`` holds log-probabilities).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.KLDivLoss(reduction='sum')(torch.tensor([0.5, 0.5]).log(), torch.tensor([0.5, 0.5]))
+    tensor(0.)
+    """
     def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
         super().__init__(size_average, reduce, reduction)
         self.log_target = log_target

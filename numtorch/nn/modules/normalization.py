@@ -74,17 +74,43 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over (N, C) or (N, C, L)."""
+    """Batch norm over (N, C) or (N, C, L).
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> bn = nn.BatchNorm1d(2)
+    >>> y = bn(torch.tensor([[1.0, 10.0], [3.0, 30.0]]))
+    >>> y.detach()
+    tensor([[-1.0000, -1.0000],
+            [ 1.0000,  1.0000]])
+    >>> bn.running_mean
+    tensor([0.2000, 2.0000])
+    """
     _dims = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch norm over (N, C, H, W): running statistics, momentum, eval mode."""
+    """Batch norm over (N, C, H, W): running statistics, momentum, eval mode.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> bn = nn.BatchNorm2d(3)
+    >>> bn(torch.randn(4, 3, 2, 2)).shape
+    torch.Size([4, 3, 2, 2])
+    """
     _dims = (4,)
 
 
 class LayerNorm(Module):
-    """Normalise over the trailing ``normalized_shape`` dims."""
+    """Normalise over the trailing ``normalized_shape`` dims.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> ln = nn.LayerNorm(2)
+    >>> ln(torch.tensor([[1.0, 3.0]])).detach()
+    tensor([[-1.0000,  1.0000]])
+    """
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  device=None, dtype=None):
@@ -113,7 +139,15 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
-    """Normalise channels in ``num_groups`` groups."""
+    """Normalise channels in ``num_groups`` groups.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> gn = nn.GroupNorm(2, 4)
+    >>> gn(torch.randn(2, 4, 3)).shape
+    torch.Size([2, 4, 3])
+    """
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None,
                  *, bias=True):

@@ -21,13 +21,27 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
+    """Module form of ``F.max_pool1d``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.MaxPool1d(2)(torch.tensor([[[1.0, 3.0, 2.0, 4.0]]]))
+    tensor([[[3., 4.]]])
+    """
     def forward(self, input):
         return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
 class MaxPool2d(_MaxPoolNd):
-    """Max over windows; ``stride`` defaults to ``kernel_size``."""
+    """Max over windows; ``stride`` defaults to ``kernel_size``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.MaxPool2d(2)(torch.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]])
+    """
 
     def forward(self, input):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
@@ -48,18 +62,40 @@ class _AvgPoolNd(Module):
 
 
 class AvgPool1d(_AvgPoolNd):
+    """Module form of ``F.avg_pool1d``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.AvgPool1d(2)(torch.tensor([[[1.0, 2.0, 3.0, 4.0]]]))
+    tensor([[[1.5000, 3.5000]]])
+    """
     def forward(self, input):
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
 
 class AvgPool2d(_AvgPoolNd):
+    """Module form of ``F.avg_pool2d``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.AvgPool2d(2)(torch.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[ 2.5000,  4.5000],
+              [10.5000, 12.5000]]]])
+    """
     def forward(self, input):
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
 
 class AdaptiveAvgPool2d(Module):
+    """Module form of ``F.adaptive_avg_pool2d``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.AdaptiveAvgPool2d(1)(torch.ones(1, 3, 4, 4)).shape
+    torch.Size([1, 3, 1, 1])
+    """
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
@@ -72,5 +108,12 @@ class AdaptiveAvgPool2d(Module):
 
 
 class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Module form of ``F.adaptive_avg_pool1d``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.AdaptiveAvgPool1d(2)(torch.tensor([[[1.0, 2.0, 3.0, 4.0]]]))
+    tensor([[[1.5000, 3.5000]]])
+    """
     def forward(self, input):
         return F.adaptive_avg_pool1d(input, self.output_size)

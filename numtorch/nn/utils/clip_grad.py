@@ -19,6 +19,15 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     """Scale all gradients so their joint ``norm_type`` norm is at most ``max_norm``.
 
     Returns the total norm before clipping.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> w = nn.Parameter(torch.tensor([3.0, 4.0]))
+    >>> w.grad = torch.tensor([3.0, 4.0])
+    >>> nn.utils.clip_grad_norm_([w], max_norm=1.0)
+    tensor(5.)
+    >>> w.grad
+    tensor([0.6000, 0.8000])
     """
     grads = _grads(parameters)
     max_norm, norm_type = float(max_norm), float(norm_type)
@@ -47,7 +56,16 @@ clip_grad_norm = clip_grad_norm_
 
 @no_grad()
 def clip_grad_value_(parameters, clip_value, foreach=None):
-    """Clamp every gradient element to [-clip_value, clip_value]."""
+    """Clamp every gradient element to [-clip_value, clip_value].
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> w = nn.Parameter(torch.zeros(3))
+    >>> w.grad = torch.tensor([-2.0, 0.5, 2.0])
+    >>> nn.utils.clip_grad_value_([w], clip_value=1.0)
+    >>> w.grad
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
     clip_value = float(clip_value)
     for g in _grads(parameters):
         g.clamp_(-clip_value, clip_value)
