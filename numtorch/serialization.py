@@ -349,6 +349,14 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     """Load what ``save`` (or PyTorch's ``torch.save``) wrote; never runs code from the file.
 
     ``map_location``: a device, a string, a dict ``{'cuda:0': 'cpu'}`` or a callable.
+
+    >>> import numtorch as torch
+    >>> import io
+    >>> buf = io.BytesIO()
+    >>> torch.save({"w": torch.tensor([1.0, 2.0])}, buf)
+    >>> _ = buf.seek(0)
+    >>> torch.load(buf)
+    {'w': tensor([1., 2.])}
     """
     name = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", "<file object>")
     try:

@@ -455,6 +455,10 @@ OPS = [
     OpInfo("roll.flat", lambda t, x: t.roll(x, 2), [((3, 4),)]),
     # --- __getitem__ ----------------------------------------------------------------------------
     OpInfo("Tensor.__getitem__.int", lambda t, x: x[1], RED, dtypes=FI),
+    # all-int keys give 0-d results: NumPy would hand back a scalar copy, not a view
+    OpInfo("Tensor.__getitem__.int_1d", lambda t, x: x[2] * x[-1], [((5,),)], dtypes=FI),
+    OpInfo("Tensor.__getitem__.int_2d", lambda t, x: x[1, 2], [((3, 4),)], noncontig=False),
+    OpInfo("select.1d", lambda t, x: t.select(x, 0, 1), [((4,),)], noncontig=False),
     OpInfo("Tensor.__getitem__.slice", lambda t, x: x[:, 1:3], RED, dtypes=FI),
     OpInfo("Tensor.__getitem__.step", lambda t, x: x[::2, -1], [((5, 4),)]),
     OpInfo("Tensor.__getitem__.none_ellipsis", lambda t, x: x[None, ..., 1], RED),

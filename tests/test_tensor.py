@@ -206,3 +206,20 @@ def test_reductions_match_numpy(a, data):
     np.testing.assert_allclose(t.prod(dim, keepdim=keep).numpy() if dim is not None else t.prod().numpy(),
                                a.prod(axis=dim, keepdims=keep) if dim is not None else a.prod(), rtol=1e-9,
                                atol=1e-300)
+
+
+def test_integer_indexing_is_a_view_for_reads_writes_and_gradients():
+    # NumPy returns a scalar copy for an all-integer index; numtorch must keep a view
+    t = nt.zeros(3)
+    t[0] = 7
+    m = nt.zeros(2, 3)
+    m[1, 2] = 5
+    m[0, 1] = nt.tensor(4.0)
+    assert t.tolist() == [7, 0, 0] and m.tolist() == [[0, 4, 0], [0, 0, 5]]
+    v = nt.zeros(3)
+    r = v[2]
+    r.fill_(9)
+    assert v.tolist() == [0, 0, 9] and r._version == v._version
+    x = nt.zeros(3, dtype=nt.float64, requires_grad=True)
+    (x[1] * 3 + x[2, ...] * 2).backward()
+    assert x.grad.tolist() == [0, 3, 2]

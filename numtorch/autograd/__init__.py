@@ -92,7 +92,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 class detect_anomaly:
-    """Context manager: backward raises naming the op whose gradient became NaN."""
+    """Context manager: backward raises naming the op whose gradient became NaN.
+
+    >>> import numtorch as torch
+    >>> x = torch.tensor([-1.0], requires_grad=True)
+    >>> with torch.autograd.detect_anomaly():
+    ...     try:
+    ...         torch.sqrt(x).sum().backward()
+    ...     except RuntimeError:
+    ...         print("NaN gradient detected")
+    NaN gradient detected
+    """
 
     def __init__(self, check_nan=True):
         self.check_nan = check_nan
@@ -107,6 +117,12 @@ class detect_anomaly:
 
 
 class set_detect_anomaly(detect_anomaly):
+    """``detect_anomaly`` switched on or off by ``mode`` (a call, or a context manager).
+
+    >>> import numtorch as torch
+    >>> with torch.autograd.set_detect_anomaly(False):
+    ...     torch.tensor([1.0], requires_grad=True).exp().sum().backward()
+    """
     def __init__(self, mode, check_nan=True):
         super().__init__(check_nan and mode)
         self._prev = _engine._anomaly[0]

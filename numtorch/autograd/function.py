@@ -90,7 +90,22 @@ class AccumulateGrad(Node):
 
 
 class FunctionCtx(Node):
-    """The ``ctx`` of a :class:`Function`: what forward saves for backward, and the graph node."""
+    """The ``ctx`` of a :class:`Function`: what forward saves for backward, and the graph node.
+
+    >>> import numtorch as torch
+    >>> class Double(torch.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * 2
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         return g * 2
+    >>> x = torch.tensor([1.0], requires_grad=True)
+    >>> y = Double.apply(x)
+    >>> y.grad_fn.saved_tensors
+    (tensor([1.], requires_grad=True),)
+    """
 
     __slots__ = ("fn", "needs_input_grad", "saved_meta", "_saved", "_saved_versions", "_freed",
                  "_non_diff", "_materialize", "n_outputs", "_arg_slots", "_tensor_positions", "_retained",
@@ -297,7 +312,25 @@ def _apply_with_graph(cls, args, kwargs):
 
 def once_differentiable(backward):
     """Decorate a ``backward`` that is not itself differentiable: under ``create_graph`` it runs
-    without recording, and its results cannot be differentiated again."""
+    without recording, and its results cannot be differentiated again.
+
+    >>> import numtorch as torch
+    >>> from numtorch.autograd.function import once_differentiable
+    >>> class Cube(torch.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     @once_differentiable
+    ...     def backward(ctx, g):
+    ...         x, = ctx.saved_tensors
+    ...         return 3 * x ** 2 * g
+    >>> x = torch.tensor([2.0], requires_grad=True)
+    >>> Cube.apply(x).backward()
+    >>> x.grad
+    tensor([12.])
+    """
     @functools.wraps(backward)
     def wrapper(ctx, *grads):
         with grad_mode.no_grad():

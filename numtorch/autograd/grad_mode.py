@@ -14,7 +14,15 @@ state = _State()
 
 
 def is_grad_enabled():
-    """True when operations record the autograd graph."""
+    """True when operations record the autograd graph.
+
+    >>> import numtorch as torch
+    >>> torch.is_grad_enabled()
+    True
+    >>> with torch.no_grad():
+    ...     print(torch.is_grad_enabled())
+    False
+    """
     return state.enabled
 
 
@@ -64,12 +72,29 @@ class no_grad(_GradModeBase):
 
 
 class enable_grad(no_grad):
-    """Context manager and decorator that turns graph recording back on."""
+    """Context manager and decorator that turns graph recording back on.
+
+    >>> import numtorch as torch
+    >>> x = torch.tensor([1.0], requires_grad=True)
+    >>> with torch.no_grad():
+    ...     with torch.enable_grad():
+    ...         y = x * 2
+    >>> y.requires_grad
+    True
+    """
     _target = True
 
 
 class set_grad_enabled(_GradModeBase):
-    """``set_grad_enabled(False)``: a function call, a context manager or a decorator."""
+    """``set_grad_enabled(False)``: a function call, a context manager or a decorator.
+
+    >>> import numtorch as torch
+    >>> x = torch.tensor([1.0], requires_grad=True)
+    >>> with torch.set_grad_enabled(False):
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
 
     def __init__(self, mode):
         self._target = bool(mode)
@@ -85,7 +110,15 @@ class set_grad_enabled(_GradModeBase):
 
 
 class inference_mode(no_grad):
-    """Same as ``no_grad`` here (numtorch has no separate inference tensors)."""
+    """Same as ``no_grad`` here (numtorch has no separate inference tensors).
+
+    >>> import numtorch as torch
+    >>> x = torch.tensor([1.0], requires_grad=True)
+    >>> with torch.inference_mode():
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
 
     def __init__(self, mode=True):
         self._target = not mode if isinstance(mode, bool) else False

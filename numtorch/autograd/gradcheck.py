@@ -93,7 +93,13 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
                   check_undefined_grad=True, check_grad_dtypes=False, check_batched_grad=False,
                   check_fwd_over_rev=False, check_rev_over_rev=True, fast_mode=False,
                   masked=False):
-    """gradcheck of the gradient: checks second derivatives through ``create_graph``."""
+    """gradcheck of the gradient: checks second derivatives through ``create_graph``.
+
+    >>> import numtorch as torch
+    >>> x = torch.tensor([0.5, 1.5], dtype=torch.float64, requires_grad=True)
+    >>> torch.autograd.gradgradcheck(torch.sin, (x,))
+    True
+    """
     from .. import autograd
     from .._creation import randn
     inputs = _tuple(inputs)

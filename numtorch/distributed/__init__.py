@@ -10,7 +10,7 @@ first checks that all ranks call the same op with the same shapes and dtypes.
 >>> import numtorch.distributed as dist
 >>> dist.init_process_group("mpi")               # doctest: +SKIP
 >>> t = torch.tensor([float(dist.get_rank())])   # doctest: +SKIP
->>> dist.all_reduce(t)                           # doctest: +SKIP  (t = 0 + 1 + ... + N-1)
+>>> dist.all_reduce(t)                           # t = 0 + 1 + ... + N-1  # doctest: +SKIP
 """
 from ._core import (is_available, is_initialized, init_process_group, destroy_process_group,
                     get_rank, get_world_size, get_backend, get_global_rank,
@@ -26,7 +26,15 @@ group = GroupMember  # torch.distributed.group.WORLD
 
 def launched_world_size():
     """The number of ranks an MPI launcher started (1 when run without one), read from the
-    launcher's environment without starting MPI: lets a script choose DDP automatically."""
+    launcher's environment without starting MPI: lets a script choose DDP automatically.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.launched_world_size() >= 1
+    True
+    >>> dist.launched_world_size()   # under ``mpiexec -n 4``  # doctest: +SKIP
+    4
+    """
     import os
     for var in ("PMI_SIZE", "PMIX_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS",
                 "WORLD_SIZE"):

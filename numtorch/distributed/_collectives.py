@@ -108,7 +108,16 @@ def _all_reduce_internal(tensor, group=None):
 
 
 def broadcast(tensor, src=0, group=None, async_op=False):
-    """Copy ``tensor`` of global rank ``src`` into ``tensor`` of every rank."""
+    """Copy ``tensor`` of global rank ``src`` into ``tensor`` of every rank.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> t = torch.tensor([float(dist.get_rank())])  # doctest: +SKIP
+    >>> dist.broadcast(t, src=0)  # doctest: +SKIP
+    >>> t   # on every rank  # doctest: +SKIP
+    tensor([0.])
+    """
     g = _group(group)
     if g is None:
         return None
@@ -121,7 +130,16 @@ def broadcast(tensor, src=0, group=None, async_op=False):
 
 
 def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
-    """Reduce ``tensor`` of every rank into ``tensor`` of global rank ``dst``."""
+    """Reduce ``tensor`` of every rank into ``tensor`` of global rank ``dst``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> t = torch.tensor([dist.get_rank() + 1.0])  # doctest: +SKIP
+    >>> dist.reduce(t, dst=0)  # doctest: +SKIP
+    >>> t   # on rank 0  # doctest: +SKIP
+    tensor([3.])
+    """
     g = _group(group)
     if g is None:
         return None
@@ -142,7 +160,16 @@ def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """Gather every rank's ``input_tensor`` into ``output_tensor`` (shape ``(world*n, ...)`` or
-    ``(world, n, ...)``), ordered by rank."""
+    ``(world, n, ...)``), ordered by rank.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> out = torch.zeros(2)  # doctest: +SKIP
+    >>> dist.all_gather_into_tensor(out, torch.tensor([float(dist.get_rank())]))  # doctest: +SKIP
+    >>> out  # doctest: +SKIP
+    tensor([0., 1.])
+    """
     g = _group(group)
     if g is None:
         return None
@@ -158,7 +185,16 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
-    """Fill ``tensor_list[r]`` with rank r's ``tensor`` on every rank."""
+    """Fill ``tensor_list[r]`` with rank r's ``tensor`` on every rank.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> out = [torch.zeros(1) for _ in range(2)]  # doctest: +SKIP
+    >>> dist.all_gather(out, torch.tensor([float(dist.get_rank())]))  # doctest: +SKIP
+    >>> out  # doctest: +SKIP
+    [tensor([0.]), tensor([1.])]
+    """
     g = _group(group)
     if g is None:
         return None
@@ -183,7 +219,16 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
 
 
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
-    """Reduce ``input`` (``world*n`` elements, rank-major) across ranks; rank r gets chunk r."""
+    """Reduce ``input`` (``world*n`` elements, rank-major) across ranks; rank r gets chunk r.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> out = torch.zeros(1)  # doctest: +SKIP
+    >>> dist.reduce_scatter_tensor(out, torch.tensor([1.0, 2.0]))  # doctest: +SKIP
+    >>> out   # on rank 0  # doctest: +SKIP
+    tensor([2.])
+    """
     g = _group(group)
     if g is None:
         return None
@@ -201,7 +246,16 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
 
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
-    """Reduce ``input_list[r]`` across ranks into ``output`` of rank r."""
+    """Reduce ``input_list[r]`` across ranks into ``output`` of rank r.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> out = torch.zeros(1)  # doctest: +SKIP
+    >>> dist.reduce_scatter(out, [torch.tensor([1.0]), torch.tensor([2.0])])  # doctest: +SKIP
+    >>> out   # rank 0: 1 + 1; rank 1 gets 2 + 2  # doctest: +SKIP
+    tensor([2.])
+    """
     from .. import stack
     g = _group(group)
     if g is None:
@@ -212,7 +266,17 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
 
 def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None,
                       group=None, async_op=False):
-    """Rank r sends its chunk j of ``input`` to rank j (even splits only)."""
+    """Rank r sends its chunk j of ``input`` to rank j (even splits only).
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> inp = torch.tensor([0.0, 1.0]) + 10 * dist.get_rank()  # doctest: +SKIP
+    >>> out = torch.zeros(2)  # doctest: +SKIP
+    >>> dist.all_to_all_single(out, inp)  # doctest: +SKIP
+    >>> out   # on rank 0  # doctest: +SKIP
+    tensor([ 0., 10.])
+    """
     g = _group(group)
     if g is None:
         return None
@@ -228,7 +292,17 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
 
 
 def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
-    """Global rank ``dst`` gets ``gather_list[r]`` = rank r's ``tensor``."""
+    """Global rank ``dst`` gets ``gather_list[r]`` = rank r's ``tensor``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> t = torch.tensor([float(dist.get_rank())])  # doctest: +SKIP
+    >>> out = [torch.zeros(1), torch.zeros(1)] if dist.get_rank() == 0 else None  # doctest: +SKIP
+    >>> dist.gather(t, out, dst=0)  # doctest: +SKIP
+    >>> out   # on rank 0  # doctest: +SKIP
+    [tensor([0.]), tensor([1.])]
+    """
     g = _group(group)
     if g is None:
         return None
@@ -254,7 +328,17 @@ def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
 
 
 def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
-    """Rank r's ``tensor`` gets ``scatter_list[r]`` of global rank ``src``."""
+    """Rank r's ``tensor`` gets ``scatter_list[r]`` of global rank ``src``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> t = torch.zeros(1)  # doctest: +SKIP
+    >>> parts = [torch.tensor([5.0]), torch.tensor([6.0])] if dist.get_rank() == 0 else None  # doctest: +SKIP
+    >>> dist.scatter(t, parts, src=0)  # doctest: +SKIP
+    >>> t   # on rank 1  # doctest: +SKIP
+    tensor([6.])
+    """
     g = _group(group)
     if g is None:
         return None
@@ -273,7 +357,13 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
 
 
 def barrier(group=None, async_op=False, device_ids=None):
-    """Wait until every rank of the group reached this call."""
+    """Wait until every rank of the group reached this call.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> dist.barrier()   # every rank waits here for the others  # doctest: +SKIP
+    """
     g = _group(group)
     if g is None:
         return None
@@ -283,7 +373,17 @@ def barrier(group=None, async_op=False, device_ids=None):
 
 # --- point to point -----------------------------------------------------------------------------
 def isend(tensor, dst, group=None, tag=0):
-    """Start sending ``tensor`` to global rank ``dst``; returns a Work."""
+    """Start sending ``tensor`` to global rank ``dst``; returns a Work.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> t = torch.zeros(2)  # doctest: +SKIP
+    >>> work = dist.isend(torch.ones(2), dst=1) if dist.get_rank() == 0 else dist.irecv(t, src=0)  # doctest: +SKIP
+    >>> _ = work.wait()  # doctest: +SKIP
+    >>> t   # on rank 1  # doctest: +SKIP
+    tensor([1., 1.])
+    """
     g = _group(group)
     if g is None:
         return None
@@ -292,7 +392,17 @@ def isend(tensor, dst, group=None, tag=0):
 
 
 def irecv(tensor, src=None, group=None, tag=0):
-    """Start receiving into ``tensor`` from global rank ``src`` (any rank if None)."""
+    """Start receiving into ``tensor`` from global rank ``src`` (any rank if None).
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> t = torch.zeros(2)  # doctest: +SKIP
+    >>> work = dist.isend(torch.ones(2), dst=1) if dist.get_rank() == 0 else dist.irecv(t, src=0)  # doctest: +SKIP
+    >>> _ = work.wait()  # doctest: +SKIP
+    >>> t   # on rank 1  # doctest: +SKIP
+    tensor([1., 1.])
+    """
     g = _group(group)
     if g is None:
         return None
@@ -311,14 +421,32 @@ def irecv(tensor, src=None, group=None, tag=0):
 
 
 def send(tensor, dst, group=None, tag=0):
-    """Send ``tensor`` to global rank ``dst`` (waits with the group's deadline)."""
+    """Send ``tensor`` to global rank ``dst`` (waits with the group's deadline).
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> t = torch.zeros(2)  # doctest: +SKIP
+    >>> _ = dist.send(torch.ones(2), dst=1) if dist.get_rank() == 0 else dist.recv(t, src=0)  # doctest: +SKIP
+    >>> t   # on rank 1  # doctest: +SKIP
+    tensor([1., 1.])
+    """
     w = isend(tensor, dst, group, tag)
     if w is not None:
         w.wait()
 
 
 def recv(tensor, src=None, group=None, tag=0):
-    """Receive into ``tensor`` from global rank ``src`` (any if None); returns the sender."""
+    """Receive into ``tensor`` from global rank ``src`` (any if None); returns the sender.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> t = torch.zeros(2)  # doctest: +SKIP
+    >>> if dist.get_rank() == 0: dist.send(torch.ones(2), dst=1)  # doctest: +SKIP
+    >>> if dist.get_rank() == 1: print(dist.recv(t, src=0), t)  # doctest: +SKIP
+    0 tensor([1., 1.])
+    """
     w = irecv(tensor, src, group, tag)
     if w is None:
         return -1
@@ -332,7 +460,16 @@ def _bytes_buf(data):
 
 
 def broadcast_object_list(object_list, src=0, group=None, device=None):
-    """Replace ``object_list``'s items on every rank by those of global rank ``src`` (pickled)."""
+    """Replace ``object_list``'s items on every rank by those of global rank ``src`` (pickled).
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> objs = [{'lr': 0.1}] if dist.get_rank() == 0 else [None]  # doctest: +SKIP
+    >>> dist.broadcast_object_list(objs, src=0)  # doctest: +SKIP
+    >>> objs  # doctest: +SKIP
+    [{'lr': 0.1}]
+    """
     g = _group(group)
     if g is None:
         return
@@ -368,7 +505,16 @@ def _allgather_bytes(g, payload, what):
 
 
 def all_gather_object(object_list, obj, group=None):
-    """``object_list[r]`` = rank r's picklable ``obj``, on every rank."""
+    """``object_list[r]`` = rank r's picklable ``obj``, on every rank.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> objs = [None, None]  # doctest: +SKIP
+    >>> dist.all_gather_object(objs, {'rank': dist.get_rank()})  # doctest: +SKIP
+    >>> objs  # doctest: +SKIP
+    [{'rank': 0}, {'rank': 1}]
+    """
     g = _group(group)
     if g is None:
         return
@@ -382,7 +528,16 @@ def all_gather_object(object_list, obj, group=None):
 
 
 def gather_object(obj, object_gather_list=None, dst=0, group=None):
-    """Global rank ``dst`` gets every rank's ``obj`` in ``object_gather_list``."""
+    """Global rank ``dst`` gets every rank's ``obj`` in ``object_gather_list``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> out = [None, None] if dist.get_rank() == 0 else None  # doctest: +SKIP
+    >>> dist.gather_object(dist.get_rank() * 10, out, dst=0)  # doctest: +SKIP
+    >>> out   # on rank 0  # doctest: +SKIP
+    [0, 10]
+    """
     g = _group(group)
     if g is None:
         return
@@ -396,7 +551,16 @@ def gather_object(obj, object_gather_list=None, dst=0, group=None):
 
 def scatter_object_list(scatter_object_output_list, scatter_object_input_list=None, src=0,
                         group=None):
-    """``scatter_object_output_list[0]`` = item r of global rank ``src``'s input list."""
+    """``scatter_object_output_list[0]`` = item r of global rank ``src``'s input list.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> out = [None]  # doctest: +SKIP
+    >>> dist.scatter_object_list(out, ['a', 'b'] if dist.get_rank() == 0 else None, src=0)  # doctest: +SKIP
+    >>> out   # on rank 1  # doctest: +SKIP
+    ['b']
+    """
     g = _group(group)
     if g is None:
         return

@@ -46,7 +46,13 @@ def _mpi():
 
 
 class Backend(str):
-    """Backend names; every name runs on MPI here (gloo/nccl are accepted for portability)."""
+    """Backend names; every name runs on MPI here (gloo/nccl are accepted for portability).
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.Backend.MPI, dist.Backend.GLOO
+    ('mpi', 'gloo')
+    """
     MPI = "mpi"
     GLOO = "gloo"
     NCCL = "nccl"
@@ -54,7 +60,15 @@ class Backend(str):
 
 
 class ReduceOp:
-    """Reduction operators of ``all_reduce``/``reduce``/``reduce_scatter_tensor``."""
+    """Reduction operators of ``all_reduce``/``reduce``/``reduce_scatter_tensor``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.ReduceOp.SUM
+    <ReduceOp.SUM: 0>
+    >>> t = torch.ones(2)
+    >>> dist.all_reduce(t, op=dist.ReduceOp.MAX)   # doctest: +SKIP
+    """
 
     class _Op:
         __slots__ = ("name", "code")
@@ -123,7 +137,15 @@ def _seconds(timeout):
 
 
 class ProcessGroup:
-    """A set of ranks and its MPI communicator. ``ranks`` are global ranks in group-rank order."""
+    """A set of ranks and its MPI communicator. ``ranks`` are global ranks in group-rank order.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> g = dist.new_group([0, 1])  # doctest: +SKIP
+    >>> isinstance(g, dist.ProcessGroup), dist.get_process_group_ranks(g)  # doctest: +SKIP
+    (True, [0, 1])
+    """
 
     def __init__(self, comm, ranks, timeout):
         self.comm = comm
@@ -149,6 +171,15 @@ class ProcessGroup:
 
 
 class GroupMember:
+    """``GroupMember.WORLD`` (the default group, set by ``init_process_group``) and
+    ``GroupMember.NON_GROUP_MEMBER`` (what ``new_group`` gives ranks outside the group).
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> dist.GroupMember.WORLD is not None  # doctest: +SKIP
+    True
+    """
     WORLD = None  # set by init_process_group
     NON_GROUP_MEMBER = object()
 
@@ -276,7 +307,18 @@ class Work:
     """Handle of an asynchronous collective (``async_op=True``): ``wait()``, ``is_completed()``.
 
     The MPI requests are non-blocking; ``finish`` runs once on completion (copy back a staged
-    buffer, divide for AVG, bump version counters)."""
+    buffer, divide for AVG, bump version counters).
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> t = torch.ones(2)  # doctest: +SKIP
+    >>> work = dist.all_reduce(t, async_op=True)  # doctest: +SKIP
+    >>> work.wait()  # doctest: +SKIP
+    True
+    >>> work.is_completed()  # doctest: +SKIP
+    True
+    """
 
     def __init__(self, reqs, what, group, finish=None, result=None, status=None):
         self._reqs = reqs
@@ -389,7 +431,16 @@ def _remove_fail_fast():
 
 # --- process groups -----------------------------------------------------------------------------
 def is_initialized():
-    """True between ``init_process_group`` and ``destroy_process_group``."""
+    """True between ``init_process_group`` and ``destroy_process_group``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.is_initialized()                # before init_process_group  # doctest: +SKIP
+    False
+    >>> dist.init_process_group("mpi")       # doctest: +SKIP
+    >>> dist.is_initialized()                # doctest: +SKIP
+    True
+    """
     return _state.world is not None
 
 
@@ -477,7 +528,15 @@ def _share_cores(comm, MPI):
 
 
 def destroy_process_group(group=None):
-    """Leave the process group (MPI itself stays up until the process exits)."""
+    """Leave the process group (MPI itself stays up until the process exits).
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> dist.destroy_process_group()  # doctest: +SKIP
+    >>> dist.is_initialized()  # doctest: +SKIP
+    False
+    """
     if group is not None and group is not GroupMember.WORLD:
         if isinstance(group, ProcessGroup) and group in _state.groups:
             _state.groups.remove(group)
@@ -502,33 +561,80 @@ def destroy_process_group(group=None):
 
 
 def get_rank(group=None):
-    """This process's rank in ``group`` (the world by default); -1 if not a member."""
+    """This process's rank in ``group`` (the world by default); -1 if not a member.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> dist.get_rank()   # with mpiexec -n 2: 0 on one process, 1 on the other  # doctest: +SKIP
+    0
+    """
     g = _group(group)
     return -1 if g is None else g.rank()
 
 
 def get_world_size(group=None):
-    """The number of ranks in ``group`` (the world by default); -1 if not a member."""
+    """The number of ranks in ``group`` (the world by default); -1 if not a member.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> dist.get_world_size()   # with mpiexec -n 2  # doctest: +SKIP
+    2
+    """
     g = _group(group)
     return -1 if g is None else g.size()
 
 
 def get_backend(group=None):
+    """The backend name of ``group`` (the world by default).
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> dist.get_backend()  # doctest: +SKIP
+    'mpi'
+    """
     _group(group)
     return _state.backend
 
 
 def get_global_rank(group, group_rank):
+    """The global rank of rank ``group_rank`` of ``group``.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> g = dist.new_group([0, 1])  # doctest: +SKIP
+    >>> dist.get_global_rank(g, 1)  # doctest: +SKIP
+    1
+    """
     return _group(group).ranks[group_rank]
 
 
 def get_process_group_ranks(group):
+    """The global ranks of ``group``, in group-rank order.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> dist.get_process_group_ranks(dist.new_group([1, 0]))  # doctest: +SKIP
+    [0, 1]
+    """
     return list(_group(group).ranks)
 
 
 def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False):
     """A sub-group of the world; every rank must call it (like PyTorch). Ranks are sorted.
-    Non-members get ``GroupMember.NON_GROUP_MEMBER``; collectives on it are no-ops for them."""
+    Non-members get ``GroupMember.NON_GROUP_MEMBER``; collectives on it are no-ops for them.
+
+    >>> import numtorch as torch
+    >>> import numtorch.distributed as dist
+    >>> dist.init_process_group("mpi")                          # doctest: +SKIP
+    >>> evens = dist.new_group([r for r in range(dist.get_world_size()) if r % 2 == 0])  # doctest: +SKIP
+    >>> t = torch.ones(1)  # doctest: +SKIP
+    >>> if dist.get_rank() % 2 == 0: dist.all_reduce(t, group=evens)  # doctest: +SKIP
+    """
     world = _world()
     ranks = sorted(set(range(world.size()) if ranks is None else ranks))
     for r in ranks:

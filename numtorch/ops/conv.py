@@ -372,7 +372,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     >>> import numtorch as torch
     >>> from numtorch.ops.conv import conv_transpose2d
     >>> conv_transpose2d(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2)).shape
-    numtorch.Size([1, 1, 3, 3])
+    torch.Size([1, 1, 3, 3])
     """
     return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
                            dilation, 2, "conv_transpose2d")
@@ -558,7 +558,7 @@ def adaptive_avg_pool2d(input, output_size):
     >>> import numtorch as torch
     >>> from numtorch.ops.conv import adaptive_avg_pool2d
     >>> adaptive_avg_pool2d(torch.ones(1, 2, 5, 7), 1).shape
-    numtorch.Size([1, 2, 1, 1])
+    torch.Size([1, 2, 1, 1])
     """
     return _adaptive(input, output_size, 2, "adaptive_avg_pool2d")
 

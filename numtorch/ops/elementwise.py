@@ -1394,8 +1394,10 @@ def equal(input, other):
     """True if both tensors have the same shape and elements.
 
     >>> import numtorch as torch
-    >>> torch.equal(torch.tensor([1, 2]), torch.tensor([1, 2])), torch.equal(torch.tensor([1]), torch.tensor([1, 1]))
-    (True, False)
+    >>> torch.equal(torch.tensor([1, 2]), torch.tensor([1, 2]))
+    True
+    >>> torch.equal(torch.tensor([1]), torch.tensor([1, 1]))
+    False
     """
     return input.shape == other.shape and bool(eq(input, other).all())
 

@@ -14,7 +14,7 @@ from ..autograd.function import Function
 from ..autograd import grad_mode
 from . import _core
 from ._core import kernels, empty
-from .shape import Slice, _copy_array
+from .shape import Slice, _copy_array, view_index
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -635,7 +635,7 @@ def setitem(self, key, value):
     basic, adv = _split_key(self, key)
     if not adv and not tracking:
         _check_inplace(self)
-        target = self._data[basic] if basic else self._data
+        target = view_index(self._data, basic) if basic else self._data
         K = kernels(self.device).elementwise
         if isinstance(value, Tensor):
             src = value._data

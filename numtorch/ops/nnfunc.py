@@ -9,7 +9,7 @@ Everything else is composed from differentiable Tensor ops and has no backward c
 >>> x = torch.tensor([[2.0, 0.0, -1.0]], requires_grad=True)
 >>> loss = F.cross_entropy(x, torch.tensor([0]))
 >>> loss.backward(); x.grad.shape
-numtorch.Size([1, 3])
+torch.Size([1, 3])
 """
 import math
 import warnings

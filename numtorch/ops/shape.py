@@ -11,6 +11,17 @@ from . import _core
 from ._core import kernels, empty, normalize_dims
 
 
+def view_index(arr, key):
+    """``arr[key]`` as a view, always: NumPy returns a scalar *copy* when every index is an
+    int, so writes through it (setitem, a slice's backward) would be lost; a trailing ``...``
+    keeps a 0-d view."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if not any(k is Ellipsis for k in key):
+        key = key + (Ellipsis,)
+    return arr[key]
+
+
 def _infer_shape(shape, numel):
     shape = list(shape)
     neg = [i for i, s in enumerate(shape) if s == -1]
@@ -353,7 +364,7 @@ class Slice(Function):
         ctx.in_shape = x._data.shape
         ctx.key = key
         ctx.dtype, ctx.device = x.dtype, x.device
-        return x._view_of(x._data[key])
+        return x._view_of(view_index(x._data, key))
 
     @staticmethod
     def backward(ctx, g):
@@ -368,7 +379,7 @@ class SliceBackward(Function):
         out = empty(shape, g.dtype, g.device)
         k = kernels(g.device).elementwise
         k.fill(out._data, 0)
-        k.copy(g._data, out._data[key])
+        k.copy(g._data, view_index(out._data, key))
         return out
 
     @staticmethod

@@ -60,6 +60,13 @@ class LRScheduler:
 
     Subclasses implement ``get_lr()`` (the lrs for ``self.last_epoch``, usually from the current
     ``group["lr"]``) and may add ``_get_closed_form_lr()`` for ``step(epoch)``.
+
+    >>> import numtorch as torch
+    >>> from numtorch.optim import SGD, lr_scheduler
+    >>> opt = SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    >>> isinstance(sched, lr_scheduler.LRScheduler), sched.last_epoch, sched.base_lrs
+    (True, 0, [1.0])
     """
 
     _get_lr_called_within_step = False
@@ -147,7 +154,20 @@ def _warn_get_lr(sched):
 
 
 class LambdaLR(LRScheduler):
-    """``lr = base_lr * lr_lambda(epoch)`` (one function, or one per param group)."""
+    """``lr = base_lr * lr_lambda(epoch)`` (one function, or one per param group).
+
+    >>> import numtorch as torch
+    >>> from numtorch.optim import SGD, lr_scheduler
+    >>> opt = SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.LambdaLR(opt, lambda epoch: 1 / (epoch + 1))
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.5, 0.3333, 0.25, 0.2]
+    """
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         self.optimizer = optimizer
@@ -182,7 +202,20 @@ class LambdaLR(LRScheduler):
 
 
 class StepLR(LRScheduler):
-    """Multiply the lr by ``gamma`` every ``step_size`` epochs."""
+    """Multiply the lr by ``gamma`` every ``step_size`` epochs.
+
+    >>> import numtorch as torch
+    >>> from numtorch.optim import SGD, lr_scheduler
+    >>> opt = SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [1.0, 0.1, 0.1, 0.01]
+    """
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         self.step_size = step_size
@@ -201,7 +234,20 @@ class StepLR(LRScheduler):
 
 
 class MultiStepLR(LRScheduler):
-    """Multiply the lr by ``gamma`` at each milestone epoch."""
+    """Multiply the lr by ``gamma`` at each milestone epoch.
+
+    >>> import numtorch as torch
+    >>> from numtorch.optim import SGD, lr_scheduler
+    >>> opt = SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.MultiStepLR(opt, milestones=[1, 3], gamma=0.1)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.1, 0.1, 0.01, 0.01]
+    """
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
         self.milestones = Counter(milestones)
@@ -222,7 +268,20 @@ class MultiStepLR(LRScheduler):
 
 
 class LinearLR(LRScheduler):
-    """Scale the lr linearly from ``start_factor`` to ``end_factor`` over ``total_iters``."""
+    """Scale the lr linearly from ``start_factor`` to ``end_factor`` over ``total_iters``.
+
+    >>> import numtorch as torch
+    >>> from numtorch.optim import SGD, lr_scheduler
+    >>> opt = SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=2)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.75, 1.0, 1.0, 1.0]
+    """
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
                  last_epoch=-1):
@@ -254,7 +313,20 @@ class LinearLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply the lr by ``gamma`` every epoch."""
+    """Multiply the lr by ``gamma`` every epoch.
+
+    >>> import numtorch as torch
+    >>> from numtorch.optim import SGD, lr_scheduler
+    >>> opt = SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.5, 0.25, 0.125, 0.0625]
+    """
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
         self.gamma = gamma
@@ -272,7 +344,20 @@ class ExponentialLR(LRScheduler):
 
 class CosineAnnealingLR(LRScheduler):
     """Cosine annealing from the base lr to ``eta_min`` over ``T_max`` epochs (torch's
-    recursive form, which keeps going past ``T_max``)."""
+    recursive form, which keeps going past ``T_max``).
+
+    >>> import numtorch as torch
+    >>> from numtorch.optim import SGD, lr_scheduler
+    >>> opt = SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.8536, 0.5, 0.1464, 0.0]
+    """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         self.T_max = T_max
@@ -304,7 +389,21 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class SequentialLR(LRScheduler):
-    """Run ``schedulers`` one after another, switching at each of ``milestones``."""
+    """Run ``schedulers`` one after another, switching at each of ``milestones``.
+
+    >>> import numtorch as torch
+    >>> from numtorch.optim import SGD, lr_scheduler
+    >>> opt = SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.SequentialLR(opt, [lr_scheduler.LinearLR(opt, 0.5, total_iters=2),
+    ...                                       lr_scheduler.ExponentialLR(opt, gamma=0.5)], milestones=[2])
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.75, 1.0, 0.5, 0.25]
+    """
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         if len(schedulers) < 1:
@@ -374,7 +473,20 @@ class SequentialLR(LRScheduler):
 class OneCycleLR(LRScheduler):
     """The 1cycle policy: warm up to ``max_lr``, anneal to ``max_lr / div_factor /
     final_div_factor`` (cos or linear; optional three phases), cycling momentum (or Adam's
-    beta1) inversely."""
+    beta1) inversely.
+
+    >>> import numtorch as torch
+    >>> from numtorch.optim import SGD, lr_scheduler
+    >>> opt = SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.9505, 0.6113, 0.1883, 0.0]
+    """
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
                  pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
@@ -490,7 +602,17 @@ class OneCycleLR(LRScheduler):
 
 class ReduceLROnPlateau(LRScheduler):
     """Multiply the lr by ``factor`` when a metric has stopped improving for ``patience``
-    epochs; ``step(metric)``."""
+    epochs; ``step(metric)``.
+
+    >>> import numtorch as torch
+    >>> from numtorch.optim import SGD, lr_scheduler
+    >>> opt = SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> sched = lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    >>> for loss in [1.0, 1.0, 1.0, 1.0]:
+    ...     sched.step(loss)
+    >>> opt.param_groups[0]["lr"]
+    0.5
+    """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):

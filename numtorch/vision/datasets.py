@@ -36,6 +36,16 @@ def read_idx(path, expected_ndim=None):
 
     Raises RuntimeError naming ``path`` on a bad magic number, an unexpected number of
     dimensions, or a data size that does not match the header.
+
+    >>> import numtorch as torch
+    >>> import os, struct, tempfile
+    >>> import numpy as np
+    >>> from numtorch.vision.datasets import read_idx
+    >>> path = os.path.join(tempfile.mkdtemp(), "labels-idx1-ubyte")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(struct.pack(">BBBBI", 0, 0, 0x08, 1, 3) + bytes([7, 2, 1]))
+    >>> read_idx(path, expected_ndim=1)
+    array([7, 2, 1], dtype=uint8)
     """
     raw = _read_bytes(path)
     if len(raw) < 4:
@@ -230,7 +240,15 @@ class MNIST(Dataset):
 
 
 class FashionMNIST(MNIST):
-    """Zalando's Fashion-MNIST (same format and interface as ``MNIST``)."""
+    """Zalando's Fashion-MNIST (same format and interface as ``MNIST``).
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import datasets, transforms
+    >>> ds = datasets.FashionMNIST("data", train=False, download=True,
+    ...                            transform=transforms.ToTensor())  # doctest: +SKIP
+    >>> ds[0][0].shape, ds.classes[ds[0][1]]                      # doctest: +SKIP
+    (torch.Size([1, 28, 28]), 'Ankle boot')
+    """
 
     mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
     resources = [

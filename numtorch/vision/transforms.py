@@ -47,7 +47,15 @@ def _as_hwc_array(pic):
 
 
 class Compose:
-    """Apply ``transforms`` one after another."""
+    """Apply ``transforms`` one after another.
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> import numpy as np
+    >>> t = transforms.Compose([transforms.ToTensor(), transforms.Normalize([0.5], [0.5])])
+    >>> t(np.array([[0, 255]], dtype=np.uint8))
+    tensor([[[-1.,  1.]]])
+    """
 
     def __init__(self, transforms):
         self.transforms = list(transforms)
@@ -74,7 +82,15 @@ class Compose:
 
 class ToTensor:
     """A PIL image or NumPy (H, W[, C]) array -> tensor (C, H, W); uint8 is scaled to float32
-    in [0, 1], other dtypes keep their values (torchvision's rule)."""
+    in [0, 1], other dtypes keep their values (torchvision's rule).
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> import numpy as np
+    >>> x = transforms.ToTensor()(np.array([[0, 51, 255]], dtype=np.uint8))
+    >>> x.shape, x.dtype, [round(v, 4) for v in x.flatten().tolist()]
+    (torch.Size([1, 1, 3]), torch.float32, [0.0, 0.2, 1.0])
+    """
 
     def __call__(self, pic):
         torch = _torch()
@@ -102,7 +118,14 @@ class ToTensor:
 
 
 class PILToTensor:
-    """A PIL image or NumPy (H, W[, C]) array -> tensor (C, H, W) of the same dtype."""
+    """A PIL image or NumPy (H, W[, C]) array -> tensor (C, H, W) of the same dtype.
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> import numpy as np
+    >>> transforms.PILToTensor()(np.zeros((2, 3, 3), dtype=np.uint8)).shape
+    torch.Size([3, 2, 3])
+    """
 
     def __call__(self, pic):
         torch = _torch()
@@ -113,7 +136,13 @@ class PILToTensor:
 
 
 class ConvertImageDtype:
-    """Convert a tensor image's dtype, rescaling between integer ranges and [0, 1] floats."""
+    """Convert a tensor image's dtype, rescaling between integer ranges and [0, 1] floats.
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> transforms.ConvertImageDtype(torch.float32)(torch.tensor([[[0, 255]]], dtype=torch.uint8))
+    tensor([[[0., 1.]]])
+    """
 
     def __init__(self, dtype):
         self.dtype = dtype
@@ -137,7 +166,13 @@ class ConvertImageDtype:
 
 
 class Normalize:
-    """``(x - mean[c]) / std[c]`` for each channel ``c`` of a float tensor (..., C, H, W)."""
+    """``(x - mean[c]) / std[c]`` for each channel ``c`` of a float tensor (..., C, H, W).
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> transforms.Normalize(mean=[0.5], std=[0.25])(torch.tensor([[[0.0, 1.0]]]))
+    tensor([[[-2.,  2.]]])
+    """
 
     def __init__(self, mean, std, inplace=False):
         self.mean = mean
@@ -181,7 +216,13 @@ class Normalize:
 
 
 class Lambda:
-    """Apply a user function."""
+    """Apply a user function.
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> transforms.Lambda(lambda x: x * 2)(torch.tensor([1, 2]))
+    tensor([2, 4])
+    """
 
     def __init__(self, lambd):
         if not callable(lambd):
@@ -200,7 +241,13 @@ def _coin(p):
 
 
 class RandomHorizontalFlip:
-    """Mirror left-right with probability ``p`` (tensors: last dim; NumPy images: axis 1)."""
+    """Mirror left-right with probability ``p`` (tensors: last dim; NumPy images: axis 1).
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> transforms.RandomHorizontalFlip(p=1.0)(torch.tensor([[[1, 2, 3]]]))
+    tensor([[[3, 2, 1]]])
+    """
 
     def __init__(self, p=0.5):
         self.p = p
@@ -217,7 +264,14 @@ class RandomHorizontalFlip:
 
 
 class RandomVerticalFlip(RandomHorizontalFlip):
-    """Mirror top-bottom with probability ``p`` (tensors: dim -2; NumPy images: axis 0)."""
+    """Mirror top-bottom with probability ``p`` (tensors: dim -2; NumPy images: axis 0).
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> transforms.RandomVerticalFlip(p=1.0)(torch.tensor([[[1], [2]]]))
+    tensor([[[2],
+             [1]]])
+    """
 
     def __call__(self, img):
         if not _coin(self.p):
@@ -270,7 +324,14 @@ def _crop(img, i, j, h, w):
 
 class RandomCrop:
     """Crop a random ``size`` window, after optional ``padding`` (int, (lr, tb) or
-    (left, top, right, bottom)) filled with ``fill`` or by ``padding_mode``."""
+    (left, top, right, bottom)) filled with ``fill`` or by ``padding_mode``.
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> _ = torch.manual_seed(0)
+    >>> transforms.RandomCrop(2, padding=1)(torch.ones(1, 4, 4)).shape
+    torch.Size([1, 2, 2])
+    """
 
     def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
         self.size = _pair(size)
@@ -313,7 +374,15 @@ class RandomCrop:
 
 
 class CenterCrop:
-    """Crop the central ``size`` window."""
+    """Crop the central ``size`` window.
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> img = torch.arange(16).reshape(1, 4, 4)
+    >>> transforms.CenterCrop(2)(img)
+    tensor([[[ 5,  6],
+             [ 9, 10]]])
+    """
 
     def __init__(self, size):
         self.size = _pair(size)

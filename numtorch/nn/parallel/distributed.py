@@ -291,7 +291,7 @@ class DistributedDataParallel(Module):
     >>> from numtorch.nn.parallel import DistributedDataParallel as DDP
     >>> dist.init_process_group("mpi")                   # doctest: +SKIP
     >>> model = DDP(torch.nn.Linear(4, 2))                # doctest: +SKIP
-    >>> model(torch.randn(8, 4)).sum().backward()         # doctest: +SKIP  (grads averaged)
+    >>> model(torch.randn(8, 4)).sum().backward()         # grads averaged  # doctest: +SKIP
     """
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0,
@@ -357,7 +357,7 @@ class DistributedDataParallel(Module):
 
         >>> with ddp.no_sync():                          # doctest: +SKIP
         ...     ddp(x1).sum().backward()
-        >>> ddp(x2).sum().backward()                     # doctest: +SKIP  (averages x1 + x2)
+        >>> ddp(x2).sum().backward()                     # averages x1 + x2  # doctest: +SKIP
         """
         old = self.require_backward_grad_sync
         self.require_backward_grad_sync = False

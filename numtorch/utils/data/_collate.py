@@ -20,6 +20,8 @@ def _tensor_mod():
 def default_convert(data):
     """Turn NumPy arrays (and NumPy scalars) inside ``data`` into tensors, keeping the structure.
 
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import default_convert
     >>> import numpy as np
     >>> default_convert({"x": np.zeros(2)})
     {'x': tensor([0., 0.], dtype=torch.float64)}
@@ -64,6 +66,7 @@ def default_collate(batch):
     floats become a float64 tensor, ints an int64 tensor; strings stay a list; dicts, namedtuples
     and sequences are collated field by field (tuples come back as lists, like PyTorch).
 
+    >>> from numtorch.utils.data import default_collate
     >>> import numtorch as torch
     >>> default_collate([(torch.tensor([1.0]), 0), (torch.tensor([2.0]), 1)])
     [tensor([[1.],

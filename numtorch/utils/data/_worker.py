@@ -18,7 +18,18 @@ _worker_info = None
 
 
 class WorkerInfo:
-    """``id``, ``num_workers``, ``seed`` and ``dataset`` (this worker's copy) of a worker."""
+    """``id``, ``num_workers``, ``seed`` and ``dataset`` (this worker's copy) of a worker.
+
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import DataLoader, get_worker_info
+    >>> class Info(torch.utils.data.Dataset):
+    ...     def __len__(self): return 2
+    ...     def __getitem__(self, i):
+    ...         info = get_worker_info()
+    ...         return -1 if info is None else info.num_workers
+    >>> [b.tolist() for b in DataLoader(Info(), batch_size=2)]
+    [[-1, -1]]
+    """
 
     def __init__(self, **kwargs):
         for k, v in kwargs.items():
@@ -36,6 +47,8 @@ class WorkerInfo:
 def get_worker_info():
     """The ``WorkerInfo`` of the current DataLoader worker, or None in the main process.
 
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import get_worker_info
     >>> get_worker_info() is None
     True
     """

@@ -32,7 +32,7 @@ class DataLoader:
     """Iterate over ``dataset`` in batches (PyTorch's signature and semantics).
 
     >>> import numtorch as torch
-    >>> from numtorch.utils.data import TensorDataset
+    >>> from numtorch.utils.data import DataLoader, TensorDataset
     >>> ds = TensorDataset(torch.arange(10))
     >>> loader = DataLoader(ds, batch_size=4, shuffle=True,
     ...                     generator=torch.Generator().manual_seed(0))

@@ -11,6 +11,8 @@ __all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "Chai
 class Dataset:
     """A map-style dataset: subclasses define ``__getitem__`` (and usually ``__len__``).
 
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import Dataset
     >>> class Squares(Dataset):
     ...     def __len__(self): return 4
     ...     def __getitem__(self, i): return i * i
@@ -30,6 +32,13 @@ class IterableDataset(Dataset):
 
     With worker processes each worker iterates its own copy; use ``get_worker_info()`` in
     ``__iter__`` to shard the stream so workers do not repeat items.
+
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import DataLoader, IterableDataset
+    >>> class Count(IterableDataset):
+    ...     def __iter__(self): return iter(range(5))
+    >>> [b.tolist() for b in DataLoader(Count(), batch_size=2)]
+    [[0, 1], [2, 3], [4]]
     """
 
     def __iter__(self):
@@ -42,6 +51,7 @@ class IterableDataset(Dataset):
 class TensorDataset(Dataset):
     """Items are ``tuple(t[i] for t in tensors)``; every tensor has the same first dimension.
 
+    >>> from numtorch.utils.data import TensorDataset
     >>> import numtorch as torch
     >>> TensorDataset(torch.zeros(3, 2), torch.arange(3))[1][1]
     tensor(1)
@@ -63,7 +73,14 @@ class TensorDataset(Dataset):
 
 
 class StackDataset(Dataset):
-    """Zips datasets of equal length: items are tuples (positional) or dicts (keywords)."""
+    """Zips datasets of equal length: items are tuples (positional) or dicts (keywords).
+
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import StackDataset, TensorDataset
+    >>> ds = StackDataset(x=torch.arange(3), y=torch.tensor([10, 20, 30]))
+    >>> ds[1]
+    {'x': tensor(1), 'y': tensor(20)}
+    """
 
     def __init__(self, *args, **kwargs):
         if args and kwargs:
@@ -87,7 +104,14 @@ class StackDataset(Dataset):
 
 
 class ConcatDataset(Dataset):
-    """The concatenation of map-style datasets; ``cumulative_sizes`` holds the running lengths."""
+    """The concatenation of map-style datasets; ``cumulative_sizes`` holds the running lengths.
+
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import ConcatDataset, TensorDataset
+    >>> ds = ConcatDataset([TensorDataset(torch.arange(2)), TensorDataset(torch.arange(3))])
+    >>> len(ds), ds.cumulative_sizes, ds[3]
+    (5, [2, 5], (tensor(1),))
+    """
 
     @staticmethod
     def cumsum(sequence):
@@ -122,7 +146,16 @@ class ConcatDataset(Dataset):
 
 
 class ChainDataset(IterableDataset):
-    """Chains iterable datasets one after another."""
+    """Chains iterable datasets one after another.
+
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import ChainDataset, IterableDataset
+    >>> class Count(IterableDataset):
+    ...     def __init__(self, n): self.n = n
+    ...     def __iter__(self): return iter(range(self.n))
+    >>> list(ChainDataset([Count(2), Count(3)]))
+    [0, 1, 0, 1, 2]
+    """
 
     def __init__(self, datasets):
         self.datasets = datasets
@@ -138,7 +171,14 @@ class ChainDataset(IterableDataset):
 
 
 class Subset(Dataset):
-    """The items of ``dataset`` at ``indices``, in that order."""
+    """The items of ``dataset`` at ``indices``, in that order.
+
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import Subset
+    >>> sub = Subset(["a", "b", "c", "d"], [3, 1])
+    >>> len(sub), sub[0]
+    (2, 'd')
+    """
 
     def __init__(self, dataset, indices):
         self.dataset = dataset
@@ -165,6 +205,7 @@ def random_split(dataset, lengths, generator=None):
     ``lengths`` may be fractions summing to 1: each split gets ``floor(n * frac)`` items and the
     remainder is dealt one by one, round-robin from the first split (PyTorch's rule).
 
+    >>> from numtorch.utils.data import random_split
     >>> import numtorch as torch
     >>> a, b = random_split(range(10), [0.7, 0.3], generator=torch.Generator().manual_seed(0))
     >>> len(a), len(b)

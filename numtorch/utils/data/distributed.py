@@ -22,6 +22,8 @@ class DistributedSampler(Sampler):
     epoch's order (padded by repetition, or cut with ``drop_last``, to divide evenly).
     Call ``set_epoch(e)`` each epoch so every rank shuffles with the same seed ``seed + e``.
 
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import DistributedSampler
     >>> list(DistributedSampler(range(5), num_replicas=2, rank=1, shuffle=False))
     [1, 3, 0]
     """

@@ -17,7 +17,17 @@ def _fresh_generator():
 
 
 class Sampler:
-    """Base class: subclasses define ``__iter__`` over indices and, when they can, ``__len__``."""
+    """Base class: subclasses define ``__iter__`` over indices and, when they can, ``__len__``.
+
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import Sampler
+    >>> class EvenIndices(Sampler):
+    ...     def __init__(self, n): self.n = n
+    ...     def __iter__(self): return iter(range(0, self.n, 2))
+    ...     def __len__(self): return (self.n + 1) // 2
+    >>> list(EvenIndices(5))
+    [0, 2, 4]
+    """
 
     def __init__(self, data_source=None):
         pass
@@ -29,6 +39,8 @@ class Sampler:
 class SequentialSampler(Sampler):
     """``0, 1, ..., len(data_source) - 1``.
 
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import SequentialSampler
     >>> list(SequentialSampler(range(3)))
     [0, 1, 2]
     """
@@ -49,6 +61,7 @@ class RandomSampler(Sampler):
     Without a ``generator`` each epoch seeds a fresh one from the default generator, so
     ``numtorch.manual_seed`` makes shuffling reproducible.
 
+    >>> from numtorch.utils.data import RandomSampler
     >>> import numtorch as torch
     >>> g = torch.Generator().manual_seed(0)
     >>> sorted(RandomSampler(range(4), generator=g))
@@ -87,7 +100,14 @@ class RandomSampler(Sampler):
 
 
 class SubsetRandomSampler(Sampler):
-    """The given ``indices`` in a random order (a new permutation each pass)."""
+    """The given ``indices`` in a random order (a new permutation each pass).
+
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import SubsetRandomSampler
+    >>> s = SubsetRandomSampler([4, 7, 9], generator=torch.Generator().manual_seed(0))
+    >>> len(s), sorted(s)
+    (3, [4, 7, 9])
+    """
 
     def __init__(self, indices, generator=None):
         self.indices = indices
@@ -105,6 +125,8 @@ class SubsetRandomSampler(Sampler):
 class WeightedRandomSampler(Sampler):
     """``num_samples`` indices drawn with probabilities proportional to ``weights``.
 
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import WeightedRandomSampler
     >>> list(WeightedRandomSampler([0.0, 1.0, 0.0], 3))
     [1, 1, 1]
     """
@@ -139,6 +161,8 @@ class WeightedRandomSampler(Sampler):
 class BatchSampler(Sampler):
     """Groups the indices of ``sampler`` into lists of ``batch_size`` (the last may be short).
 
+    >>> import numtorch as torch
+    >>> from numtorch.utils.data import BatchSampler, SequentialSampler
     >>> list(BatchSampler(SequentialSampler(range(5)), batch_size=2, drop_last=False))
     [[0, 1], [2, 3], [4]]
     """
