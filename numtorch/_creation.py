@@ -211,10 +211,19 @@ def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False)
     """An uninitialised tensor with the given ``size`` and ``stride``.
 
     >>> import numtorch as torch
-    >>> torch.empty_strided((2, 3), (3, 1)).shape
-    torch.Size([2, 3])
+    >>> torch.empty_strided((2, 3), (1, 2)).stride()
+    (1, 2)
     """
-    return empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    size, stride = _size((size,)), tuple(int(s) for s in stride)
+    if len(stride) != len(size) or any(s < 0 for s in stride):
+        raise RuntimeError(
+            f"mismatch in length of strides and shape, or negative stride: size {list(size)}, "
+            f"stride {list(stride)}")
+    dt = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
+    span = 1 + builtins.sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
+    buf = np.empty(span, dt.np)  # the storage the strides walk over
+    arr = np.lib.stride_tricks.as_strided(buf, size, tuple(s * dt.itemsize for s in stride))
+    return _finish(arr, dt, device, requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
