@@ -101,3 +101,22 @@ def twin(fn=None, *, name=None):
     if fn is None:
         return lambda f: Twin(f, name)
     return Twin(fn, name)
+
+
+# --- CUDA (numtorch.kernels.cuda) -------------------------------------------------------------
+#: GPU fast-math stays off: IEEE division and square root, denormals kept, as PyTorch does.
+CUDA_FASTMATH = False
+
+
+def cuda_kernel(fn=None, *, name=None, bind=None, device=False):
+    """Compile ``fn`` with ``numba.cuda.jit`` under numtorch's policy (cache on, fast-math off).
+
+    ``device=True`` makes a device function that kernels call. ``name`` and ``bind`` work as in
+    :func:`kernel` (factories give each specialisation its own cache name; jitted helpers go in
+    as globals). numba.cuda is imported here, on first use, never by CPU-only code.
+    """
+    if fn is None:
+        return lambda f: cuda_kernel(f, name=name, bind=bind, device=device)
+    from numba import cuda
+    return cuda.jit(device=device, cache=CACHE, fastmath=CUDA_FASTMATH)(
+        _renamed(fn, name or fn.__name__, bind))

@@ -1,0 +1,251 @@
+"""Device memory for the CUDA kernels: a caching allocator, host<->device copies, launch geometry.
+
+Every CUDA array numtorch creates comes from :func:`empty`. Blocks are rounded up (512 bytes,
+then powers of two above 1 MiB) and, when the last array viewing a block is garbage collected,
+the block goes back to a free list keyed by its size instead of back to the driver; the next
+request of that size reuses it. So a training loop allocates from the driver only in its first
+step. ``empty_cache()`` returns the free blocks to the driver.
+
+Under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) device memory is host memory and the
+same code runs with NumPy blocks, so the allocator is tested on GPU-less CI too.
+
+Launch geometry: kernels use grid-stride loops, so any grid covers any size. ``BLOCK`` threads
+per block and at most ``MAX_BLOCKS`` blocks per launch; both come from the environment
+(``NUMTORCH_CUDA_BLOCK``, ``NUMTORCH_CUDA_MAX_BLOCKS``) so tests can shrink them until a
+few elements span several blocks and every boundary of a tile is crossed.
+"""
+import os
+import threading
+import weakref
+
+import numba
+import numpy as np
+from numba import cuda
+
+#: True when kernels run in Numba's CUDA simulator (no GPU; Python threads stand in for CUDA's).
+SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
+
+BLOCK = int(os.environ.get("NUMTORCH_CUDA_BLOCK", 256))
+MAX_BLOCKS = int(os.environ.get("NUMTORCH_CUDA_MAX_BLOCKS", 4096))
+#: Tile edge of the shared-memory kernels (matmul); a compile-time constant of those kernels.
+TILE = int(os.environ.get("NUMTORCH_CUDA_TILE", 16))
+
+
+def grid(n, block=None):
+    """``(blocks, threads)`` for a grid-stride loop over ``n`` items."""
+    block = block or BLOCK
+    return max(1, min(MAX_BLOCKS, (n + block - 1) // block)), block
+
+
+def _round(nbytes):
+    if nbytes <= 0:
+        return 512
+    if nbytes < 1 << 20:
+        return (nbytes + 511) & ~511
+    return 1 << (nbytes - 1).bit_length()
+
+
+class _Pool:
+    """Free blocks by size and the counters of ``numtorch.cuda.memory_*``."""
+
+    def __init__(self):
+        self.free = {}
+        self.lock = threading.Lock()
+        self.allocated = 0       # bytes handed out and still alive
+        self.peak = 0
+        self.reserved = 0        # bytes held from the driver (alive + cached)
+        self.driver_allocs = 0   # how often we had to ask the driver
+
+    def take(self, size):
+        with self.lock:
+            blocks = self.free.get(size)
+            blk = blocks.pop() if blocks else None
+            self.allocated += size
+            self.peak = max(self.peak, self.allocated)
+            if blk is not None:
+                return blk
+            self.reserved += size
+            self.driver_allocs += 1
+        try:
+            return _raw_alloc(size)
+        except Exception:
+            # out of memory: give the cache back and try once more, as PyTorch does
+            self.release_cache()
+            return _raw_alloc(size)
+
+    def give(self, size, blk):
+        with self.lock:
+            self.allocated -= size
+            self.free.setdefault(size, []).append(blk)
+
+    def release_cache(self):
+        with self.lock:
+            for size, blocks in self.free.items():
+                self.reserved -= size * len(blocks)
+            self.free.clear()
+
+
+POOL = _Pool()
+
+
+if SIMULATOR:
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray as _Fake
+
+    import ctypes
+
+    def _raw_alloc(size):
+        return np.empty(size, np.uint8)
+
+    def _typed(blk, size, shape, dtype):
+        # A ctypes array over the block is the one owner every NumPy view of it keeps alive
+        # (NumPy collapses view chains to it); when it dies, the block goes back to the pool.
+        lease = (ctypes.c_uint8 * size).from_buffer(blk)
+        weakref.finalize(lease, POOL.give, size, blk)
+        n = int(np.prod(shape, dtype=np.int64))
+        return _Fake(np.frombuffer(lease, dtype, n).reshape(shape))
+
+    def is_device_array(a):
+        return isinstance(a, _Fake)
+
+    def as_strided(a, shape, strides):
+        """A view of device array ``a`` with ``shape`` and byte ``strides`` from its first element."""
+        return _Fake(np.lib.stride_tricks.as_strided(a._ary, tuple(shape), tuple(strides)))
+
+else:
+    from numba.cuda.cudadrv import devicearray as _da
+    from numba.cuda.cudadrv import driver as _drv
+
+    class _Flags(dict):
+        """Numba's flags dict that also answers NumPy's ``flags.c_contiguous``."""
+
+        @property
+        def c_contiguous(self):
+            return self["C_CONTIGUOUS"]
+
+        @property
+        def f_contiguous(self):
+            return self["F_CONTIGUOUS"]
+
+    class _Array(_da.DeviceNDArray):
+        """Numba's device array with NumPy's view API where numtorch's ops use it."""
+
+        @property
+        def flags(self):
+            return _Flags(super().flags)
+
+        def transpose(self, axes=None):
+            axes = tuple(reversed(range(self.ndim))) if axes is None else tuple(axes)
+            return as_strided(self, tuple(self.shape[i] for i in axes),
+                              tuple(self.strides[i] for i in axes))
+
+        @property
+        def T(self):
+            return self.transpose()
+
+        def view(self, dtype):
+            dtype = np.dtype(dtype)
+            if dtype.itemsize != self.dtype.itemsize:
+                raise ValueError("numtorch: a CUDA dtype view must keep the item size")
+            return _Array(self.shape, self.strides, dtype, gpu_data=self.gpu_data)
+
+        def __array__(self, *args, **kwargs):
+            raise TypeError("can't convert cuda device memory to numpy: copy it to the host "
+                            "first (Tensor.cpu())")
+
+    class _Lease:
+        """Owner of a pooled block's pointers; returns the block to the pool when it dies."""
+        __slots__ = ("blk", "size", "__weakref__")
+
+        def __init__(self, blk, size):
+            self.blk, self.size = blk, size
+
+        def __del__(self):
+            POOL.give(self.size, self.blk)
+
+    def _raw_alloc(size):
+        return cuda.current_context().memalloc(size)
+
+    def _typed(blk, size, shape, dtype):
+        lease = _Lease(blk, size)
+        ptr = _drv.MemoryPointer(blk.context, blk.device_pointer, size, owner=lease)
+        strides = _strides_c(shape, dtype.itemsize)
+        return _Array(tuple(shape), strides, dtype, gpu_data=ptr)
+
+    def is_device_array(a):
+        return isinstance(a, _da.DeviceNDArray)
+
+    def as_strided(a, shape, strides):
+        """A view of device array ``a`` with ``shape`` and byte ``strides`` from its first element."""
+        return _Array(tuple(shape), tuple(strides), a.dtype, gpu_data=a.gpu_data)
+
+
+def _strides_c(shape, itemsize):
+    st, acc = [], itemsize
+    for s in reversed(shape):
+        st.append(acc)
+        acc *= max(s, 1)
+    return tuple(reversed(st))
+
+
+def empty(shape, dtype):
+    """An uninitialised C-contiguous device array from the caching allocator."""
+    dtype = np.dtype(dtype)
+    shape = tuple(int(s) for s in shape)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = _round(nbytes)
+    return _typed(POOL.take(size), size, shape, dtype)
+
+
+def to_device(host):
+    """A new device array holding a copy of NumPy array ``host`` (any strides)."""
+    host = np.ascontiguousarray(host)
+    out = empty(host.shape, host.dtype)
+    if host.size:
+        out.copy_to_device(host)
+    return out
+
+
+def to_host(a):
+    """A new C-contiguous NumPy array holding a copy of device array ``a`` (synchronises)."""
+    if not a.flags.c_contiguous:
+        raise ValueError("to_host needs a C-contiguous device array (copy on the device first)")
+    out = np.empty(a.shape, a.dtype)
+    if out.size:
+        a.copy_to_host(out)
+    return out
+
+
+def broadcast_to(a, shape):
+    """``a`` viewed at ``shape`` with zero strides where it broadcasts (no copy)."""
+    shape = tuple(shape)
+    lead = len(shape) - a.ndim
+    if lead < 0:
+        raise ValueError(f"cannot broadcast {tuple(a.shape)} to {shape}")
+    strides = [0] * lead
+    for i, (s, st) in enumerate(zip(a.shape, a.strides)):
+        want = shape[lead + i]
+        if s == want:
+            strides.append(st)
+        elif s == 1:
+            strides.append(0)
+        else:
+            raise ValueError(f"cannot broadcast {tuple(a.shape)} to {shape}")
+    return as_strided(a, shape, strides)
+
+
+def synchronize():
+    cuda.synchronize()
+
+
+def memory_stats():
+    return dict(allocated=POOL.allocated, peak=POOL.peak, reserved=POOL.reserved,
+                driver_allocs=POOL.driver_allocs)
+
+
+def reset_peak():
+    with POOL.lock:
+        POOL.peak = POOL.allocated
+
+
+def empty_cache():
+    POOL.release_cache()
