@@ -126,13 +126,27 @@ class Tensor:
         return st if dim is None else st[self._dim(dim)]
 
     def storage_offset(self):
-        base = self._base._data if self._base is not None else self._data
-        return (self._data.__array_interface__["data"][0]
-                - base.__array_interface__["data"][0]) // self._data.itemsize
+        base = self._base if self._base is not None else self
+        return (self.data_ptr() - base.data_ptr()) // self._data.itemsize
 
     def data_ptr(self):
-        return self._data.__array_interface__["data"][0] if self.device.type == "cpu" else \
-            self._data.device_ctypes_pointer.value
+        if self.device.type == "cpu":
+            return self._data.__array_interface__["data"][0]
+        from .kernels.cuda import memory
+        return memory.pointer(self._data)
+
+    @property
+    def __cuda_array_interface__(self):
+        """The CUDA Array Interface of a CUDA tensor: CuPy, PyTorch, Numba and mpi4py read the
+        memory without copying (real GPUs; Numba's simulator has no device pointers)."""
+        if self.device.type != "cuda":
+            raise AttributeError("Can't get __cuda_array_interface__ on non-CUDA tensor type: "
+                                 f"{self.type()} on {self.device}")
+        if self._requires_grad:
+            raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires "
+                               "grad. If gradients aren't required, use var.detach() to get "
+                               "Variable that doesn't require grad.")
+        return self._data.__cuda_array_interface__
 
     def is_contiguous(self, memory_format=None):
         return self._data.flags.c_contiguous

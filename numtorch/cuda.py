@@ -1,32 +1,121 @@
-"""``numtorch.cuda``: device queries. The CUDA kernels (``numtorch.kernels.cuda``) are not built
-yet; until then CUDA tensors raise a clear error instead of falling back to the host."""
+"""``numtorch.cuda``: device queries, memory counters and synchronisation for CUDA tensors.
+
+CUDA tensors hold Numba device arrays and run ``numtorch.kernels.cuda`` (``@cuda.jit``). They
+need the ``cuda`` extra (``pip install numtorch[cuda]``, numba-cuda) and either an NVIDIA GPU
+with its driver or Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1`` before numtorch is
+imported: the kernels then run on the CPU, slowly, which is how CI tests them).
+
+Kernels launch asynchronously on the default stream; ``.item()``, ``.cpu()`` and
+``synchronize()`` wait for them. Memory comes from a caching allocator: freed blocks are kept
+for reuse, ``memory_allocated()`` counts live tensors, ``memory_reserved()`` what is held from
+the driver, and ``empty_cache()`` returns the unused part.
+
+>>> import numtorch as torch
+>>> isinstance(torch.cuda.is_available(), bool)
+True
+"""
+from ._device import device as _device_cls
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "synchronize",
-           "manual_seed", "manual_seed_all"]
+           "manual_seed", "manual_seed_all", "memory_allocated", "max_memory_allocated",
+           "memory_reserved", "reset_peak_memory_stats", "empty_cache", "get_device_name",
+           "is_simulator", "device"]
+
+device = _device_cls
+_state = {"available": None, "current": 0}
+
+
+def _numba_cuda():
+    """``numba.cuda`` if it imports and sees a device (or the simulator), else None."""
+    if _state["available"] is None:
+        try:
+            from numba import cuda
+            ok = bool(cuda.is_available())
+        except Exception:  # numba-cuda missing, or no driver/runtime library
+            ok = False
+        _state["available"] = ok
+    if not _state["available"]:
+        return None
+    from numba import cuda
+    return cuda
 
 
 def is_available():
-    """False until numtorch's CUDA kernels exist (it never silently runs CUDA ops on the host)."""
-    return False
+    """True when CUDA tensors can be created: a GPU with its driver, or Numba's simulator."""
+    return _numba_cuda() is not None
+
+
+def is_simulator():
+    """True when CUDA kernels run in Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
+    import numba
+    return bool(numba.config.ENABLE_CUDASIM)
+
+
+def _require():
+    cuda = _numba_cuda()
+    if cuda is None:
+        raise AssertionError(
+            "Torch not compiled with CUDA enabled: numtorch found no CUDA device (install the "
+            "'cuda' extra and an NVIDIA driver, or set NUMBA_ENABLE_CUDASIM=1 before importing "
+            "numtorch to run the CUDA kernels in Numba's simulator)")
+    return cuda
 
 
 def device_count():
-    return 0
+    """The number of visible CUDA devices (0 without CUDA)."""
+    cuda = _numba_cuda()
+    return 0 if cuda is None else len(cuda.gpus)
+
+
+def _index(d):
+    if d is None:
+        return _state["current"]
+    if isinstance(d, int):
+        return d
+    d = _device_cls(d)
+    if d.type != "cuda":
+        raise ValueError(f"Expected a cuda device, but got: {d}")
+    return _state["current"] if d.index is None else d.index
+
+
+def _check(index):
+    n = device_count()
+    if not 0 <= index < n:
+        raise RuntimeError(f"CUDA error: invalid device ordinal (device {index}, "
+                           f"{n} device(s) visible)")
+    return index
 
 
 def current_device():
-    raise RuntimeError("numtorch.cuda: no CUDA backend is available in this build")
+    """The index of the current CUDA device."""
+    _require()
+    return _state["current"]
 
 
 def set_device(device):
-    current_device()
+    """Make ``device`` (an index, ``'cuda:i'`` or a device) the current CUDA device."""
+    cuda = _require()
+    i = _check(_index(device))
+    _state["current"] = i
+    cuda.select_device(i)
 
 
 def synchronize(device=None):
-    return None
+    """Wait until every kernel launched on the device has finished."""
+    _require().synchronize()
+
+
+def get_device_name(device=None):
+    cuda = _require()
+    _check(_index(device))
+    if is_simulator():
+        return "Numba CUDA simulator"
+    name = cuda.get_current_device().name
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 def manual_seed(seed):
+    """Seed numtorch's generator (CUDA random tensors are drawn by it and copied over)."""
     from ._random import manual_seed as _ms
     _ms(seed)
 
@@ -34,14 +123,92 @@ def manual_seed(seed):
 manual_seed_all = manual_seed
 
 
+def _memory():
+    _require()
+    from .kernels.cuda import memory
+    return memory
+
+
+def memory_allocated(device=None):
+    """Bytes held by live CUDA tensors (block sizes of the caching allocator)."""
+    return _memory().memory_stats()["allocated"] if is_available() else 0
+
+
+def max_memory_allocated(device=None):
+    """The peak of :func:`memory_allocated` since start or ``reset_peak_memory_stats``."""
+    return _memory().memory_stats()["peak"] if is_available() else 0
+
+
+def memory_reserved(device=None):
+    """Bytes the caching allocator holds from the driver (live and cached blocks)."""
+    return _memory().memory_stats()["reserved"] if is_available() else 0
+
+
+def reset_peak_memory_stats(device=None):
+    _memory().reset_peak()
+
+
+def empty_cache():
+    """Return the cached, unused blocks to the driver."""
+    if is_available():
+        _memory().empty_cache()
+
+
+# --- used by numtorch's ops (one place that knows how CUDA memory is made) ---------------------
+_kernel_ns = {}
+
+
 def _kernels():
-    raise NotImplementedError(
-        "numtorch has no CUDA kernels yet (numtorch.kernels.cuda): CUDA tensors are not supported "
-        "in this build")
+    """The ``numtorch.kernels.cuda`` namespace, its modules imported (once)."""
+    k = _kernel_ns.get("k")
+    if k is None:
+        _require()
+        import importlib
+        from .kernels import cuda as k
+        importlib.import_module(f"{k.__name__}.memory")
+        for name in ("elementwise", "reduce", "matmul", "index", "conv", "norm", "optim"):
+            cpu = importlib.import_module(f"numtorch.kernels.cpu.{name}")
+            try:
+                mod = importlib.import_module(f"{k.__name__}.{name}")
+            except ModuleNotFoundError:
+                mod = type(cpu)(f"{k.__name__}.{name}")
+                setattr(k, name, mod)
+            # a kernel the CPU has and CUDA lacks raises, naming it (never a silent host copy)
+            for fn in getattr(cpu, "__all__", None) or [n for n in vars(cpu) if n[0] != "_"]:
+                if callable(getattr(cpu, fn)) and not hasattr(mod, fn):
+                    setattr(mod, fn, _missing(f"{name}.{fn}"))
+        _kernel_ns["k"] = k
+    return k
+
+
+def _missing(name):
+    def kernel(*args, **kwargs):
+        raise NotImplementedError(
+            f"numtorch: the CUDA backend has no kernel '{name}' yet; move the tensors to the "
+            "CPU (.cpu()) for this op")
+    kernel.__name__ = name
+    return kernel
 
 
 def _empty(shape, npdtype, device):
-    _kernels()
+    _check(_index(device))
+    return _memory().empty(shape, npdtype)
 
 
-_to_device = _from_cuda_array_interface = lambda *a, **k: _kernels()
+def _to_device(arr, device):
+    _check(_index(device))
+    return _memory().to_device(arr)
+
+
+def _to_host(darr):
+    return _memory().to_host(darr)
+
+
+def _from_cuda_array_interface(obj, device):
+    """A device array over an object exposing ``__cuda_array_interface__`` (no copy)."""
+    cuda = _require()
+    if is_simulator():
+        raise NotImplementedError(
+            "__cuda_array_interface__ is not supported by Numba's CUDA simulator")
+    d = cuda.as_cuda_array(obj)
+    return _memory().as_strided(d, d.shape, d.strides)

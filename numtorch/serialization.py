@@ -27,6 +27,7 @@ import zipfile
 import numpy as np
 
 from . import _dtype as D
+from ._device import device as Device
 from ._tensor import Tensor
 
 __all__ = ["save", "load"]
@@ -161,7 +162,8 @@ class _Writer:
         self.save("storage")
         self.glob("torch", _STORAGE_NAMES[t.dtype.name])
         self.save(key)
-        self.save("cpu")
+        self.save(str(t.device) if t.device.type == "cpu" or t.device.index is not None
+                  else f"{t.device.type}:0")
         self.int(arr.size)
         self.w(b"tQ")
         self.int(0)
@@ -223,7 +225,7 @@ def _write_zip(fh, data, storages, name):
 # --------------------------------------------------------------------------------------------
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
                        backward_hooks=None, metadata=None):
-    arr, dtype = storage
+    arr, dtype, target = storage
     size, stride = tuple(size), tuple(stride)
     if any(s < 0 for s in size) or any(s < 0 for s in stride):
         raise pickle.UnpicklingError("checkpoint tensor with negative size or stride")
@@ -236,9 +238,38 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
                                            tuple(s * arr.itemsize for s in stride))
     t = Tensor._make(np.ascontiguousarray(view) if not view.flags.c_contiguous else view.copy(),
                      dtype)
+    if isinstance(target, tuple):  # a callable map_location decides after loading
+        _LOCATION[id(t)] = target[1]
+    elif target != "cpu":
+        t = _to_location(t, target)
     if requires_grad and dtype.is_floating_point:
         t.requires_grad_(True)
     return t
+
+
+#: id(tensor) -> saved location, for a callable map_location (filled and emptied by one load)
+_LOCATION = {}
+
+
+def _target(location, map_location):
+    """Where a storage saved at ``location`` goes: a device string, or ('call', location)."""
+    if map_location is None:
+        return location
+    if callable(map_location) and not isinstance(map_location, (str, Device)):
+        return ("call", location)
+    if isinstance(map_location, dict):
+        return str(map_location.get(location, location))
+    return str(map_location)
+
+
+def _to_location(t, target):
+    from . import cuda
+    if str(target).startswith("cuda") and not cuda.is_available():
+        raise RuntimeError(
+            "Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is "
+            "False. If you are running on a CPU-only machine, please use torch.load with "
+            "map_location=torch.device('cpu') to map your storages to the CPU.")
+    return t.to(target)
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks=None, state=None):
@@ -271,9 +302,10 @@ class _SafeUnpickler(pickle._Unpickler):
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, data, storage_loader):
+    def __init__(self, data, storage_loader, map_location=None):
         super().__init__(io.BytesIO(data))
         self._load_storage = storage_loader
+        self._map_location = map_location
 
     def find_class(self, module, name):
         try:
@@ -291,7 +323,9 @@ class _SafeUnpickler(pickle._Unpickler):
         dtype = _STORAGE_DTYPES[pid[1].name]
         if dtype is None:
             raise pickle.UnpicklingError(f"numtorch.load: {pid[1].name} tensors are not supported")
-        return self._load_storage(pid[2], dtype, pid[4]), dtype
+        location = pid[3] if isinstance(pid[3], str) else "cpu"
+        return self._load_storage(pid[2], dtype, pid[4]), dtype, \
+            _target(location, self._map_location)
 
     def _refuse(self):
         raise pickle.UnpicklingError(
@@ -318,15 +352,14 @@ _SafeUnpickler.dispatch[pickle.BUILD[0]] = _SafeUnpickler.load_build
 
 
 def _map(t, map_location):
-    if map_location is None:
+    """Apply a callable ``map_location(tensor, location)``; None keeps the saved location."""
+    location = _LOCATION.pop(id(t), None)
+    if location is None:
         return t
-    if callable(map_location) and not isinstance(map_location, (str,)):
-        r = map_location(t, "cpu")
-        return t if r is None else r
-    if isinstance(map_location, dict):
-        target = map_location.get("cpu")
-        return t if target is None else t.to(target)
-    return t.to(map_location)
+    r = map_location(t, location)
+    if r is None:
+        return t if location == "cpu" else _to_location(t, location)
+    return r
 
 
 def _walk(obj, fn):
@@ -399,10 +432,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
                 cache[key] = arr
             return arr
 
-        obj = _SafeUnpickler(data, storage).load()
+        obj = _SafeUnpickler(data, storage, map_location).load()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, struct.error, KeyError,
             ValueError, IndexError) as e:
         raise RuntimeError(f"numtorch.load: '{name}' is corrupt or truncated ({type(e).__name__}: {e})") from None
-    if map_location is not None:
+    if callable(map_location) and not isinstance(map_location, (str, dict, Device)):
         obj = _walk(obj, lambda t: _map(t, map_location))
+    _LOCATION.clear()
     return obj

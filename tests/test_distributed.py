@@ -146,6 +146,18 @@ def test_ddp_matches_single_process(n, tmp_path):
                                        err_msg=f"{name}: {k}")
 
 
+@pytest.mark.parametrize("n", [2])
+def test_cuda_tensors_are_staged_through_the_host(n):
+    """Collectives and DDP on CUDA tensors (Numba's simulator in CI: NUMBA_ENABLE_CUDASIM=1 is
+    set by conftest and inherited by the ranks)."""
+    import numtorch
+    if not numtorch.cuda.is_available():
+        pytest.skip("no CUDA device and no simulator")
+    rc, out, _ = launch(n, "cuda_staging.py", timeout=300)
+    assert rc == 0, out[-4000:]
+    assert all(f"rank {r} ok" in out for r in range(n)), out[-4000:]
+
+
 # --- failures: every rank exits non-zero, fast, with a clear message -------------------------------
 @pytest.mark.parametrize("mode,n,message", [
     ("raise", 3, "rank 1 fails on purpose"),

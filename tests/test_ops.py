@@ -578,12 +578,12 @@ def _make_arrays(info, sample, dt, rng, noncontig):
     return out
 
 
-def _build(mod, arrays, requires_grad):
+def _build(mod, arrays, requires_grad, device=None):
     """Tensors for ``mod``: returns (leaves that require grad, op inputs)."""
     leaves, inputs = [], []
     for kind, arr, layout in arrays:
         rg = requires_grad and kind == "data" and arr.dtype.kind == "f"
-        x = mod.tensor(arr, requires_grad=rg)
+        x = mod.tensor(arr, requires_grad=rg, device=device)
         leaves.append(x if rg else None)
         if layout == "T":
             x = x.transpose(-1, -2)
@@ -683,6 +683,57 @@ def test_op(info, sample, dt, noncontig, rng):
         ng = np.zeros(tuple(nl.shape), arrays[j][1].dtype) if nl.grad is None else nl.grad.numpy()
         assert ng.shape == tg.shape
         _assert_close(ng, tg, dt, gtol, f"{info.name} grad of input {j}")
+
+
+# --- the same table on CUDA (Numba's simulator in CI, a GPU where one is present) ----------------
+def _cuda_cases():
+    for info in OPS:
+        for i, s in enumerate(info.samples):
+            for dt in (info.dtypes if i == 0 else info.dtypes[:1]):
+                yield pytest.param(info, s, dt, False, id=f"{info.name}-s{i}-{dt}")
+        if info.noncontig and info.samples:
+            yield pytest.param(info, info.samples[0], info.dtypes[0], True,
+                               id=f"{info.name}-s0-noncontig-{info.dtypes[0]}")
+
+
+@pytest.mark.skipif(not numtorch.cuda.is_available(), reason="no CUDA device and no simulator")
+@pytest.mark.parametrize("info,sample,dt,noncontig", list(_cuda_cases()))
+def test_op_cuda(info, sample, dt, noncontig, rng):
+    """Every op on ``cuda`` gives the CPU's values and input gradients (the CPU is checked
+    against torch above), with outputs on the GPU."""
+    if info.xfail:
+        pytest.skip("known bug on every device: " + info.xfail)
+    arrays = _make_arrays(info, sample, dt, rng, noncontig)
+    differentiable = info.grad and dt in ("float32", "float64")
+    c_leaves, c_in = _build(numtorch, arrays, differentiable)
+    c_out = _outputs(info.fn(numtorch, *c_in))
+    g_leaves, g_in = _build(numtorch, arrays, differentiable, device="cuda")
+    g_out = _outputs(info.fn(numtorch, *g_in))
+    assert len(g_out) == len(c_out)
+    tol = {k: (max(r, 1e-5 if k == "float32" else 1e-9), max(a, 1e-6 if k == "float32" else 1e-12))
+           for k, (r, a) in {**DEFAULT_TOL, **(info.tol or {})}.items()}
+    for k, (g, c) in enumerate(zip(g_out, c_out)):
+        if not isinstance(c, numtorch.Tensor):
+            assert g == c
+            continue
+        assert g.device.type == "cuda", f"output {k} is on {g.device}"
+        assert tuple(g.shape) == tuple(c.shape) and g.dtype is c.dtype
+        _assert_close(g.detach().cpu().numpy(), c.detach().numpy(), dt, tol, f"{info.name} out {k}")
+    diff = [k for k, c in enumerate(c_out) if isinstance(c, numtorch.Tensor) and c.requires_grad]
+    if not differentiable or not diff:
+        return
+    seeds = [rng.standard_normal(tuple(c_out[k].shape)).astype(c_out[k].dtype.name) for k in diff]
+    sum((c_out[k] * numtorch.tensor(s)).sum() for k, s in zip(diff, seeds)).backward()
+    sum((g_out[k] * numtorch.tensor(s, device="cuda")).sum() for k, s in zip(diff, seeds)).backward()
+    gtol = {**GRAD_TOL, **(info.tol or {})}
+    for j, (cl, gl) in enumerate(zip(c_leaves, g_leaves)):
+        if cl is None:
+            continue
+        assert (cl.grad is None) == (gl.grad is None), f"grad of input {j} exists on one device"
+        if cl.grad is not None:
+            assert gl.grad.device.type == "cuda"
+            _assert_close(gl.grad.cpu().numpy(), cl.grad.numpy(), dt, gtol,
+                          f"{info.name} grad of input {j}")
 
 
 # --- gradcheck -----------------------------------------------------------------------------------

@@ -89,7 +89,53 @@ POOL = _Pool()
 
 
 if SIMULATOR:
-    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray as _Fake
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+    class _Fake(FakeCUDAArray):
+        """The simulator's device array with a GPU array's host-side behaviour: a plain tuple
+        shape (negative indices work), views of its own type, and no silent NumPy compute
+        (on a GPU ``np.xxx(device_array)`` cannot work, so here it must not either)."""
+
+        @property
+        def shape(self):
+            return self._ary.shape
+
+        def transpose(self, axes=None):
+            return _Fake(np.transpose(self._ary, axes=axes))
+
+        @property
+        def T(self):
+            return self.transpose()
+
+        def __getitem__(self, idx):
+            ret = self._ary[idx]
+            return _Fake(ret) if isinstance(ret, np.ndarray) else ret
+
+        def reshape(self, *shape, **kwargs):
+            return _reshape(self, shape)
+
+        def ravel(self, *args, **kwargs):
+            return self.reshape(-1)
+
+        def view(self, *args, **kwargs):
+            return _Fake(self._ary.view(*args, **kwargs))
+
+        def bind(self, stream=0):
+            return _Fake(self._ary, stream)
+
+        def __array__(self, *args, **kwargs):
+            raise TypeError("can't convert cuda device memory to numpy: copy it to the host "
+                            "first (Tensor.cpu())")
+
+    def _no_host_math(self, *args, **kwargs):
+        raise TypeError("numtorch: arithmetic on a CUDA device array from the host (use a "
+                        "kernel)")
+
+    for _op in ("eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul", "floordiv",
+                "truediv", "mod", "pow", "neg", "pos", "abs", "iadd", "isub", "imul"):
+        if hasattr(FakeCUDAArray, f"__{_op}__"):
+            setattr(_Fake, f"__{_op}__", _no_host_math)
+    _Fake.__hash__ = object.__hash__
 
     import ctypes
 
@@ -106,6 +152,10 @@ if SIMULATOR:
 
     def is_device_array(a):
         return isinstance(a, _Fake)
+
+    def pointer(a):
+        """The address of ``a``'s first element (host memory under the simulator)."""
+        return a._ary.__array_interface__["data"][0]
 
     def as_strided(a, shape, strides):
         """A view of device array ``a`` with ``shape`` and byte ``strides`` from its first element."""
@@ -142,6 +192,9 @@ else:
         def T(self):
             return self.transpose()
 
+        def reshape(self, *shape, **kwargs):
+            return _reshape(self, shape)
+
         def view(self, dtype):
             dtype = np.dtype(dtype)
             if dtype.itemsize != self.dtype.itemsize:
@@ -174,9 +227,38 @@ else:
     def is_device_array(a):
         return isinstance(a, _da.DeviceNDArray)
 
+    def pointer(a):
+        """The device address of ``a``'s first element."""
+        return a.device_ctypes_pointer.value or 0
+
     def as_strided(a, shape, strides):
         """A view of device array ``a`` with ``shape`` and byte ``strides`` from its first element."""
         return _Array(tuple(shape), tuple(strides), a.dtype, gpu_data=a.gpu_data)
+
+
+def try_reshape(a, shape):
+    """``a`` viewed at ``shape`` (NumPy's rules, ``-1`` allowed) without a copy, or None when
+    the strides do not allow a view. The stride arithmetic is NumPy's, run on a stand-in
+    array over one host element that is never read."""
+    probe = np.lib.stride_tricks.as_strided(np.empty(1, a.dtype), tuple(a.shape),
+                                            tuple(a.strides))
+    try:
+        v = probe.view()
+        v.shape = shape
+    except AttributeError:
+        return None
+    return as_strided(a, v.shape, v.strides)
+
+
+def _reshape(a, shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    v = try_reshape(a, tuple(shape))
+    if v is None:
+        raise NotImplementedError(
+            f"reshape of a device array of shape {tuple(a.shape)} and strides {tuple(a.strides)} "
+            f"to {tuple(shape)} needs a copy (make it contiguous first)")
+    return v
 
 
 def _strides_c(shape, itemsize):
@@ -198,7 +280,10 @@ def empty(shape, dtype):
 
 def to_device(host):
     """A new device array holding a copy of NumPy array ``host`` (any strides)."""
-    host = np.ascontiguousarray(host)
+    host = np.asarray(host)
+    if host.strides != _strides_c(host.shape, host.itemsize):
+        # strided, or C-contiguous with odd strides on size-1 dims: a plain C copy
+        host = host.copy(order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
     out = empty(host.shape, host.dtype)
     if host.size:
         out.copy_to_device(host)

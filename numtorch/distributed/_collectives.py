@@ -22,22 +22,24 @@ class _Buf:
     """The host array MPI reads/writes for a tensor, and how to write it back.
 
     CPU tensors: the tensor's own C-contiguous NumPy array (zero-copy); a non-contiguous tensor
-    is staged through a contiguous copy. A device tensor would be staged through a host copy the
-    same way (download before, upload in ``writeback``) once numtorch has a device backend."""
+    is staged through a contiguous copy. CUDA tensors are staged through host memory the same
+    way: downloaded before the collective (when it reads them), uploaded in ``writeback``; the
+    caller does not see the difference. (Passing device pointers to a CUDA-aware MPI instead
+    is not implemented: it needs a GPU to test.)"""
     __slots__ = ("tensor", "arr", "staged")
 
     def __init__(self, tensor, read=True):
         from .._tensor import Tensor
         if not isinstance(tensor, Tensor):
             raise TypeError(f"expected a numtorch Tensor, got {type(tensor).__name__}")
-        if tensor.device.type != "cpu":
-            raise NotImplementedError(
-                f"numtorch.distributed: collectives on '{tensor.device}' tensors are not "
-                "implemented yet (they need a host staging buffer and numtorch has no device "
-                "backend for it); move the tensor to the CPU with .cpu() first")
         self.tensor = tensor
         a = tensor._data
-        if a.flags.c_contiguous:
+        if tensor.device.type != "cpu":
+            from .. import cuda
+            self.arr = cuda._to_host(tensor.contiguous()._data) if read else \
+                np.empty(tuple(a.shape), a.dtype)
+            self.staged = True
+        elif a.flags.c_contiguous:
             self.arr, self.staged = a, False
         else:
             self.arr = np.ascontiguousarray(a) if read else np.empty(a.shape, a.dtype)
@@ -51,7 +53,11 @@ class _Buf:
         t = self.tensor
         if self.staged:
             from ..ops import _core
-            _core.kernels(t.device).elementwise.cast(self.arr, t._data)
+            src = self.arr
+            if t.device.type != "cpu":
+                from .. import cuda
+                src = cuda._to_device(src, t.device)
+            _core.kernels(t.device).elementwise.cast(src, t._data)
         t._ver.v += 1
 
 
@@ -349,7 +355,8 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
         if scatter_list is None or len(scatter_list) != g.size():
             raise ValueError(f"scatter: the source rank needs a scatter_list of {g.size()} "
                              "tensors")
-        flat = np.ascontiguousarray(np.stack([t._data for t in scatter_list]), bo.arr.dtype)
+        flat = np.ascontiguousarray(np.stack([t.detach().cpu()._data for t in scatter_list]),
+                                  bo.arr.dtype)
         req = g.comm.Iscatter([flat, _mpi_type(flat.dtype)], bo.spec(), root)
     else:
         req = g.comm.Iscatter(None, bo.spec(), root)

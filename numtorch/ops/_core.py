@@ -14,7 +14,7 @@ def kernels(device):
     if k is None:
         if device.type == "cpu":
             from ..kernels import cpu as k
-            from ..kernels.cpu import elementwise, reduce, matmul, index  # noqa: F401
+            from ..kernels.cpu import elementwise, reduce, matmul, index, conv, norm, optim  # noqa: F401,E501
         else:
             from .. import cuda
             k = cuda._kernels()

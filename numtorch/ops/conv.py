@@ -11,8 +11,8 @@ import numpy as np
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
-from ..kernels.cpu import conv as K
-from ._core import empty, same_device
+from . import _core
+from ._core import empty, kernels, same_device
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
            "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"]
@@ -51,10 +51,21 @@ def _check_float(*ts):
                                "the same")
 
 
-def _c(t):
-    """The C-contiguous NumPy array of a tensor."""
+def _c(t, dtype=None):
+    """The C-contiguous array of a tensor (on its device), cast to ``dtype`` if given."""
+    if dtype is not None and t.dtype is not dtype:
+        t = _core.cast(t, dtype)
     a = t._data
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return a if a.flags.c_contiguous else t.contiguous()._data
+
+
+def _new(shape, dtype, device):
+    """A raw output array on ``device`` (a gradient the kernel writes)."""
+    return empty(shape, dtype, device)._data
+
+
+def _K(t):
+    return kernels(t.device).conv
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,8 +82,9 @@ class Conv2d(Function):
         n, c = xa.shape[:2]
         o, cg, kh, kw = wa.shape
         out = empty((n, o, oh, ow), x.dtype, x.device)
+        K = _K(x)
         cs = K.conv2d_cols_shape(xa.shape, wa.shape, out._data.shape)
-        cols = None if cs is None else np.empty(cs, xa.dtype)
+        cols = None if cs is None else _new(cs, x.dtype, x.device)
         K.conv2d_forward(xa, wa, None if bias is None else _c(bias),
                          sh, sw, ph, pw, dh, dw, groups, cols, out._data)
         ctx.save_for_backward(x, w)
@@ -86,14 +98,14 @@ class Conv2d(Function):
         x, w = ctx.saved_tensors
         sh, sw, ph, pw, dh, dw, groups, _, _ = ctx.geom
         need = ctx.needs_input_grad
-        gx = np.empty(x._data.shape, x.dtype.np) if need[0] else None
-        gw = np.empty(w._data.shape, w.dtype.np) if need[1] else None
-        gb = np.empty((w._data.shape[0],), w.dtype.np) if need[2] else None
-        ga = g._data if g.dtype is x.dtype else g._data.astype(x.dtype.np)
-        K.conv2d_backward(np.ascontiguousarray(ga), _c(x), _c(w), ctx.cols, sh, sw, ph, pw, dh, dw,
+        gx = _new(x._data.shape, x.dtype, x.device) if need[0] else None
+        gw = _new(w._data.shape, w.dtype, w.device) if need[1] else None
+        gb = _new((w._data.shape[0],), w.dtype, w.device) if need[2] else None
+        K = _K(x)
+        K.conv2d_backward(_c(g, x.dtype), _c(x), _c(w), ctx.cols, sh, sw, ph, pw, dh, dw,
                           groups, gx, gw, gb)
         ctx.cols = None
-        wrap = (lambda a: None if a is None else Tensor._make(a, x.dtype))
+        wrap = (lambda a: None if a is None else Tensor._make(a, x.dtype, x.device))
         return wrap(gx), wrap(gw), wrap(gb), None
 
 
@@ -106,7 +118,7 @@ class ConvTranspose2d(Function):
         sh, sw, ph, pw, dh, dw, groups, oh, ow = geom
         xa, wa = _c(x), _c(w)
         out = empty((xa.shape[0], wa.shape[1] * groups, oh, ow), x.dtype, x.device)
-        K.conv_transpose2d_forward(xa, wa, None if bias is None else _c(bias),
+        _K(x).conv_transpose2d_forward(xa, wa, None if bias is None else _c(bias),
                                    sh, sw, ph, pw, dh, dw, groups, out._data)
         ctx.save_for_backward(x, w)
         ctx.geom = geom
@@ -118,13 +130,13 @@ class ConvTranspose2d(Function):
         x, w = ctx.saved_tensors
         sh, sw, ph, pw, dh, dw, groups, _, _ = ctx.geom
         need = ctx.needs_input_grad
-        gx = np.empty(x._data.shape, x.dtype.np) if need[0] else None
-        gw = np.empty(w._data.shape, w.dtype.np) if need[1] else None
-        gb = np.empty((g._data.shape[1],), w.dtype.np) if need[2] else None
-        ga = g._data if g.dtype is x.dtype else g._data.astype(x.dtype.np)
-        K.conv_transpose2d_backward(np.ascontiguousarray(ga), _c(x), _c(w), sh, sw, ph, pw,
+        gx = _new(x._data.shape, x.dtype, x.device) if need[0] else None
+        gw = _new(w._data.shape, w.dtype, w.device) if need[1] else None
+        gb = _new((g._data.shape[1],), w.dtype, w.device) if need[2] else None
+        K = _K(x)
+        K.conv_transpose2d_backward(_c(g, x.dtype), _c(x), _c(w), sh, sw, ph, pw,
                                     dh, dw, groups, gx, gw, gb)
-        wrap = (lambda a: None if a is None else Tensor._make(a, x.dtype))
+        wrap = (lambda a: None if a is None else Tensor._make(a, x.dtype, x.device))
         return wrap(gx), wrap(gw), wrap(gb), None
 
 
@@ -138,7 +150,7 @@ class MaxPool2d(Function):
         n, c = xa.shape[:2]
         out = empty((n, c, oh, ow), x.dtype, x.device)
         idx = empty((n, c, oh, ow), D.int64, x.device)
-        K.max_pool2d(xa, kh, kw, sh, sw, ph, pw, dh, dw, out._data, idx._data)
+        _K(x).max_pool2d(xa, kh, kw, sh, sw, ph, pw, dh, dw, out._data, idx._data)
         ctx.mark_non_differentiable(idx)
         ctx.save_for_backward(idx)
         ctx.in_shape = xa.shape
@@ -148,9 +160,9 @@ class MaxPool2d(Function):
     @once_differentiable
     def backward(ctx, g, _gidx):
         idx, = ctx.saved_tensors
-        gx = np.empty(ctx.in_shape, g.dtype.np)
-        K.max_pool2d_backward(_c(g), idx._data, gx)
-        return Tensor._make(gx, g.dtype), None
+        gx = _new(ctx.in_shape, g.dtype, g.device)
+        _K(g).max_pool2d_backward(_c(g), idx._data, gx)
+        return Tensor._make(gx, g.dtype, g.device), None
 
 
 class AvgPool2d(Function):
@@ -162,7 +174,7 @@ class AvgPool2d(Function):
         kh, kw, sh, sw, ph, pw, inc, div, oh, ow = geom
         xa = _c(x)
         out = empty(xa.shape[:2] + (oh, ow), x.dtype, x.device)
-        K.avg_pool2d(xa, kh, kw, sh, sw, ph, pw, inc, div, out._data)
+        _K(x).avg_pool2d(xa, kh, kw, sh, sw, ph, pw, inc, div, out._data)
         ctx.geom = geom
         ctx.in_shape = xa.shape
         return out
@@ -171,9 +183,9 @@ class AvgPool2d(Function):
     @once_differentiable
     def backward(ctx, g):
         kh, kw, sh, sw, ph, pw, inc, div, _, _ = ctx.geom
-        gx = np.empty(ctx.in_shape, g.dtype.np)
-        K.avg_pool2d_backward(_c(g), kh, kw, sh, sw, ph, pw, inc, div, gx)
-        return Tensor._make(gx, g.dtype), None
+        gx = _new(ctx.in_shape, g.dtype, g.device)
+        _K(g).avg_pool2d_backward(_c(g), kh, kw, sh, sw, ph, pw, inc, div, gx)
+        return Tensor._make(gx, g.dtype, g.device), None
 
 
 class AdaptiveAvgPool2d(Function):
@@ -183,16 +195,16 @@ class AdaptiveAvgPool2d(Function):
     def forward(ctx, x, size):
         xa = _c(x)
         out = empty(xa.shape[:2] + tuple(size), x.dtype, x.device)
-        K.adaptive_avg_pool2d(xa, out._data)
+        _K(x).adaptive_avg_pool2d(xa, out._data)
         ctx.in_shape = xa.shape
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
-        gx = np.empty(ctx.in_shape, g.dtype.np)
-        K.adaptive_avg_pool2d_backward(_c(g), gx)
-        return Tensor._make(gx, g.dtype), None
+        gx = _new(ctx.in_shape, g.dtype, g.device)
+        _K(g).adaptive_avg_pool2d_backward(_c(g), gx)
+        return Tensor._make(gx, g.dtype, g.device), None
 
 
 # --------------------------------------------------------------------------------------------

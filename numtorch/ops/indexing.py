@@ -247,7 +247,9 @@ class _ScatterBase(Function):
             fn(_canon3(out._data, dim), _canon3(pos, dim), _canon3(sarr, dim))
         else:  # scatter into the sub-block the index covers, then write it back
             key = tuple(slice(0, n) if k != dim else slice(None) for k, n in enumerate(ishape))
-            blk = np.ascontiguousarray(out._data[key]) if x.device.type == "cpu" else None
+            sub = out._data[key]
+            blk = empty(sub.shape, x.dtype, x.device)._data
+            kernels(x.device).elementwise.copy(sub, blk)
             fn(_canon3(blk, dim), _canon3(pos, dim), _canon3(sarr, dim))
             kernels(x.device).elementwise.copy(blk, out._data[key])
         return out
@@ -648,7 +650,7 @@ def setitem(self, key, value):
             K.cast(src, target)
         else:
             K.fill(target, self.dtype.np.type(value)) if target.ndim else \
-                K.cast(np.array(value, self.dtype.np), target)
+                K.cast(_core.scalar_array(value, self.dtype, self.device), target)
         self._ver.v += 1
         return
     pos = _flat_positions(self, key)

@@ -1,6 +1,9 @@
 """Matrix products: one batched-broadcast primitive (``MatMul``); the 1-D rules, ``mm``, ``bmm``,
 ``mv``, ``dot`` and ``outer`` are shape handling around it."""
+import numpy as np
+
 from .. import _dtype as D
+from .._device import device as _device
 from .._tensor import Tensor
 from ..autograd.function import Function
 from . import _core
@@ -36,6 +39,8 @@ def _reshapable(arr):
         return True
     if arr.ndim == 2:
         return arr.flags.f_contiguous
+    if not isinstance(arr, np.ndarray):  # a device array: its own stride arithmetic
+        return kernels(_device("cuda")).memory.try_reshape(arr, (-1,) + arr.shape[-2:]) is not None
     try:
         v = arr.view()
         v.shape = (-1,) + arr.shape[-2:]

@@ -20,8 +20,8 @@ from .. import _dtype as D
 from .._creation import arange, rand, tensor
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
-from ..kernels.cpu import norm as K
-from ._core import cast
+from . import _core
+from ._core import cast, empty, kernels
 from .elementwise import abs, clamp, erf, exp, log, log1p, sigmoid, tanh, where
 from .indexing import gather, index_select
 from .linalg import matmul
@@ -61,11 +61,27 @@ def _arr(t, dtype):
     return cast(t, dtype).contiguous()._data
 
 
-def _vec(t, n, dtype, fill):
-    """Per-channel parameter array: ``t`` or a constant ``fill`` of length n."""
+def _vec(t, n, dtype, fill, device):
+    """Per-channel parameter array: ``t`` or a constant ``fill`` of length n, on ``device``."""
     if t is None:
-        return np.full(n, fill, dtype.np)
-    return np.ascontiguousarray(_arr(t, dtype).reshape(n))
+        return _buf(n, dtype, device, fill)
+    return _arr(t, dtype).reshape(n)
+
+
+def _buf(shape, dtype, device, fill=None):
+    """A raw array of ``shape`` on ``device`` for a kernel to write (or filled with ``fill``)."""
+    t = empty(shape if isinstance(shape, tuple) else (shape,), dtype, device)
+    if fill is not None:
+        _core.fill(t, fill)
+    return t._data
+
+
+def _host(a, device):
+    """A device array read back to the host (a NumPy array stays as it is)."""
+    if device.type == "cpu":
+        return a
+    from .. import cuda
+    return cuda._to_host(a)
 
 
 def _shape_str(shape):
@@ -96,12 +112,13 @@ class BatchNorm(Function):
         N, C = x._data.shape[0], x._data.shape[1]
         L = _prod(x._data.shape[2:])
         xa = x.contiguous()._data.reshape(N, C, L)
-        dt = x.dtype
-        w = _vec(weight, C, dt, 1.0)
-        b = _vec(bias, C, dt, 0.0)
-        mean = np.empty(C, np.float64)
-        invstd = np.empty(C, np.float64)
-        out = np.empty((N, C, L), dt.np)
+        dt, dev = x.dtype, x.device
+        K = kernels(dev).norm
+        w = _vec(weight, C, dt, 1.0, dev)
+        b = _vec(bias, C, dt, 0.0, dev)
+        mean = _buf(C, D.float64, dev)
+        invstd = _buf(C, D.float64, dev)
+        out = _buf((N, C, L), dt, dev)
         if training:
             rm = rv = None
             if running_mean is not None:
@@ -117,7 +134,7 @@ class BatchNorm(Function):
                               running_var.contiguous()._data, eps, mean, invstd, out)
         ctx.save_for_backward(x, weight)
         ctx.stats = (mean, invstd, bool(training))
-        return Tensor._make(out.reshape(x._data.shape), dt)
+        return Tensor._make(out.reshape(x._data.shape), dt, dev)
 
     @staticmethod
     @once_differentiable
@@ -126,18 +143,18 @@ class BatchNorm(Function):
         mean, invstd, training = ctx.stats
         N, C = x._data.shape[0], x._data.shape[1]
         L = _prod(x._data.shape[2:])
-        dt = x.dtype
+        dt, dev = x.dtype, x.device
         xa = x.contiguous()._data.reshape(N, C, L)
         ga = _arr(g, dt).reshape(N, C, L)
-        w = _vec(weight, C, dt, 1.0)
-        gx = np.empty((N, C, L), dt.np)
-        gw = np.empty(C, np.float64)
-        gb = np.empty(C, np.float64)
-        K.batch_norm_backward(xa, ga, w, mean, invstd, training, gx, gw, gb)
+        w = _vec(weight, C, dt, 1.0, dev)
+        gx = _buf((N, C, L), dt, dev)
+        gw = _buf(C, D.float64, dev)
+        gb = _buf(C, D.float64, dev)
+        kernels(dev).norm.batch_norm_backward(xa, ga, w, mean, invstd, training, gx, gw, gb)
         need = ctx.needs_input_grad
-        return (Tensor._make(gx.reshape(x._data.shape), dt) if need[0] else None,
-                Tensor._make(gw, D.float64) if need[1] else None,
-                Tensor._make(gb, D.float64) if need[2] else None,
+        return (Tensor._make(gx.reshape(x._data.shape), dt, dev) if need[0] else None,
+                Tensor._make(gw, D.float64, dev) if need[1] else None,
+                Tensor._make(gb, D.float64, dev) if need[2] else None,
                 None, None, None, None, None)
 
 
@@ -183,16 +200,17 @@ class LayerNorm(Function):
         dt = x.dtype
         D_ = _prod(ns)
         M = x.numel() // D_ if D_ else 0
+        dev = x.device
         xa = x.contiguous()._data.reshape(M, D_)
-        w = _vec(weight, D_, dt, 1.0)
-        b = _vec(bias, D_, dt, 0.0)
-        mean = np.empty(M, np.float64)
-        rstd = np.empty(M, np.float64)
-        out = np.empty((M, D_), dt.np)
-        K.layer_norm(xa, w, b, eps, mean, rstd, out)
+        w = _vec(weight, D_, dt, 1.0, dev)
+        b = _vec(bias, D_, dt, 0.0, dev)
+        mean = _buf(M, D.float64, dev)
+        rstd = _buf(M, D.float64, dev)
+        out = _buf((M, D_), dt, dev)
+        kernels(dev).norm.layer_norm(xa, w, b, eps, mean, rstd, out)
         ctx.save_for_backward(x, weight)
         ctx.stats = (mean, rstd, ns)
-        return Tensor._make(out.reshape(x.shape), dt)
+        return Tensor._make(out.reshape(tuple(x.shape)), dt, dev)
 
     @staticmethod
     @once_differentiable
@@ -200,25 +218,26 @@ class LayerNorm(Function):
         x, weight = ctx.saved_tensors
         mean, rstd, ns = ctx.stats
         D_ = _prod(ns)
-        dt = x.dtype
+        dt, dev = x.dtype, x.device
+        K = kernels(dev).norm
         M = x.numel() // D_ if D_ else 0
         xa = x.contiguous()._data.reshape(M, D_)
         ga = _arr(g, dt).reshape(M, D_)
         need = ctx.needs_input_grad
         gx = gw = gb = None
         if need[0]:
-            w = _vec(weight, D_, dt, 1.0)
-            out = np.empty((M, D_), dt.np)
+            w = _vec(weight, D_, dt, 1.0, dev)
+            out = _buf((M, D_), dt, dev)
             K.layer_norm_backward(xa, ga, w, mean, rstd, out)
-            gx = Tensor._make(out.reshape(x.shape), dt)
+            gx = Tensor._make(out.reshape(tuple(x.shape)), dt, dev)
         if need[2] or need[3]:
-            gwa = np.empty(D_, np.float64)
-            gba = np.empty(D_, np.float64)
+            gwa = _buf(D_, D.float64, dev)
+            gba = _buf(D_, D.float64, dev)
             K.layer_norm_affine_backward(xa, ga, mean, rstd, gwa, gba)
             if need[2]:
-                gw = Tensor._make(gwa.reshape(ns), D.float64)
+                gw = Tensor._make(gwa.reshape(ns), D.float64, dev)
             if need[3]:
-                gb = Tensor._make(gba.reshape(ns), D.float64)
+                gb = Tensor._make(gba.reshape(ns), D.float64, dev)
         return gx, None, gw, gb, None
 
 
@@ -284,7 +303,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
-        dt = x.dtype
+        dt, dev = x.dtype, x.device
         N, C = x._data.shape[0], x._data.shape[1]
         inner = _prod(x._data.shape[2:])
         if x.ndim == 2:
@@ -293,41 +312,44 @@ class CrossEntropy(Function):
         else:
             xa = x.contiguous()._data.reshape(N, C, inner)
             ta = _arr(target, D.int64).reshape(N, inner)
-        w = _vec(weight, C, dt, 1.0)
-        lse = np.empty(ta.shape, np.float64)
-        loss = np.empty(ta.shape, dt.np)
-        tot = np.zeros(2, np.float64)
-        err = np.zeros(2, np.int64)
-        K.cross_entropy(xa, ta, w, ignore_index, label_smoothing, lse, loss, tot, err)
+        w = _vec(weight, C, dt, 1.0, dev)
+        lse = _buf(tuple(ta.shape), D.float64, dev)
+        loss = _buf(tuple(ta.shape), dt, dev)
+        tot = _buf(2, D.float64, dev, 0)
+        err = _buf(2, D.int64, dev, 0)
+        kernels(dev).norm.cross_entropy(xa, ta, w, ignore_index, label_smoothing, lse, loss, tot,
+                                        err)
+        err, tot = _host(err, dev), _host(tot, dev)
         if err[0]:
             raise IndexError(f"Target {int(err[1])} is out of bounds.")
         ctx.save_for_backward(x)
         ctx.meta = (ta, w, ignore_index, label_smoothing, lse, reduction, tot[1])
         if reduction == "none":
-            return Tensor._make(loss.reshape(target._data.shape), dt)
+            return Tensor._make(loss.reshape(tuple(target._data.shape)), dt, dev)
         value = tot[0] if reduction == "sum" else tot[0] / tot[1] if tot[1] else math.nan
-        return Tensor._make(np.array(value, dt.np), dt)
+        return tensor(value, dtype=dt, device=dev)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
         x, = ctx.saved_tensors
         ta, w, ignore_index, ls, lse, reduction, wsum = ctx.meta
-        dt = x.dtype
+        dt, dev = x.dtype, x.device
+        K = kernels(dev).norm
         N, C = x._data.shape[0], x._data.shape[1]
         xa = x.contiguous()._data
         if xa.ndim != 2:
             xa = xa.reshape(N, C, _prod(x._data.shape[2:]))
-        gx = np.empty(xa.shape, dt.np)
+        gx = _buf(tuple(xa.shape), dt, dev)
         if reduction == "none":
             K.cross_entropy_backward(xa, ta, w, ignore_index, ls, lse, 0.0,
                                      _arr(g, dt).reshape(ta.shape), True, gx)
         else:
-            s = float(g._data)
+            s = g.item()
             if reduction == "mean":
                 s = s / wsum if wsum else math.nan
             K.cross_entropy_backward(xa, ta, w, ignore_index, ls, lse, s, lse, False, gx)
-        return Tensor._make(gx.reshape(x._data.shape), dt), None, None, None, None, None
+        return Tensor._make(gx.reshape(tuple(x._data.shape)), dt, dev), None, None, None, None, None
 
 
 def _check_class_target(input, target, weight):
@@ -832,10 +854,12 @@ class Pad(Function):
             c = max(0, s - a - max(-hi, 0))
             src[d] = slice(a, a + c)
             dst[d] = slice(max(lo, 0), max(lo, 0) + c)
-        out = np.full(shape, value, x.dtype.np)  # memory: fill + one strided copy
-        out[tuple(dst)] = x._data[tuple(src)]
+        out = empty(tuple(shape), x.dtype, x.device)  # a fill, then one strided copy
+        _core.fill(out, value)
+        if all(sl.stop > sl.start for sl in src if sl.start is not None):
+            kernels(x.device).elementwise.copy(x._data[tuple(src)], out._data[tuple(dst)])
         ctx.pads = pads
-        return Tensor._make(out, x.dtype)
+        return out
 
     @staticmethod
     def backward(ctx, g):

@@ -299,7 +299,7 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         return x._view_of(np.broadcast_to(x._data, shape) if x.device.type == "cpu"
-                          else kernels(x.device).layout.broadcast_to(x._data, shape))
+                          else kernels(x.device).memory.broadcast_to(x._data, shape))
 
     @staticmethod
     def backward(ctx, g):

@@ -354,15 +354,23 @@ def _bump_step(step):
 
 
 def _zeros_like(p, value=0.0):
-    return Tensor._make(np.full(p._data.shape, value, dtype=p._data.dtype), p.dtype, p.device)
+    from ..ops import _core
+    t = _core.empty(p._data.shape, p.dtype, p.device)
+    _core.fill(t, value)
+    return t
 
 
 def _flat(t, dtype=None):
     """1-D contiguous array over ``t``'s memory (a copy when it is not contiguous)."""
     a = t._data
+    if t.device.type == "cpu":
+        if dtype is not None and a.dtype != dtype:
+            a = a.astype(dtype)
+        return np.ascontiguousarray(a).reshape(-1)
+    from ..ops import _core
     if dtype is not None and a.dtype != dtype:
-        a = a.astype(dtype)
-    return np.ascontiguousarray(a).reshape(-1)
+        t = _core.cast(t, D.from_numpy(np.dtype(dtype)))
+    return t.contiguous()._data.reshape(-1)
 
 
 class _Updated:
@@ -388,15 +396,19 @@ class _Updated:
         for t, a in zip(self.tensors, self.arrays):
             if t is None:
                 continue
-            if t._data.size and not np.shares_memory(a, t._data):
-                t._data[...] = a.reshape(t._data.shape)  # non-contiguous: copy back
+            if t._data.size and not t._data.flags.c_contiguous:  # a temp: copy back
+                from ..ops import _core
+                _core.kernels(t.device).elementwise.copy(a.reshape(t._data.shape), t._data)
             t._ver.v += 1
         return False
 
 
 def _none(p):
     """The empty array a kernel gets for state that its options do not use."""
-    return np.empty(0, dtype=p._data.dtype)
+    if p.device.type == "cpu":
+        return np.empty(0, dtype=p._data.dtype)
+    from ..ops import _core
+    return _core.empty((0,), p.dtype, p.device)._data
 
 
 def _grad(p):

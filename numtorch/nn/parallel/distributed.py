@@ -18,6 +18,7 @@ from ..._tensor import Tensor
 from ... import _dtype as D
 from ...autograd.function import AccumulateGrad
 from ...autograd.grad_mode import is_grad_enabled, no_grad
+from ...ops import _core
 from ..modules.module import Module
 
 __all__ = ["DistributedDataParallel"]
@@ -72,7 +73,7 @@ def _broadcast_coalesced(tensors, src, pg):
         by_dtype.setdefault(t.dtype, []).append(t)
     with no_grad():
         for dt, ts in by_dtype.items():
-            flat = Tensor._make(np.empty(sum(t.numel() for t in ts), dt.np), dt)
+            flat = _core.empty((sum(t.numel() for t in ts),), dt, ts[0].device)
             views, off = [], 0
             for t in ts:
                 views.append(_flat_view(flat, off, tuple(t.shape)))
@@ -88,11 +89,12 @@ def _broadcast_coalesced(tensors, src, pg):
 class _Bucket:
     __slots__ = ("dtype", "index", "params", "offsets", "flat", "views", "pending", "work")
 
-    def __init__(self, dtype, params, sizes):
+    def __init__(self, dtype, params, sizes, device):
         self.dtype = dtype
         self.params = params  # parameter indices, in the order they sit in the flat buffer
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.flat = Tensor._make(np.zeros(int(self.offsets[-1]), dtype.np), dtype)
+        self.flat = _core.empty((int(self.offsets[-1]),), dtype, device)
+        _core.fill(self.flat, 0)
         self.views = []
         self.pending = len(params)
         self.work = None
@@ -130,7 +132,8 @@ class _Reducer:
         self.buckets = []
         self.loc = [None] * len(params)  # param index -> (bucket, position)
         for idx in _assign_buckets(params, int(bucket_cap_mb * 1024 * 1024)):
-            b = _Bucket(params[idx[0]].dtype, idx, [params[i].numel() for i in idx])
+            b = _Bucket(params[idx[0]].dtype, idx, [params[i].numel() for i in idx],
+                        params[idx[0]].device)
             for k, i in enumerate(idx):
                 b.views.append(_flat_view(b.flat, int(b.offsets[k]), tuple(params[i].shape)))
                 self.loc[i] = (len(self.buckets), k)
@@ -302,11 +305,10 @@ class DistributedDataParallel(Module):
         if not dist.is_initialized():
             raise RuntimeError("Default process group has not been initialized, please make "
                                "sure to call init_process_group.")
-        for p in module.parameters():
-            if p.device.type != "cpu":
-                raise NotImplementedError(
-                    "DistributedDataParallel: device tensors are not supported yet (numtorch's "
-                    "collectives need a host staging buffer for them)")
+        devices = {p.device for p in module.parameters()}
+        if len(devices) > 1:
+            raise ValueError("DistributedDataParallel's input module must be on the same type of "
+                             f"devices, but input module parameters are located in {devices}.")
         self.module = module
         self.device_ids = device_ids
         self.broadcast_buffers = broadcast_buffers
