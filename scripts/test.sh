@@ -11,7 +11,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[dev,examples,mpi,notebooks,cuda]"
+"$VENV/bin/python" -m pip install -q -e ".[dev,examples,mpi,notebooks,cuda,cuda13]"
 # PyTorch is only an oracle for the tests, never a dependency; exactly this version (a local file
 # on the project's machines; any other version pulls gigabytes of CUDA wheels).
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then

@@ -565,3 +565,28 @@ def adaptive_avg_pool2d_backward(g, out):
     if out.size == 0:
         return
     _adaptive_avg_pool2d_backward[memory.grid(out.size)](g, out)
+
+
+# --------------------------------------------------------------------------------------------
+# Compile check (tests/kernels/test_cuda_ptx.py).
+# --------------------------------------------------------------------------------------------
+def ptx_cases():
+    """Yield (label, py_func, signature) for every kernel this module can launch, for
+    ``numba.cuda.compile_ptx``: each once per float dtype (float32, float64), with the
+    launchers' argument types (C arrays, Python ints as int64, ``dtype.type(0)`` as the dtype)."""
+    from numba import types as T
+    i, b = T.int64, T.boolean
+    i4, f8 = T.Array(T.int64, 4, "C"), T.float64
+    for dt in (T.float32, T.float64):
+        a1, a3, a4 = (T.Array(dt, nd, "C") for nd in (1, 3, 4))
+        conv = (a4, a4, a1, b, dt) + (i,) * 7 + (a4,)
+        for k, sig in ((_fill, (a1, dt)), (_conv_fwd, conv), (_conv_gx, conv),
+                       (_conv_gw_part, (a4, a4) + (i,) * 10 + (T.Array(f8, 2, "C"),)),
+                       (_sum_parts, (T.Array(f8, 2, "C"), a1)), (_channel_sum, (a3, a1)),
+                       (_max_pool2d, (a4,) + (i,) * 8 + (a4, i4)),
+                       (_max_pool2d_backward, (a4, i4, a4)),
+                       (_avg_pool2d, (a4,) + (i,) * 6 + (b, i, dt, a4)),
+                       (_avg_pool2d_backward, (a4,) + (i,) * 6 + (b, i, a4)),
+                       (_adaptive_avg_pool2d, (a4, dt, a4)),
+                       (_adaptive_avg_pool2d_backward, (a4, a4))):
+            yield f"{k.py_func.__name__}[{dt}]", k.py_func, T.void(*sig)

@@ -347,22 +347,31 @@ class _Op:
             if uint_code is not None:
                 self.uint_fn = _device(int_body, name + "_uint", uint_code)
 
-    def __call__(self, *args):
-        *ins, out = args
-        if len(ins) != self.arity:
-            raise TypeError(f"{self.name}() takes {self.arity + 1} arrays ({len(args)} given)")
+    def pick(self, x_dtype, out_dtype):
+        """``(kernel name, device function)`` for inputs of ``x_dtype`` into ``out_dtype``."""
         fn, name = self.fn, self.name
         if self.int_fn is not None:
-            kind = ins[0].dtype.kind
+            kind = x_dtype.kind
             if kind == "u":
                 fn = self.uint_fn
                 name += "_uint" if fn is not self.int_fn else "_int"
             elif kind in "ib":
                 fn, name = self.int_fn, name + "_int"
+        return name, fn
+
+    def __call__(self, *args):
+        *ins, out = args
+        if len(ins) != self.arity:
+            raise TypeError(f"{self.name}() takes {self.arity + 1} arrays ({len(args)} given)")
+        name, fn = self.pick(ins[0].dtype, out.dtype)
         if self.arity == 1:
             _launch(name, _unary_flat, _unary_nd, fn, out, ins)
         else:
             _launch(name, _binary_flat, _binary_nd, fn, out, ins)
+
+
+#: Every _Op by name (for ptx_cases).
+_OPS = {}
 
 
 def _export(table, arity, body, codes, int_body=None, int_codes=None, uint_codes=None):
@@ -373,6 +382,7 @@ def _export(table, arity, body, codes, int_body=None, int_codes=None, uint_codes
                           int_body if int_code is not None else None, int_code,
                           (uint_codes or {}).get(name),
                           f"out = {what}, elementwise; the inputs broadcast to out.")
+        _OPS[name] = table[name]
 
 
 _export(globals(), 1, _unary, dict(
@@ -402,11 +412,10 @@ class _Copy(_Op):
                          "x broadcasts to out.")
         self.bool_fn = _device(_identity, "copy_to_bool", _TO_BOOL)
 
-    def __call__(self, x, out):
-        if out.dtype.kind == "b" and x.dtype.kind != "b":
-            _launch("copy_to_bool", _unary_flat, _unary_nd, self.bool_fn, out, (x,))
-        else:
-            _launch("copy", _unary_flat, _unary_nd, self.fn, out, (x,))
+    def pick(self, x_dtype, out_dtype):
+        if out_dtype.kind == "b" and x_dtype.kind != "b":
+            return "copy_to_bool", self.bool_fn
+        return "copy", self.fn
 
 
 copy = _Copy()
@@ -426,3 +435,66 @@ def where(cond, a, b, out):
 def fill(out, value):
     """Write the scalar ``value`` (already of out's dtype) into every element of ``out``."""
     _launch("fill", _fill_flat, _fill_nd, None, out, (), (value,))
+
+
+# --------------------------------------------------------------------------------------------
+# Real-GPU compile check (the simulator cannot tell whether a kernel compiles for a GPU).
+# --------------------------------------------------------------------------------------------
+#: The dtype kinds each op accepts (the ops layer promotes to them); "fiu" unless listed.
+_KINDS = {**dict.fromkeys("exp log log1p expm1 sqrt rsqrt sin cos tan tanh sigmoid erf "
+                          "reciprocal log2 atan2 fmax fmin".split(), "f"),
+          **dict.fromkeys("bitwise_and bitwise_or bitwise_xor".split(), "iub"),
+          **dict.fromkeys("logical_not eq ne lt le gt ge logical_and logical_or "
+                          "logical_xor".split(), "fiub")}
+#: The ops whose out is bool (predicates and comparisons).
+_BOOL_OUT = set("isnan isinf isfinite logical_not signbit eq ne lt le gt ge logical_and "
+                "logical_or logical_xor".split())
+#: One dtype per typing family: float32 and float64 (their math calls differ), int64 (narrow
+#: integers compute in int64 too: only their stores differ, which copy covers), unsigned (its
+#: own pow; uint64 arithmetic), bool; float16 is a storage type (copy, where, fill only).
+_FAMILIES = {"f": ("float32", "float64"), "i": ("int64",), "u": ("uint8",), "b": ("bool",)}
+_STORAGE = ("bool", "int8", "uint8", "float16", "float32", "float64")
+
+
+def ptx_cases():
+    """Yield ``(label, py_func, signature)`` for every kernel this module can launch: each op
+    (and each dtype-specific definition of it) once per dtype family in the flat loop, every
+    copy between storage dtype families, where/fill per dtype, and each strided loop at every
+    rank of ``_strided.RANKS`` (an op's device function is the same in every loop)."""
+    from numba import from_dtype, types
+
+    def arr(dt, nd=1, layout="C"):
+        return types.Array(from_dtype(np.dtype(dt)), nd, layout)
+
+    def case(label, loop, name, fn, rank, *arrays, scalars=()):
+        k = _kernel(name, loop, fn, rank)
+        return label, k.py_func, types.void(*arrays, *scalars)
+
+    for name, op in _OPS.items():
+        loop = _unary_flat if op.arity == 1 else _binary_flat
+        dtypes = [dt for kind in _KINDS.get(name, "fiu") for dt in _FAMILIES[kind]]
+        if op.arity == 2 and name in _BOOL_OUT:
+            dtypes.remove("float64")  # comparisons call no math: float64 types as float32
+        for dt in dtypes:
+            od = "bool" if name in _BOOL_OUT else dt
+            yield case(f"{name} {dt}", loop, *op.pick(np.dtype(dt), np.dtype(od)), None,
+                       *[arr(dt)] * op.arity, arr(od))
+    for src in _STORAGE:
+        for dst in _STORAGE:
+            yield case(f"copy {src}->{dst}", _unary_flat,
+                       *copy.pick(np.dtype(src), np.dtype(dst)), None, arr(src), arr(dst))
+    for dt in _STORAGE:
+        yield case(f"where {dt}", _where_flat, "where", None, None, arr("bool"), arr(dt),
+                   arr(dt), arr(dt))
+        yield case(f"fill {dt}", _fill_flat, "fill", None, None, arr(dt),
+                   scalars=(from_dtype(np.dtype(dt)),))
+    # the strided loops (views of any strides: layout "A"), one op each, at every rank
+    a16 = arr("float16", 3, "A")
+    yield case("copy float16 nd3", _unary_nd, "copy", copy.fn, 3, a16, a16)
+    for r in _strided.RANKS:
+        a32 = arr("float32", r, "A")
+        yield case(f"exp nd{r}", _unary_nd, "exp", exp.fn, r, a32, a32)
+        yield case(f"add nd{r}", _binary_nd, "add", add.fn, r, a32, a32, a32)
+        yield case(f"where nd{r}", _where_nd, "where", None, r, arr("bool", r, "A"), a32, a32,
+                   a32)
+        yield case(f"fill nd{r}", _fill_nd, "fill", None, r, a32, scalars=(types.float32,))

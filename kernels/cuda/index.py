@@ -33,6 +33,7 @@ fastest along the innermost dim, so consecutive threads touch consecutive elemen
   order. (Segments rather than block-wide tiles: one scan, so one round of barriers, per chunk
   instead of one per tile; a segment's consecutive reads mostly hit L1.)
 """
+import numba
 import numpy as np
 from numba import cuda, int64
 
@@ -524,3 +525,45 @@ def nonzero(mask_nd, out):
     _chunk_counts_k[blocks, threads](flat, chunk, counts)
     _exclusive_offsets_k[1, threads](counts, offs)
     _nonzero_write_k[blocks, threads](flat, shape, chunk, offs, out)
+
+
+# --------------------------------------------------------------------------------------------
+# Compile check (tests/kernels/test_cuda_ptx.py).
+# --------------------------------------------------------------------------------------------
+def ptx_cases():
+    """Yield (label, py_func, signature) for every kernel this module can launch, for
+    ``numba.cuda.compile_ptx``: with the argument types the launchers pass (dim-wise operands in
+    layout 'A': any strides), each kernel once per dtype family its typing differs in: copies
+    float32 and bool; sums and ``!= 0`` tests also int64, int8 and float16; atomics every
+    ``_ATOMIC`` width (the others go to the serial/column kernels, as in the launchers)."""
+    from numba import types as T
+
+    def arr(dt, nd=1, layout="C"):
+        return T.Array(numba.from_dtype(np.dtype(dt)), nd, layout)
+
+    i8, i3 = arr(np.int64), arr(np.int64, 3, "A")
+    for k, sig in ((_check_index_k, (i8, T.int64, i8)), (_wrap_index_k, (i8, T.int64, i8)),
+                   (_linear_index_k, (arr(np.int64, 2), i8, i8)), (_exclusive_offsets_k, (i8, i8))):
+        yield k.py_func.__name__, k.py_func, numba.void(*sig)
+    for sd in (np.int32, np.int64):  # _scratch_dtype: winner positions
+        for k, sig in ((_fill3_k, (arr(sd, 3), T.int64)), (_scatter_claim_k, (arr(sd, 3), i3)),
+                       (_fill1_k, (arr(sd), T.int64)), (_put_claim_k, (arr(sd), i8))):
+            yield f"{k.py_func.__name__}[{np.dtype(sd).name}]", k.py_func, numba.void(*sig)
+    win3, win1 = arr(_scratch_dtype(1), 3), arr(_scratch_dtype(1))
+    for dt in (np.float32, np.float64, np.int64, np.int32, np.int8, np.bool_, np.float16):
+        x3, x1, cases = arr(dt, 3, "A"), arr(dt), []
+        if dt in (np.float32, np.bool_):
+            cases += [(_gather_k, (x3, i3, x3)), (_index_select_k, (x3, i8, x3)),
+                      (_scatter_cols_k, (x3, i3, x3)), (_scatter_win_k, (x3, i3, x3, win3)),
+                      (_take_k, (x1, i8, x1)), (_put_win_k, (x1, i8, x1, win1))]
+        if dt in (np.float32, np.int64, np.int8, np.bool_, np.float16):
+            cases += [(_scatter_add_cols_k, (x3, i3, x3)), (_index_add_cols_k, (x3, i8, x3)),
+                      (_count_nonzero_k, (x1, i8)), (_chunk_counts_k, (x1, T.int64, i8)),
+                      (_nonzero_write_k, (x1, i8, T.int64, i8, arr(np.int64, 2)))]
+        if np.dtype(dt) in _ATOMIC:
+            cases += [(_scatter_add_atomic_k, (x3, i3, x3)), (_index_add_atomic_k, (x3, i8, x3)),
+                      (_put_add_atomic_k, (x1, i8, x1))]
+        else:
+            cases += [(_put_add_serial_k, (x1, i8, x1))]
+        for k, sig in cases:
+            yield f"{k.py_func.__name__}[{np.dtype(dt).name}]", k.py_func, numba.void(*sig)

@@ -96,3 +96,17 @@ def matmul(a, b, out):
               min((m + TILE - 1) // TILE, cap, _GRID_YZ),
               min(nb, cap, _GRID_YZ))
     _kernel(out.dtype)[blocks, (TILE, TILE)](a, b, out, out.dtype.type(0))
+
+
+def ptx_cases():
+    """Yield ``(label, py_func, signature)`` for every kernel this module can launch: the tiled
+    kernel once per dtype family (float32, float64, wide, narrow and unsigned integers), with
+    operands of any strides (layout "A") and the zero as a NumPy scalar of out's dtype."""
+    import numpy as np
+    from numba import types
+
+    for name in ("float32", "float64", "int64", "int8", "uint8"):
+        dt = np.dtype(name)
+        t = numba.from_dtype(dt)
+        a = types.Array(t, 3, "A")
+        yield f"matmul {name}", _kernel(dt).py_func, types.void(a, a, a, t)

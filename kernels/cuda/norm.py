@@ -599,3 +599,37 @@ def cross_entropy_backward(x, t, w, ignore_index, label_smoothing, lse, gscale, 
         x3, g3, t2, lse2, gv2 = x, gx, t, lse, gvec
     _ce_backward[memory.grid(x.size)](x3, t2, w, int(ignore_index), ls, _wsum(w, ls), lse2,
                                       float(gscale), gv2, bool(per), g3)
+
+
+# --------------------------------------------------------------------------------------------
+# Compile check (tests/kernels/test_cuda_ptx.py).
+# --------------------------------------------------------------------------------------------
+def ptx_cases():
+    """Yield (label, py_func, signature) for every kernel this module can launch, for
+    ``numba.cuda.compile_ptx``: each once per float dtype of x (float16/32/64), with the
+    launchers' argument types: C arrays, statistics float64, Python floats as float64 and ints
+    as int64; batch norm's running stats in x's dtype or absent (the float64 ``_dummy``), cross
+    entropy's backward scale per position (x's dtype) or a float with ``lse`` in its place."""
+    from numba import types as T
+    f, i, b = T.float64, T.int64, T.boolean
+    f1, f2, i1, i2 = T.Array(f, 1, "C"), T.Array(f, 2, "C"), T.Array(i, 1, "C"), T.Array(i, 2, "C")
+    yield "_fill[float64]", _fill.py_func, T.void(f1, f)  # _zero: float64 gradients only
+    for dt in (T.float16, T.float32, T.float64):
+        a1, a2, a3 = (T.Array(dt, nd, "C") for nd in (1, 2, 3))
+        cases = [("", _bn_eval, (a3, a1, a1, a1, a1, f, f1, f1, a3)),
+                 ("", _bn_backward, (a3, a3, a1, f1, f1, b, a3, f1, f1)),
+                 ("", _ln_forward, (a2, a1, a1, f, f1, f1, a2)),
+                 ("", _ln_backward, (a2, a2, a1, f1, f1, a2)),
+                 ("", _ln_affine_backward, (a2, a2, f1, f1, i, f1, f1)),
+                 ("", _sum_vec, (a1, f1)),
+                 ("", _ce_forward_nd, (a3, i2, a1, i, f, f1, f2, a2)),
+                 ("", _ce_forward_rows, (a2, i1, a1, i, f, f1, f1, a1)),
+                 ("", _ce_totals, (i1, a1, i, i, a1, f1, i1))]
+        for rs in dict.fromkeys((dt, f)):  # running stats: the caller's, or the float64 dummy
+            cases.append((f",stats={rs}", _bn_train, (a3, a1, a1, f, f, b, T.Array(rs, 1, "C"),
+                                                       T.Array(rs, 1, "C"), f1, f1, a3)))
+        for gv in dict.fromkeys((dt, f)):  # per-position scale, or lse standing in for it
+            cases.append((f",gvec={gv}", _ce_backward, (a3, i2, a1, i, f, f1, f2, f,
+                                                        T.Array(gv, 2, "C"), b, a3)))
+        for tag, k, sig in cases:
+            yield f"{k.py_func.__name__}[{dt}{tag}]", k.py_func, T.void(*sig)

@@ -165,3 +165,18 @@ def adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, 
     clr = float(lr) / (1.0 + (float(step) - 1.0) * float(lr_decay))
     _launch(_adagrad_k, param.shape[0], param, grad, state_sum, clr, float(eps),
             float(weight_decay), bool(maximize))
+
+
+def ptx_cases():
+    """Yield (label, py_func, signature) for every kernel this module can launch, for
+    ``numba.cuda.compile_ptx``: each update once per parameter dtype (float16/32/64), with the
+    launchers' argument types (1-D C arrays, Python floats as float64, bools)."""
+    from numba import types as T
+    f, b = T.float64, T.boolean
+    for dt in (T.float16, T.float32, T.float64):
+        v = T.Array(dt, 1, "C")
+        for k, sig in ((_sgd_k, (v, v, v, f, f, f, f, b, b, b)),
+                       (_adam_k, (v,) * 5 + (f,) * 8 + (b,) * 3),
+                       (_rmsprop_k, (v,) * 5 + (f,) * 5 + (b,) * 2),
+                       (_adagrad_k, (v, v, v, f, f, f, b))):
+            yield f"{k.py_func.__name__}[{dt}]", k.py_func, T.void(*sig)

@@ -556,3 +556,52 @@ def softmax_backward(y, g, out):
 def log_softmax_backward(y, g, out):
     """out = g - exp(y) * sum_j g along axis 1; y = log_softmax output, g = grad, (outer, n, inner) float."""
     _run_rowwise(LOG_SOFTMAX_BW, y, g, out)
+
+
+# --------------------------------------------------------------------------------------------
+# Real-GPU compile check (the simulator cannot tell whether a kernel compiles for a GPU).
+# --------------------------------------------------------------------------------------------
+#: (x dtype, out dtype) of the sums, products and scans, one per typing family: floats keep
+#: their dtype (float64 accumulation; float16 too), integers and bool go to int64 (as the ops
+#: layer asks).
+_PTX_SUMS = (("float16", "float16"), ("float32", "float32"), ("float64", "float64"),
+             ("int64", "int64"), ("int8", "int64"), ("bool", "int64"))
+
+
+def ptx_cases():
+    """Yield ``(label, py_func, signature)`` for every kernel this module can launch, built by
+    its own factories with the launchers' accumulator choice (``_acc_key``) and argument types:
+    ``x`` of any strides (layout "A"), ``out`` C-contiguous, the identity a NumPy float64/int64,
+    ``div`` a float, ``w`` an int. Each kernel once per dtype family."""
+    from numba import types
+
+    def arr(dt, nd, layout="C"):
+        return types.Array(numba.from_dtype(np.dtype(dt)), nd, layout)
+
+    def fold(op, xd, od, key):
+        k = _fold_kernel(op, key)
+        sig = types.void(arr(xd, 3, "A"), _ACC[key], types.float64, types.int64, arr(od, 2))
+        return f"{_OP_NAMES[op]} {xd}->{od}", k.py_func, sig
+
+    for xd, od in _PTX_SUMS:
+        for op in (SUM, PROD):
+            key = _acc_key(od)  # sum, prod, cumsum, cumprod: from out's dtype
+            yield fold(op, xd, od, key)
+            for k, how in zip(_scan_kernels(op, key), ("cols", "rows")):
+                yield (f"cum{_OP_NAMES[op]} {how} {xd}->{od}", k.py_func,
+                       types.void(arr(xd, 3, "A"), _ACC[key], arr(od, 3)))
+    for xd in ("float32", "float64"):
+        for op in (MEAN, NORM2, VAR, LSE):
+            yield fold(op, xd, xd, "f8")
+        for op in range(4):
+            yield (f"{_ROW_NAMES[op]} {xd}", _rowwise_kernel(op).py_func,
+                   types.void(arr(xd, 3, "A"), arr(xd, 3, "A"), types.int64, arr(xd, 3)))
+    for xd, _ in _PTX_SUMS:
+        key = _acc_key(xd)  # amax, amin, max_index, min_index: from x's dtype
+        for op in (AMAX, AMIN):
+            yield fold(op, xd, xd, key)
+            yield (f"{_OP_NAMES[op]}_index {xd}", _argfold_kernel(op, key).py_func,
+                   types.void(arr(xd, 3, "A"), types.int64, arr(xd, 2), arr("int64", 2)))
+        if xd != "int8":
+            for op in (ALL, ANY):  # any dtype into bool
+                yield fold(op, xd, "bool", "i8")
