@@ -75,13 +75,14 @@ def _unary(op, x):
         return 1.0 / x
     if op == LOG2:
         return math.log2(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+    # np.floor & co. keep the sign of zero (ceil(-0.5) is -0.0) and need no int64 round trip
     if op == FLOOR:
-        return math.floor(x) if math.isfinite(x) else x
+        return np.floor(x)
     if op == CEIL:
-        return math.ceil(x) if math.isfinite(x) else x
+        return np.ceil(x)
     if op == ROUND:
         return np.rint(x)
-    return math.trunc(x) if math.isfinite(x) else x  # TRUNC
+    return np.trunc(x)  # TRUNC
 
 
 @policy.scalar
