@@ -557,12 +557,14 @@ This notebook writes that op
 2. as a `@numba.cuda.jit` kernel with a grid-stride loop, run through **Numba's CUDA simulator**
    and checked against the CPU kernel.
 
-**Honest status:** numtorch has **no CUDA backend yet** — `numtorch.cuda.is_available()` is
-`False` and numtorch tensors live in CPU memory. The CUDA kernel below works on NumPy arrays and
-Numba device arrays; it is the shape a numtorch CUDA kernel will have (`kernels/cuda/` is the
-next milestone). It needs the `cuda` extra: `pip install -e ".[cuda]"` (`numba-cuda` and the
-`nvidia-cuda-runtime` wheel, enough for the simulator). Without it the CUDA cells print a message
-and skip.
+   Then the CUDA kernel becomes an autograd op on numtorch **CUDA tensors**: numtorch's own
+   kernels (`numtorch.kernels.cuda`) are written exactly like it, and
+   `numtorch.cuda.as_device_array` / `from_device_array` hand a tensor's device memory to your
+   kernel and back without copies.
+
+The CUDA cells need the `cuda` extra: `pip install -e ".[cuda]"` (`numba-cuda` and the
+`nvidia-cuda-runtime` wheel, enough for the simulator). Without it they print a message and
+skip.
 """),
     code("""
 import os
@@ -596,7 +598,8 @@ import numtorch as torch
 import numtorch.nn as nn
 
 print("numtorch", torch.__version__, "| numba", numba.__version__, "| numpy", np.__version__)
-print("numtorch.cuda.is_available():", torch.cuda.is_available(), "(no CUDA backend in numtorch yet)")
+print("numtorch.cuda.is_available():", torch.cuda.is_available(),
+      "(the simulator)" if torch.cuda.is_available() and torch.cuda.is_simulator() else "")
 torch.manual_seed(0)
 """),
     md("""
@@ -951,40 +954,55 @@ else:
     print("skipped:", why)
 """),
     md("""
-### The CUDA kernel behind autograd
+### The CUDA kernel behind autograd, on numtorch CUDA tensors
 
-Until numtorch has CUDA tensors, a `Function` can still run its math on the device: copy the
-input over, launch, copy back. That is only a demonstration (two copies per call cost more than
-the op itself), but it shows that the grid-stride kernels give the right gradients: `gradcheck`
-on a small float64 tensor.
+The `Function` below takes CUDA tensors: `torch.cuda.as_device_array` gives the kernel the
+tensor's device memory (no copy), the output is allocated by numtorch (`torch.empty_like`, from
+its caching allocator), and nothing crosses to the host. `gradcheck` runs on a float64 CUDA
+tensor; then the op sits in a module moved to the GPU with `.to("cuda")`.
 """),
     code("""
 if HAVE_CUDA:
+    def _dev(t):
+        # a CUDA tensor's memory as a flat Numba device array (no copy)
+        return torch.cuda.as_device_array(t.detach().contiguous().reshape(-1))
+
     class SwishCudaFunction(torch.autograd.Function):
         @staticmethod
         def forward(ctx, x, beta=1.0):
-            xs = _flat(x)
-            d_x = cuda.to_device(xs)
-            d_y = cuda.device_array_like(d_x)
-            swish_fwd_cuda[blocks_for(xs.size), THREADS](d_x, xs.dtype.type(beta), d_y)
+            y = torch.empty_like(x)
+            n = x.numel()
+            swish_fwd_cuda[blocks_for(n), THREADS](_dev(x), x.new_tensor(beta).item(), _dev(y))
             ctx.save_for_backward(x)
             ctx.beta = beta
-            return torch.from_numpy(d_y.copy_to_host().reshape(tuple(x.shape)))
+            return y
 
         @staticmethod
         def backward(ctx, grad_out):
             x, = ctx.saved_tensors
-            xs = _flat(x)
-            d_x, d_g = cuda.to_device(xs), cuda.to_device(_flat(grad_out))
-            d_dx = cuda.device_array_like(d_x)
-            swish_bwd_cuda[blocks_for(xs.size), THREADS](d_x, d_g, xs.dtype.type(ctx.beta), d_dx)
-            return torch.from_numpy(d_dx.copy_to_host().reshape(tuple(x.shape))), None
+            dx = torch.empty_like(x)
+            swish_bwd_cuda[blocks_for(x.numel()), THREADS](_dev(x), _dev(grad_out), ctx.beta,
+                                                          _dev(dx))
+            return dx, None
+
+    class SwishCuda(nn.Module):
+        def __init__(self, beta=1.0):
+            super().__init__()
+            self.beta = beta
+
+        def forward(self, x):
+            return SwishCudaFunction.apply(x, self.beta)
 
     t0 = time.perf_counter()
-    xc = (3 * torch.randn(4, 5, dtype=torch.float64)).requires_grad_(True)
-    print("gradcheck through the CUDA kernels:",
+    xc = (3 * torch.randn(4, 5, dtype=torch.float64, device="cuda")).requires_grad_(True)
+    print("gradcheck through the CUDA kernels on a CUDA tensor:",
           torch.autograd.gradcheck(lambda t: SwishCudaFunction.apply(t, 1.5), (xc,)),
           f"({time.perf_counter() - t0:.1f} s)")
+    net = nn.Sequential(nn.Linear(6, 8), SwishCuda(1.5), nn.Linear(8, 2)).to("cuda")
+    out = net(torch.randn(3, 6, device="cuda"))
+    out.sum().backward()
+    print("output", tuple(out.shape), "on", out.device, "| grad of the first weight on",
+          net[0].weight.grad.device)
 else:
     print("skipped:", why)
 """),
@@ -994,9 +1012,9 @@ else:
 - A real GPU: install `numba-cuda[cu12]` or `[cu13]`, run this notebook with
   `NB_CUDA_SIMULATOR=0` — the kernels above compile for the GPU unchanged. Launches cost
   roughly 10 µs each, so fusing ops matters even more there than on the CPU.
-- Inside numtorch, a kernel lives in `kernels/cpu/<family>.py` (compiled through
-  `kernels/policy.py`) and one `Function` subclass in `numtorch/ops/` calls it; CUDA kernels will
-  go to `kernels/cuda/` when the CUDA backend lands.
+- Inside numtorch, a kernel lives in `kernels/cpu/<family>.py` and its `@cuda.jit` twin in
+  `kernels/cuda/<family>.py` (both compiled through `kernels/policy.py`), and one `Function`
+  subclass in `numtorch/ops/` calls `kernels(device).<family>.<name>`.
 """),
 ]
 

@@ -58,11 +58,13 @@ CPU = device("cpu")
 
 
 def as_device(d):
-    """Normalise None / str / int / device to a device (an int means that CUDA device)."""
+    """Normalise None / str / int / device to where a tensor lives: an int means that CUDA
+    device, and ``cuda`` without an index the current one (``cuda:0``), as in PyTorch."""
     if d is None or d is CPU:
         return CPU
-    if isinstance(d, device):
-        return d
-    if isinstance(d, int):
-        return device("cuda", d)
-    return device(d)
+    if not isinstance(d, device):
+        d = device("cuda", d) if isinstance(d, int) else device(d)
+    if d.type == "cuda" and d.index is None:
+        from .cuda import _state
+        return device("cuda", _state["current"])
+    return d

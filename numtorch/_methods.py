@@ -69,7 +69,7 @@ for _name, _dt in (("float", D.float32), ("double", D.float64), ("half", D.float
     setattr(Tensor, _name, (lambda dt: lambda self, memory_format=None: self.to(dt))(_dt))
 Tensor.cpu = lambda self, memory_format=None: self.to("cpu")
 Tensor.cuda = lambda self, device=None, non_blocking=False: self.to(
-    as_device(device) if device is not None else as_device("cuda:0"))
+    as_device(device) if device is not None else as_device("cuda"))
 
 
 # --- functional ops as methods ---------------------------------------------------------------

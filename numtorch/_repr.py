@@ -67,10 +67,10 @@ def tensor_repr(t):
         width = max(len(fmt(v)) for v in shown.reshape(-1))
         body = _body(arr, fmt, width, len("tensor("), summarise)
     default = D.get_default_dtype()
+    if t.device.type != "cpu":  # (PyTorch's order: device, then dtype)
+        suffix.append(f"device='{t.device}'")
     if t.dtype not in (default, D.int64, D.bool) or (arr.size == 0 and t.dtype is not default):
         suffix.append(f"dtype={t.dtype!r}")
-    if t.device.type != "cpu":
-        suffix.append(f"device='{t.device}'")
     if t.grad_fn is not None:
         suffix.append(f"grad_fn=<{t.grad_fn.name}0>")
     elif t.requires_grad:

@@ -19,7 +19,7 @@ from ._device import device as _device_cls
 __all__ = ["is_available", "device_count", "current_device", "set_device", "synchronize",
            "manual_seed", "manual_seed_all", "memory_allocated", "max_memory_allocated",
            "memory_reserved", "reset_peak_memory_stats", "empty_cache", "get_device_name",
-           "is_simulator", "device"]
+           "is_simulator", "device", "as_device_array", "from_device_array"]
 
 device = _device_cls
 _state = {"available": None, "current": 0}
@@ -230,6 +230,44 @@ def empty_cache():
     """
     if is_available():
         _memory().empty_cache()
+
+
+# --- your own @cuda.jit kernels on numtorch tensors ---------------------------------------------
+def as_device_array(tensor):
+    """The Numba device array over a CUDA tensor's memory (no copy), to pass to your own
+    ``@cuda.jit`` kernels. (On a GPU ``numba.cuda.as_cuda_array(tensor)`` does the same
+    through ``__cuda_array_interface__``; this also works in the simulator.)
+
+    >>> import numtorch as torch
+    >>> if torch.cuda.is_available():
+    ...     print(torch.cuda.as_device_array(torch.zeros(2, 3, device="cuda")).shape)
+    ... else:
+    ...     print((2, 3))
+    (2, 3)
+    """
+    from ._tensor import Tensor
+    if not isinstance(tensor, Tensor) or tensor.device.type != "cuda":
+        raise TypeError(f"as_device_array expects a CUDA tensor, got "
+                        f"{getattr(tensor, 'device', type(tensor).__name__)}")
+    return tensor._data
+
+
+def from_device_array(array):
+    """A CUDA tensor over a Numba device array (no copy): what your kernel wrote, as a tensor.
+
+    >>> import numpy as np
+    >>> import numtorch as torch
+    >>> if torch.cuda.is_available():
+    ...     from numba import cuda
+    ...     print(torch.cuda.from_device_array(cuda.to_device(np.arange(3.0))))
+    ... else:
+    ...     print("tensor([0., 1., 2.], device='cuda:0', dtype=torch.float64)")
+    tensor([0., 1., 2.], device='cuda:0', dtype=torch.float64)
+    """
+    from . import _dtype as D
+    from ._tensor import Tensor
+    arr = _memory().adopt(array)
+    return Tensor._make(arr, D.from_numpy(arr.dtype), _device_cls("cuda", _state["current"]))
 
 
 # --- used by numtorch's ops (one place that knows how CUDA memory is made) ---------------------

@@ -38,7 +38,7 @@ def test_device_queries():
 def test_round_trip_and_factories(rng):
     a = rng.standard_normal((3, 5)).astype(np.float32)
     x = torch.tensor(a, device="cuda")
-    assert x.device == torch.device("cuda") and x.is_cuda
+    assert x.device == torch.device("cuda:0") and x.is_cuda  # "cuda" means the current device
     np.testing.assert_array_equal(x.cpu().numpy(), a)
     y = torch.from_numpy(a).cuda()
     assert str(y.device) == "cuda:0"

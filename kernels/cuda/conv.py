@@ -42,6 +42,7 @@ from numba import cuda
 
 from .. import policy
 from . import memory
+from ._block import block_sum as _block_sum, dummy as _dummy
 
 #: Entries of the shared reduction arrays (a compile-time constant of the kernels): the most
 #: threads a reducing launch uses.
@@ -62,42 +63,10 @@ def _blocks(items):
 _GW_CHUNK = max(4, memory.BLOCK // 4)
 _GW_PART_MAX = 1 << 20
 
-_DUMMY = {}
-
-
-def _dummy(dtype):
-    """A 1-element device array of ``dtype`` standing in for an absent optional argument."""
-    dtype = np.dtype(dtype)
-    a = _DUMMY.get(dtype)
-    if a is None:
-        a = _DUMMY[dtype] = memory.to_device(np.zeros(1, dtype))
-    return a
-
 
 # --------------------------------------------------------------------------------------------
 # Shared helpers.
 # --------------------------------------------------------------------------------------------
-@policy.cuda_kernel(device=True)
-def _block_sum(sh, v):
-    """Sum of ``v`` over the block's threads, returned to every thread (all must call it)."""
-    tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    sh[tid] = v
-    cuda.syncthreads()
-    s = 1
-    while s < nt:
-        s *= 2
-    s //= 2
-    while s > 0:  # tree over the next power of two; the upper half may be partly absent
-        if tid < s and tid + s < nt:
-            sh[tid] += sh[tid + s]
-        cuda.syncthreads()
-        s //= 2
-    t = sh[0]
-    cuda.syncthreads()  # everyone has read sh[0] before the next call overwrites it
-    return t
-
-
 @policy.cuda_kernel
 def _fill(a, v):
     """a (flat) <- v."""

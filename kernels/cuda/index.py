@@ -39,6 +39,7 @@ from numba import cuda, int64
 
 from .. import policy
 from . import memory
+from ._block import block_sum as _block_sum
 
 #: dtypes ``cuda.atomic.add`` supports on every GPU numtorch targets.
 _ATOMIC = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64,
@@ -388,24 +389,6 @@ def linear_index(indices, strides, out):
 # --------------------------------------------------------------------------------------------
 # Nonzero.
 # --------------------------------------------------------------------------------------------
-@policy.cuda_kernel(device=True)
-def _block_sum(sh, v):
-    """Sum of ``v`` over the block (every thread gets it); every thread must call it."""
-    t = cuda.threadIdx.x
-    w = cuda.blockDim.x
-    sh[t] = v
-    cuda.syncthreads()
-    while w > 1:  # tree sum that also works for a block size that is not a power of two
-        h = (w + 1) // 2
-        if t < w - h:
-            sh[t] += sh[t + h]
-        cuda.syncthreads()
-        w = h
-    s = sh[0]
-    cuda.syncthreads()  # sh is free again for the caller's next use
-    return s
-
-
 @policy.cuda_kernel(device=True)
 def _block_scan(sh, v):
     """Inclusive prefix sum of ``v`` over the block's threads (Hillis-Steele); all must call it."""

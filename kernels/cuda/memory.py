@@ -151,7 +151,13 @@ if SIMULATOR:
         return _Fake(np.frombuffer(lease, dtype, n).reshape(shape))
 
     def is_device_array(a):
-        return isinstance(a, _Fake)
+        return isinstance(a, FakeCUDAArray)
+
+    def adopt(a):
+        """A device array of numtorch's kind over the memory of any Numba device array."""
+        if not isinstance(a, FakeCUDAArray):
+            raise TypeError(f"expected a Numba device array, got {type(a).__name__}")
+        return a if isinstance(a, _Fake) else _Fake(a._ary)
 
     def pointer(a):
         """The address of ``a``'s first element (host memory under the simulator)."""
@@ -226,6 +232,12 @@ else:
 
     def is_device_array(a):
         return isinstance(a, _da.DeviceNDArray)
+
+    def adopt(a):
+        """A device array of numtorch's kind over the memory of any Numba device array."""
+        if not isinstance(a, _da.DeviceNDArray):
+            raise TypeError(f"expected a Numba device array, got {type(a).__name__}")
+        return a if isinstance(a, _Array) else as_strided(a, a.shape, a.strides)
 
     def pointer(a):
         """The device address of ``a``'s first element."""

@@ -40,6 +40,7 @@ from numba import cuda
 
 from .. import policy
 from . import memory
+from ._block import block_sum as _block_sum, dummy as _dummy
 
 #: Entries of the shared reduction arrays: the most threads a reducing launch uses.
 _RED = 256
@@ -56,42 +57,9 @@ def _blocks(items):
     return max(1, min(memory.MAX_BLOCKS, items))
 
 
-_DUMMY = {}
-
-
-def _dummy(dtype):
-    """A 1-element device array of ``dtype`` standing in for an absent optional argument."""
-    dtype = np.dtype(dtype)
-    a = _DUMMY.get(dtype)
-    if a is None:
-        a = _DUMMY[dtype] = memory.to_device(np.zeros(1, dtype))
-    return a
-
-
 # --------------------------------------------------------------------------------------------
 # Block reductions (every thread of the block must call them; the result reaches all).
 # --------------------------------------------------------------------------------------------
-@policy.cuda_kernel(device=True)
-def _block_sum(sh, v):
-    """Sum of float64 ``v`` over the block's threads."""
-    tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    sh[tid] = v
-    cuda.syncthreads()
-    s = 1
-    while s < nt:
-        s *= 2
-    s //= 2
-    while s > 0:  # tree over the next power of two; the upper half may be partly absent
-        if tid < s and tid + s < nt:
-            sh[tid] += sh[tid + s]
-        cuda.syncthreads()
-        s //= 2
-    t = sh[0]
-    cuda.syncthreads()  # all have read sh[0] before a next call overwrites it
-    return t
-
-
 @policy.cuda_kernel(device=True)
 def _block_sum2(sa, sb, a, b):
     """Sums of ``a`` and ``b`` over the block's threads (one tree for both)."""

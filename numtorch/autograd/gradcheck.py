@@ -23,17 +23,22 @@ def _numerical(fn, inputs, outputs_idx, eps):
             if flat is None:
                 raise GradcheckError("gradcheck needs contiguous inputs")
             for j in range(flat.size):
-                orig = flat[j].item()
+                orig = flat[j].item()  # (a CUDA input: one element read/written per step)
                 flat[j] = orig + eps
                 x._ver.v += 1
-                plus = [o.detach().double()._data.copy() for o in _tuple(fn(*inputs))]
+                plus = [_host(o) for o in _tuple(fn(*inputs))]
                 flat[j] = orig - eps
-                minus = [o.detach().double()._data.copy() for o in _tuple(fn(*inputs))]
+                minus = [_host(o) for o in _tuple(fn(*inputs))]
                 flat[j] = orig
                 for k in outputs_idx:
                     col = (plus[k] - minus[k]).reshape(-1) / (2 * eps)
                     jac.setdefault((i, k), np.zeros((flat.size, col.size)))[j] = col
     return jac
+
+
+def _host(t):
+    """A float64 NumPy copy of a tensor on any device."""
+    return np.array(t.detach().double().cpu()._data)
 
 
 def _diff(x):
@@ -76,8 +81,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
             outs = _tuple(func(*inputs))
             grads = autograd.grad(outs[k], [inputs[i] for i in diff_in], seed, allow_unused=True)
             for i, g in zip(diff_in, grads):
-                ana = np.zeros(inputs[i].numel()) if g is None else \
-                    g.detach().double()._data.reshape(-1)
+                ana = np.zeros(inputs[i].numel()) if g is None else _host(g).reshape(-1)
                 numc = num[(i, k)][:, r]
                 if not np.allclose(ana, numc, rtol=rtol, atol=atol):
                     msg = (f"Jacobian mismatch for output {k} with respect to input {i},\n"
