@@ -188,3 +188,132 @@ def test_cuda_array_interface_needs_a_real_gpu():
         np.testing.assert_array_equal(cuda.as_cuda_array(g).copy_to_host(), [1.0, 1.0])
         back = torch.as_tensor(cuda.as_cuda_array(g))
         assert back.device.type == "cuda" and back.data_ptr() == g.data_ptr()
+
+
+# --- every layer and loss on cuda gives the CPU's outputs and gradients ---------------------------
+LAYERS = [
+    ("Linear", lambda: nn.Linear(5, 3), (4, 5)),
+    ("Bilinear", lambda: nn.Bilinear(3, 4, 2), [(2, 3), (2, 4)]),
+    ("Conv1d", lambda: nn.Conv1d(2, 3, 3, padding=1), (2, 2, 7)),
+    ("Conv2d-groups-stride", lambda: nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=2), (1, 4, 6, 5)),
+    ("ConvTranspose2d", lambda: nn.ConvTranspose2d(2, 3, 3, stride=2), (1, 2, 3, 4)),
+    ("MaxPool1d", lambda: nn.MaxPool1d(2), (2, 3, 8)),
+    ("AvgPool2d", lambda: nn.AvgPool2d(2, padding=1), (1, 2, 5, 5)),
+    ("AdaptiveAvgPool2d", lambda: nn.AdaptiveAvgPool2d((2, 3)), (1, 2, 5, 7)),
+    ("BatchNorm1d", lambda: nn.BatchNorm1d(3), (5, 3)),
+    ("LayerNorm", lambda: nn.LayerNorm(6), (3, 6)),
+    ("GroupNorm", lambda: nn.GroupNorm(2, 4), (2, 4, 3)),
+    ("Embedding", lambda: nn.Embedding(7, 3, padding_idx=0), "idx"),
+    ("Dropout", lambda: nn.Dropout(0.5), (4, 6)),
+    ("Dropout2d", lambda: nn.Dropout2d(0.5), (2, 4, 3, 3)),
+    ("activations", lambda: nn.Sequential(nn.LeakyReLU(0.1), nn.ELU(), nn.GELU(), nn.SiLU(),
+                                          nn.GELU(approximate="tanh"), nn.Softplus(), nn.Hardtanh(),
+                                          nn.Tanh(), nn.Sigmoid()), (3, 5)),
+    ("Softmax", lambda: nn.Softmax(dim=1), (3, 5)),
+    ("LogSoftmax", lambda: nn.LogSoftmax(dim=-1), (3, 5)),
+    ("Unflatten", lambda: nn.Sequential(nn.Flatten(), nn.Unflatten(1, (3, 2))), (2, 6)),
+]
+
+LOSSES = [
+    ("MSELoss", nn.MSELoss(), "same"),
+    ("L1Loss", nn.L1Loss(reduction="sum"), "same"),
+    ("SmoothL1Loss", nn.SmoothL1Loss(beta=0.5), "same"),
+    ("HuberLoss", nn.HuberLoss(delta=0.7), "same"),
+    ("CrossEntropyLoss", nn.CrossEntropyLoss(label_smoothing=0.1, ignore_index=2), "class"),
+    ("CrossEntropyLoss-probs", nn.CrossEntropyLoss(), "probs"),
+    ("NLLLoss", nn.NLLLoss(reduction="none"), "class"),
+    ("BCELoss", nn.BCELoss(), "unit"),
+    ("BCEWithLogitsLoss", nn.BCEWithLogitsLoss(pos_weight=None), "unit"),
+    ("KLDivLoss", nn.KLDivLoss(reduction="batchmean", log_target=True), "same"),
+]
+
+
+def _pair(make, rng):
+    torch.manual_seed(3)
+    cpu = make()
+    gpu = make().to("cuda")
+    gpu.load_state_dict(cpu.state_dict())
+    return cpu, gpu
+
+
+def _compare(c, g, what, rtol=1e-5, atol=1e-6):
+    assert g.device.type == "cuda", what
+    np.testing.assert_allclose(g.detach().cpu().numpy(), c.detach().numpy(), rtol=rtol,
+                               atol=atol, err_msg=what)
+
+
+@pytest.mark.parametrize("name,make,shape", LAYERS, ids=[x[0] for x in LAYERS])
+def test_layer_on_cuda_matches_cpu(name, make, shape, rng):
+    cpu, gpu = _pair(make, rng)
+    if shape == "idx":
+        idx = rng.integers(0, 7, (3, 4))
+        ins_c, ins_g = [torch.tensor(idx)], [torch.tensor(idx, device="cuda")]
+    else:
+        shapes = shape if isinstance(shape, list) else [shape]
+        arrs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        ins_c = [torch.tensor(a, requires_grad=True) for a in arrs]
+        ins_g = [torch.tensor(a, device="cuda", requires_grad=True) for a in arrs]
+    torch.manual_seed(11)
+    out_c = cpu(*ins_c)
+    torch.manual_seed(11)  # dropout masks: the same generator draws them on both devices
+    out_g = gpu(*ins_g)
+    _compare(out_c, out_g, f"{name} forward")
+    seed = rng.standard_normal(tuple(out_c.shape)).astype(np.float32)
+    (out_c * torch.tensor(seed)).sum().backward()
+    (out_g * torch.tensor(seed, device="cuda")).sum().backward()
+    for a, b in zip(ins_c, ins_g):
+        if a.requires_grad:
+            _compare(a.grad, b.grad, f"{name} input grad", 1e-4, 1e-5)
+    for (k, p), q in zip(cpu.named_parameters(), gpu.parameters()):
+        _compare(p.grad, q.grad, f"{name} grad of {k}", 1e-4, 1e-5)
+    for (k, b), q in zip(cpu.named_buffers(), gpu.buffers()):
+        _compare(b, q, f"{name} buffer {k}")
+
+
+@pytest.mark.parametrize("name,loss,kind", LOSSES, ids=[x[0] for x in LOSSES])
+def test_loss_on_cuda_matches_cpu(name, loss, kind, rng):
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    if kind == "same":
+        t = rng.standard_normal((4, 3)).astype(np.float32)
+    elif kind == "class":
+        t = rng.integers(0, 3, 4)
+        x = np.log(np.abs(x) + 0.1) if name == "NLLLoss" else x
+    elif kind == "probs":
+        t = rng.dirichlet(np.ones(3), 4).astype(np.float32)
+    else:
+        t = rng.random((4, 3)).astype(np.float32)
+        x = 1 / (1 + np.exp(-x)) if name == "BCELoss" else x
+    xc, xg = torch.tensor(x, requires_grad=True), torch.tensor(x, device="cuda", requires_grad=True)
+    lc, lg = loss(xc, torch.tensor(t)), loss(xg, torch.tensor(t, device="cuda"))
+    _compare(lc, lg, f"{name} value")
+    lc.sum().backward()
+    lg.sum().backward()
+    _compare(xc.grad, xg.grad, f"{name} grad", 1e-4, 1e-5)
+
+
+OPTIMIZERS = {
+    "SGD-nesterov": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True,
+                                               weight_decay=1e-2),
+    "Adam-amsgrad": lambda ps: torch.optim.Adam(ps, lr=1e-2, amsgrad=True),
+    "AdamW": lambda ps: torch.optim.AdamW(ps, lr=1e-2),
+    "RMSprop-centered": lambda ps: torch.optim.RMSprop(ps, lr=1e-2, momentum=0.5, centered=True),
+    "Adagrad": lambda ps: torch.optim.Adagrad(ps, lr=0.1, lr_decay=1e-3),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_optimizer_on_cuda_matches_cpu(name, rng):
+    cpu, gpu = _pair(lambda: nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 2)), rng)
+    oc, og = OPTIMIZERS[name](cpu.parameters()), OPTIMIZERS[name](gpu.parameters())
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    for _ in range(4):
+        for m, o, dev in ((cpu, oc, "cpu"), (gpu, og, "cuda")):
+            o.zero_grad()
+            (m(torch.tensor(x, device=dev)) ** 2).mean().backward()
+            o.step()
+    for (k, p), q in zip(cpu.named_parameters(), gpu.parameters()):
+        _compare(p, q, f"{name}: {k}", 1e-4, 1e-6)
+    # the optimizer state lives on the GPU too and round-trips through state_dict
+    state = og.state_dict()["state"][0]
+    assert all(v.device.type == "cuda" for k, v in state.items()
+               if isinstance(v, torch.Tensor) and v.ndim > 0)

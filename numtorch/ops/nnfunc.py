@@ -707,7 +707,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p == 1.0:
         return input * 0.0
-    mask = (rand(*input.shape, dtype=input.dtype) < 1.0 - p).to(input.dtype) * (1.0 / (1.0 - p))
+    mask = (rand(*input.shape, dtype=input.dtype, device=input.device) < 1.0 - p).to(input.dtype) * (1.0 / (1.0 - p))
     return input * mask
 
 
@@ -730,7 +730,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     if p == 1.0:
         return input * 0.0
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
-    mask = (rand(*shape, dtype=input.dtype) < 1.0 - p).to(input.dtype) * (1.0 / (1.0 - p))
+    mask = (rand(*shape, dtype=input.dtype, device=input.device) < 1.0 - p).to(input.dtype) * (1.0 / (1.0 - p))
     return input * mask
 
 
@@ -818,7 +818,7 @@ def one_hot(tensor, num_classes=-1):
             raise RuntimeError("Class values must be smaller than num_classes.")
     elif num_classes == -1:
         raise RuntimeError("Can not infer total number of classes from empty tensor.")
-    return (tensor.unsqueeze(-1) == arange(num_classes)).to(D.int64)
+    return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).to(D.int64)
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
@@ -910,6 +910,6 @@ def pad(input, pad, mode="constant", value=None):
             raise RuntimeError(
                 f"Argument #4: Padding size should be less than the corresponding input "
                 f"dimension, but got: padding ({lo}, {hi}) at dimension {d} of input {input.ndim}")
-        idx = tensor(_pad_index(n, lo, hi, mode), dtype=D.int64)
+        idx = tensor(_pad_index(n, lo, hi, mode), dtype=D.int64, device=input.device)
         out = index_select(out, d, idx)
     return out
