@@ -137,14 +137,13 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, np.ndarray) and (dt is None or dt.np == data.dtype) and \
             (dev is None or dev.type == "cpu"):
         return from_numpy(data)
-    if hasattr(type(data), "__cuda_array_interface__") or (
-            not isinstance(data, (np.ndarray, list, tuple)) and
-            hasattr(data, "__cuda_array_interface__")):
+    if not isinstance(data, (np.ndarray, list, tuple)) and \
+            hasattr(data, "__cuda_array_interface__"):
         # a CuPy/PyTorch/Numba GPU array: shared, no copy (real GPUs only)
         from . import cuda
         arr = cuda._from_cuda_array_interface(data, dev)
         out = Tensor._make(arr, D.from_numpy(arr.dtype), as_device("cuda"))
-        return out if dt is None or dt is out.dtype else out.to(dt)
+        return out.to(device=dev, dtype=dt)
     return tensor(data, dtype=dt, device=dev)
 
 
