@@ -476,6 +476,39 @@ def _max_pool2d_dense(x, w_, hw, kh, kw, sh, sw, oh_n, ow_n, out, idx):
                 idx[o + np.uint64(ow)] = np.int64(bi - xb)
 
 
+def _max_pool2d_2x2(x, w_, hw, oh_n, ow_n, out, idx):
+    """The 2x2, stride-2 case of ``_max_pool2d_dense`` (every CNN's pooling) with the window
+    unrolled: about twice as fast as the generic loop nest. Same NaN and tie rules."""
+    ohw = oh_n * ow_n
+    P = out.shape[0] // ohw if ohw else 0
+    for p in prange(P):
+        xb = p * hw
+        ob = p * ohw
+        for oh in range(oh_n):
+            r0 = xb + 2 * oh * w_
+            r1 = r0 + w_
+            o = ob + oh * ow_n
+            for ow in range(ow_n):
+                q = r0 + 2 * ow
+                best = x[q]
+                bi = q
+                v = x[q + 1]
+                if v > best or v != v:
+                    best = v
+                    bi = q + 1
+                q = r1 + 2 * ow
+                v = x[q]
+                if v > best or v != v:
+                    best = v
+                    bi = q
+                v = x[q + 1]
+                if v > best or v != v:
+                    best = v
+                    bi = q + 1
+                out[o + ow] = best
+                idx[o + ow] = bi - xb
+
+
 def _max_pool2d_backward(g, idx, out):
     """out (P, H*W) <- zeros with g (P, L) added at idx (P, L)."""
     p_, hw = out.shape
@@ -591,6 +624,7 @@ def _adaptive_avg_pool2d_backward(g, out):
 
 _max_pool2d_k = policy.Twin(_max_pool2d)
 _max_pool2d_dense_k = policy.Twin(_max_pool2d_dense)
+_max_pool2d_2x2_k = policy.Twin(_max_pool2d_2x2)
 _max_pool2d_backward_k = policy.Twin(_max_pool2d_backward)
 _avg_pool2d_k = policy.Twin(_avg_pool2d)
 _avg_pool2d_backward_k = policy.Twin(_avg_pool2d_backward)
@@ -606,8 +640,12 @@ def max_pool2d(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
     oh_n, ow_n = out.shape[2], out.shape[3]
     if ph == 0 and pw == 0 and dh == 1 and dw == 1 and x.flags.c_contiguous and \
             (oh_n - 1) * sh + kh <= h_ and (ow_n - 1) * sw + kw <= w_:
-        _max_pool2d_dense_k(x.reshape(-1), w_, h_ * w_, kh, kw, sh, sw, oh_n, ow_n,
-                            out.reshape(-1), idx.reshape(-1), work=out.size * kh * kw)
+        if kh == kw == sh == sw == 2:
+            _max_pool2d_2x2_k(x.reshape(-1), w_, h_ * w_, oh_n, ow_n, out.reshape(-1),
+                              idx.reshape(-1), work=out.size * 4)
+        else:
+            _max_pool2d_dense_k(x.reshape(-1), w_, h_ * w_, kh, kw, sh, sw, oh_n, ow_n,
+                                out.reshape(-1), idx.reshape(-1), work=out.size * kh * kw)
         return
     _max_pool2d_k(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx, work=out.size * kh * kw)
 
