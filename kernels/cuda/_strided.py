@@ -116,6 +116,19 @@ def unravel3(i, shape):
 
 
 @policy.cuda_kernel(device=True)
+def unravel4(i, shape):
+    n3 = shape[3]
+    q = i // n3
+    i3 = i - q * n3
+    n2 = shape[2]
+    r = q // n2
+    i2 = q - r * n2
+    n1 = shape[1]
+    i0 = r // n1
+    return (i0, r - i0 * n1, i2, i3)
+
+
+@policy.cuda_kernel(device=True)
 def unravel6(i, shape):
     n5 = shape[5]
     q = i // n5

@@ -43,6 +43,7 @@ from numba import cuda
 from .. import policy
 from . import memory
 from ._block import block_sum as _block_sum, dummy as _dummy
+from ._strided import unravel4 as _unravel4
 
 #: Entries of the shared reduction arrays (a compile-time constant of the kernels): the most
 #: threads a reducing launch uses.
@@ -93,12 +94,7 @@ def _conv_fwd(x, w, bias, has_bias, zero, sh, sw, ph, pw, dh, dw, og, out):
     oh_n, ow_n = out.shape[2], out.shape[3]
     total = out.shape[0] * o_ * oh_n * ow_n
     for k in range(cuda.grid(1), total, cuda.gridsize(1)):
-        ow = k % ow_n
-        t = k // ow_n
-        oh = t % oh_n
-        t //= oh_n
-        o = t % o_
-        n = t // o_
+        n, o, oh, ow = _unravel4(k, (0, o_, oh_n, ow_n))
         c0 = (o // og) * cg
         acc = zero
         if has_bias:
@@ -127,12 +123,7 @@ def _conv_gx(g, w, bias, has_bias, zero, sh, sw, ph, pw, dh, dw, og, gx):
     oh_n, ow_n = g.shape[2], g.shape[3]
     total = n_ * c_ * h_ * w_
     for k in range(cuda.grid(1), total, cuda.gridsize(1)):
-        iw = k % w_
-        t = k // w_
-        ih = t % h_
-        t //= h_
-        c = t % c_
-        n = t // c_
+        n, c, ih, iw = _unravel4(k, (0, c_, h_, w_))
         q = c // cg
         ci = c - q * cg
         acc = zero
@@ -316,12 +307,7 @@ def _max_pool2d(x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx):
     oh_n, ow_n = out.shape[2], out.shape[3]
     total = n_ * c_ * oh_n * ow_n
     for k in range(cuda.grid(1), total, cuda.gridsize(1)):
-        ow = k % ow_n
-        t = k // ow_n
-        oh = t % oh_n
-        t //= oh_n
-        c = t % c_
-        n = t // c_
+        n, c, oh, ow = _unravel4(k, (0, c_, oh_n, ow_n))
         hs = oh * sh - ph
         ws = ow * sw - pw
         best = -math.inf
@@ -351,12 +337,7 @@ def _max_pool2d_backward(g, idx, out):
     hw = h_ * w_
     total = n_ * c_ * oh_n * ow_n
     for k in range(cuda.grid(1), total, cuda.gridsize(1)):
-        ow = k % ow_n
-        t = k // ow_n
-        oh = t % oh_n
-        t //= oh_n
-        c = t % c_
-        n = t // c_
+        n, c, oh, ow = _unravel4(k, (0, c_, oh_n, ow_n))
         q = idx[n, c, oh, ow]
         if q >= 0 and q < hw:  # never write outside the plane
             cuda.atomic.add(out, (n, c, q // w_, q % w_), g[n, c, oh, ow])
@@ -386,12 +367,7 @@ def _avg_pool2d(x, kh, kw, sh, sw, ph, pw, include_pad, divisor, zero, out):
     oh_n, ow_n = out.shape[2], out.shape[3]
     total = n_ * c_ * oh_n * ow_n
     for k in range(cuda.grid(1), total, cuda.gridsize(1)):
-        ow = k % ow_n
-        t = k // ow_n
-        oh = t % oh_n
-        t //= oh_n
-        c = t % c_
-        n = t // c_
+        n, c, oh, ow = _unravel4(k, (0, c_, oh_n, ow_n))
         h0, h1, w0, w1, d = _avg_divisor(oh * sh - ph, ow * sw - pw, kh, kw, h_, w_, ph, pw,
                                          include_pad, divisor)
         s = zero
@@ -408,12 +384,7 @@ def _avg_pool2d_backward(g, kh, kw, sh, sw, ph, pw, include_pad, divisor, out):
     oh_n, ow_n = g.shape[2], g.shape[3]
     total = n_ * c_ * h_ * w_
     for k in range(cuda.grid(1), total, cuda.gridsize(1)):
-        iw = k % w_
-        t = k // w_
-        ih = t % h_
-        t //= h_
-        c = t % c_
-        n = t // c_
+        n, c, ih, iw = _unravel4(k, (0, c_, h_, w_))
         # windows covering ih: oh * sh - ph <= ih < oh * sh - ph + kh (non-negative divisions)
         a = ih + ph - kh + 1
         oh0 = (a + sh - 1) // sh if a > 0 else 0
@@ -436,12 +407,7 @@ def _adaptive_avg_pool2d(x, zero, out):
     oh_n, ow_n = out.shape[2], out.shape[3]
     total = n_ * c_ * oh_n * ow_n
     for k in range(cuda.grid(1), total, cuda.gridsize(1)):
-        ow = k % ow_n
-        t = k // ow_n
-        oh = t % oh_n
-        t //= oh_n
-        c = t % c_
-        n = t // c_
+        n, c, oh, ow = _unravel4(k, (0, c_, oh_n, ow_n))
         # PyTorch's windows: [floor(o * H / OH), ceil((o + 1) * H / OH))
         h0 = (oh * h_) // oh_n
         h1 = ((oh + 1) * h_ + oh_n - 1) // oh_n
@@ -461,12 +427,7 @@ def _adaptive_avg_pool2d_backward(g, out):
     oh_n, ow_n = g.shape[2], g.shape[3]
     total = n_ * c_ * h_ * w_
     for k in range(cuda.grid(1), total, cuda.gridsize(1)):
-        iw = k % w_
-        t = k // w_
-        ih = t % h_
-        t //= h_
-        c = t % c_
-        n = t // c_
+        n, c, ih, iw = _unravel4(k, (0, c_, h_, w_))
         # candidates: floor(ih * OH / H) <= oh < ceil((ih + 1) * OH / H); tested exactly below
         oh0 = (ih * oh_n) // h_
         oh1 = min(((ih + 1) * oh_n + h_ - 1) // h_, oh_n)
