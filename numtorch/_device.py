@@ -64,7 +64,16 @@ def as_device(d):
         return CPU
     if not isinstance(d, device):
         d = device("cuda", d) if isinstance(d, int) else device(d)
-    if d.type == "cuda" and d.index is None:
+    if d.type == "cpu":
+        return CPU  # one object per device: ops compare devices by identity first
+    index = d.index
+    if index is None:
         from .cuda import _state
-        return device("cuda", _state["current"])
-    return d
+        index = _state["current"]
+    c = _CUDA.get(index)
+    if c is None:
+        c = _CUDA[index] = device("cuda", index)
+    return c
+
+
+_CUDA = {}

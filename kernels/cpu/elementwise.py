@@ -263,10 +263,13 @@ def _run_binary(kernels, a, b, out):
         return
     if a.flags.c_contiguous and b.flags.c_contiguous and out.flags.c_contiguous:
         na, nb = a.size, b.size
-        if (na == n and (nb == n or nb == 1) and (a.shape == b.shape or nb == 1)) or \
+        if (na == n and (nb == n or nb == 1) and (nb == 1 or a.shape == b.shape)) or \
                 (na == 1 and (nb == n)):
-            (flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial)(
-                _flat(a), _flat(b), _flat(out))
+            k = flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial
+            if a.ndim == 1 and b.ndim == 1 and out.ndim == 1:  # (skip three reshapes)
+                k(a, b, out)
+            else:
+                k(a.reshape(-1), b.reshape(-1), out.reshape(-1))
             return
         dims, (da, db) = collapse_broadcast(out.shape, (a.shape, b.shape))
         if len(dims) <= 3:

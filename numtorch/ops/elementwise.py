@@ -39,17 +39,17 @@ def _operands(a, b, compute):
     if isinstance(a, Tensor):
         dev = a.device
         if isinstance(b, Tensor):
-            if b.device != dev:
-                if a._data.ndim == 0 and a.device.type == "cpu":
-                    dev = b.device  # a CPU 0-d tensor mixes with any device, as in PyTorch
-                elif not (b._data.ndim == 0 and b.device.type == "cpu"):
-                    _core.same_device(a, b)
             ad = _core.cast(a, compute)._data if a.dtype is not compute else a._data
             bd = _core.cast(b, compute)._data if b.dtype is not compute else b._data
-            if a.device != dev:
-                ad = _to(ad, dev)
-            if b.device != dev:
-                bd = _to(bd, dev)
+            bdev = b.device
+            if bdev is not dev and bdev != dev:  # (devices are interned: identity is the rule)
+                if a._data.ndim == 0 and dev.type == "cpu":
+                    dev = bdev  # a CPU 0-d tensor mixes with any device, as in PyTorch
+                    ad = _to(ad, dev)
+                elif b._data.ndim == 0 and bdev.type == "cpu":
+                    bd = _to(bd, dev)
+                else:
+                    _core.same_device(a, b)
             return dev, ad, bd
         ad = _core.cast(a, compute)._data if a.dtype is not compute else a._data
         return dev, ad, scalar_array(b, compute, dev)
