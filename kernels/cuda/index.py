@@ -40,6 +40,7 @@ from numba import cuda, int64
 from .. import policy
 from . import memory
 from ._block import block_sum as _block_sum
+from ._strided import unravel3 as _unravel3
 
 #: dtypes ``cuda.atomic.add`` supports on every GPU numtorch targets.
 _ATOMIC = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64,
@@ -135,10 +136,7 @@ def wrap_index(idx, size, out):
 def _gather_k(x, idx, out):
     outer, ni, inner = idx.shape
     for e in range(cuda.grid(1), outer * ni * inner, cuda.gridsize(1)):
-        i = e % inner
-        r = e // inner
-        j = r % ni
-        o = r // ni
+        o, j, i = _unravel3(e, (0, ni, inner))
         out[o, j, i] = x[o, idx[o, j, i], i]
 
 
@@ -146,10 +144,7 @@ def _gather_k(x, idx, out):
 def _index_select_k(x, idx, out):
     outer, m, inner = out.shape
     for e in range(cuda.grid(1), outer * m * inner, cuda.gridsize(1)):
-        i = e % inner
-        r = e // inner
-        j = r % m
-        o = r // m
+        o, j, i = _unravel3(e, (0, m, inner))
         out[o, j, i] = x[o, idx[j], i]
 
 
@@ -191,10 +186,7 @@ def _index_add_cols_k(out, idx, src):
 def _scatter_add_atomic_k(out, idx, src):
     outer, ni, inner = idx.shape
     for e in range(cuda.grid(1), outer * ni * inner, cuda.gridsize(1)):
-        i = e % inner
-        r = e // inner
-        j = r % ni
-        o = r // ni
+        o, j, i = _unravel3(e, (0, ni, inner))
         cuda.atomic.add(out, (o, idx[o, j, i], i), src[o, j, i])
 
 
@@ -202,10 +194,7 @@ def _scatter_add_atomic_k(out, idx, src):
 def _index_add_atomic_k(out, idx, src):
     outer, m, inner = src.shape[0], idx.shape[0], src.shape[2]
     for e in range(cuda.grid(1), outer * m * inner, cuda.gridsize(1)):
-        i = e % inner
-        r = e // inner
-        j = r % m
-        o = r // m
+        o, j, i = _unravel3(e, (0, m, inner))
         cuda.atomic.add(out, (o, idx[j], i), src[o, j, i])
 
 
@@ -221,10 +210,7 @@ def _fill3_k(a, value):
 def _scatter_claim_k(win, idx):
     outer, ni, inner = idx.shape
     for e in range(cuda.grid(1), outer * ni * inner, cuda.gridsize(1)):
-        i = e % inner
-        r = e // inner
-        j = r % ni
-        o = r // ni
+        o, j, i = _unravel3(e, (0, ni, inner))
         cuda.atomic.max(win, (o, idx[o, j, i], i), j)
 
 
@@ -232,10 +218,7 @@ def _scatter_claim_k(win, idx):
 def _scatter_win_k(out, idx, src, win):
     outer, ni, inner = idx.shape
     for e in range(cuda.grid(1), outer * ni * inner, cuda.gridsize(1)):
-        i = e % inner
-        r = e // inner
-        j = r % ni
-        o = r // ni
+        o, j, i = _unravel3(e, (0, ni, inner))
         k = idx[o, j, i]
         if win[o, k, i] == j:
             out[o, k, i] = src[o, j, i]
