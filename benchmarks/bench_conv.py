@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as TF
 
 import numtorch as nt
-from numtorch.ops import conv as NF
+import numtorch.nn.functional as NF
 
 
 def _layers(batch):

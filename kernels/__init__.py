@@ -1,7 +1,24 @@
 """numtorch.kernels: Numba kernels as pure array functions.
 
-Layout: ``cpu/`` holds ``@njit`` kernels, ``cuda/`` (later) the ``@cuda.jit`` twins with the same
-names and signatures. Nothing here imports numtorch; every kernel writes into an ``out`` array
-that the caller allocated and returns nothing. ``policy`` is the one place that sets Numba's
-compile options.
+Layout: ``cpu/`` holds ``@njit`` kernels, ``cuda/`` the ``@cuda.jit`` twins with the same names
+and signatures, each next to its ``memory`` module (allocation, copies, views). Nothing here
+imports numtorch; every kernel writes into an ``out`` array that the caller allocated and returns
+nothing. ``policy`` is the one place that sets Numba's compile options.
 """
+import importlib
+
+#: The kernel families: ``cpu/<family>.py`` and ``cuda/<family>.py`` export the same public names
+#: with the same signatures (tests/kernels/test_backend_mirror.py checks). The one list of them:
+#: :func:`load`, the mirror test and the PTX test read it.
+FAMILIES = ("elementwise", "reduce", "matmul", "index", "conv", "pool", "norm", "optim",
+            "sort")
+
+
+def load(backend):
+    """The package ``numtorch.kernels.<backend>`` (``"cpu"`` or ``"cuda"``) with its ``memory``
+    module and every family of :data:`FAMILIES` imported as attributes. Importing ``"cuda"``
+    imports numba.cuda (a driver or the simulator must be there: the caller checks first)."""
+    pkg = importlib.import_module(f"{__name__}.{backend}")
+    for name in ("memory",) + FAMILIES:
+        importlib.import_module(f"{pkg.__name__}.{name}")
+    return pkg

@@ -25,33 +25,9 @@ from . import autograd
 from .autograd import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled)
 from ._random import (Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state,
                       default_generator)
-from ._creation import (tensor, as_tensor, asarray, from_numpy, zeros, ones, full, empty,
-                        zeros_like, ones_like, full_like, empty_like, arange, linspace, logspace,
-                        eye, rand, randn, randint, randperm, rand_like, randn_like, randint_like,
-                        normal, bernoulli, multinomial, scalar_tensor, empty_strided)
-from . import ops
-from .ops.elementwise import (
-    add, sub, subtract, mul, multiply, div, divide, true_divide, floor_divide, remainder, fmod,
-    pow, float_power, maximum, minimum, fmax, fmin, atan2, arctan2, neg, negative, abs, absolute,
-    sign, sgn, relu, exp, expm1, log, log2, log10, log1p, sqrt, rsqrt, square, sin, cos, tan,
-    tanh, sigmoid, erf, reciprocal, floor, ceil, round, trunc, fix, frac, clamp, clip, clamp_min,
-    clamp_max, where, lerp, addcmul, addcdiv, hypot, isnan, isinf, isfinite, isposinf, isneginf,
-    signbit, logical_not, eq, ne, lt, le, gt, ge, greater, greater_equal, less, less_equal,
-    not_equal, logical_and, logical_or, logical_xor, bitwise_and, bitwise_or, bitwise_xor,
-    bitwise_not, equal, allclose, isclose)
-from .ops.shape import (
-    view_as, reshape, flatten, unflatten, ravel, permute, transpose, swapaxes, swapdims, t,
-    movedim, moveaxis, unsqueeze, squeeze, broadcast_to, broadcast_tensors, narrow, select,
-    clone, cat, concat, concatenate, stack, hstack, vstack, split, tensor_split, chunk, unbind,
-    flip, fliplr, flipud, tile, roll)
-from .ops.reduction import (
-    sum, nansum, mean, prod, max, min, amax, amin, aminmax, argmax, argmin, var, std, var_mean,
-    std_mean, logsumexp, norm, all, any, count_nonzero, cumsum, cumprod, softmax, log_softmax)
-from .ops.linalg import matmul, mm, bmm, mv, dot, vdot, inner, outer, ger, addmm
-from .ops.indexing import (
-    gather, scatter, scatter_add, index_select, index_add, index_fill, index_copy, masked_fill,
-    masked_select, nonzero, argwhere, take, index_put)
-from . import _methods  # noqa: F401  (binds methods and operators onto Tensor)
+from . import _registry, _creation, ops
+# numtorch.<op> for every op declared with @op(...) (numtorch/_registry.py): no list kept here
+globals().update(_registry.functions())
 from . import cuda
 from .serialization import save, load
 from . import nn

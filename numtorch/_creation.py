@@ -5,15 +5,10 @@ import math
 import numpy as np
 
 from . import _dtype as D
-from ._device import CPU, as_device
+from ._device import as_device
 from ._random import rng
+from ._registry import op
 from ._tensor import Tensor
-
-__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty",
-           "zeros_like", "ones_like", "full_like", "empty_like", "arange", "linspace", "logspace",
-           "eye", "rand", "randn", "randint", "randperm", "rand_like", "randn_like",
-           "randint_like", "normal", "bernoulli", "multinomial", "scalar_tensor", "empty_strided"]
-
 
 def _to_array(data, dtype=None):
     """A fresh NumPy array from Python data / NumPy / tensors, with PyTorch's dtype inference."""
@@ -88,6 +83,7 @@ def _finish(arr, dtype, device, requires_grad):
     return t
 
 
+@op(method=False, kind="factory")
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying ``data`` (nested lists, numbers, NumPy arrays, tensors).
 
@@ -103,6 +99,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     return _finish(arr, dt or D.from_numpy(arr.dtype), device, requires_grad)
 
 
+@op(method=False, kind="factory")
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     """A 0-d tensor holding ``s`` (default float dtype).
 
@@ -114,6 +111,7 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
                   requires_grad=requires_grad)
 
 
+@op("asarray", method=False, kind="factory")
 def as_tensor(data, dtype=None, device=None):
     """Like ``tensor`` but shares memory with a tensor or NumPy array when it can.
 
@@ -140,16 +138,15 @@ def as_tensor(data, dtype=None, device=None):
     if not isinstance(data, (np.ndarray, list, tuple)) and \
             hasattr(data, "__cuda_array_interface__"):
         # a CuPy/PyTorch/Numba GPU array: shared, no copy (real GPUs only)
-        from . import cuda
-        arr = cuda._from_cuda_array_interface(data, dev)
-        out = Tensor._make(arr, D.from_numpy(arr.dtype), as_device("cuda"))
+        from .ops._core import kernels
+        gpu = as_device("cuda")
+        arr = kernels(gpu).memory.from_interface(data)
+        out = Tensor._make(arr, D.from_numpy(arr.dtype), gpu)
         return out.to(device=dev, dtype=dt)
     return tensor(data, dtype=dt, device=dev)
 
 
-asarray = as_tensor
-
-
+@op(method=False, kind="factory")
 def from_numpy(ndarray):
     """A CPU tensor sharing memory with ``ndarray`` (writes through both ways).
 
@@ -194,6 +191,7 @@ def _alloc(size, dtype, device, fill=None):
     return t
 
 
+@op(method=False, kind="factory")
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, pin_memory=False,
           memory_format=None):
     """An uninitialised tensor.
@@ -211,6 +209,7 @@ def _finish_grad(t, requires_grad):
     return t
 
 
+@op(method=False, kind="factory")
 def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False):
     """An uninitialised tensor with the given ``size`` and ``stride``.
 
@@ -230,6 +229,7 @@ def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False)
     return _finish(arr, dt, device, requires_grad)
 
 
+@op(method=False, kind="factory")
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of zeros.
 
@@ -240,6 +240,7 @@ def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
     return _finish_grad(_alloc(_size(size), dtype, device, 0), requires_grad)
 
 
+@op(method=False, kind="factory")
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of ones.
 
@@ -251,6 +252,7 @@ def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
     return _finish_grad(_alloc(_size(size), dtype, device, 1), requires_grad)
 
 
+@op(method=False, kind="factory")
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """A tensor filled with ``fill_value`` (its dtype follows the value when not given).
 
@@ -269,6 +271,7 @@ def _like(t, dtype, device):
             as_device(device) if device is not None else t.device)
 
 
+@op(method=False, kind="factory")
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """An uninitialised tensor with ``input``'s shape (and dtype unless given).
 
@@ -280,6 +283,7 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
     return _finish_grad(_alloc(input._data.shape, dt, dev), requires_grad)
 
 
+@op(method=False, kind="factory")
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """A tensor of zeros shaped like ``input``.
 
@@ -292,6 +296,7 @@ def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
     return _finish_grad(_alloc(input._data.shape, dt, dev, 0), requires_grad)
 
 
+@op(method=False, kind="factory")
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     """A tensor of ones shaped like ``input``.
 
@@ -304,6 +309,7 @@ def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_for
     return _finish_grad(_alloc(input._data.shape, dt, dev, 1), requires_grad)
 
 
+@op(method=False, kind="factory")
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
               memory_format=None):
     """A tensor shaped like ``input`` filled with ``fill_value``.
@@ -316,6 +322,7 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
     return _finish_grad(_alloc(input._data.shape, dt, dev, fill_value), requires_grad)
 
 
+@op(method=False, kind="factory")
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
     """Values from ``start`` up to (not including) ``end`` by ``step``.
 
@@ -342,6 +349,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     return _finish(arr.astype(dtype.np), dtype, device, requires_grad)
 
 
+@op(method=False, kind="factory")
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
 
@@ -356,6 +364,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     return _finish(arr, dtype, device, requires_grad)
 
 
+@op(method=False, kind="factory")
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
     """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the exponent.
 
@@ -368,6 +377,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
     return _finish(arr, dtype, device, requires_grad)
 
 
+@op(method=False, kind="factory")
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     """The identity matrix (``n x m``).
 
@@ -388,6 +398,7 @@ def _float_dtype(dtype):
     return dt
 
 
+@op(method=False, kind="factory")
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1).
 
@@ -402,6 +413,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     return _finish(arr.astype(dt.np, copy=False), dt, device, requires_grad)
 
 
+@op(method=False, kind="factory")
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples.
 
@@ -416,6 +428,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     return _finish(arr.astype(dt.np, copy=False), dt, device, requires_grad)
 
 
+@op(method=False, kind="factory")
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False):
     """Integers uniform in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``.
@@ -441,6 +454,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return _finish(arr.astype(dt.np), dt, device, requires_grad)
 
 
+@op(method=False, kind="factory")
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     """A random permutation of ``0..n-1``.
 
@@ -453,6 +467,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     return _finish(rng(generator).permutation(n).astype(dt.np), dt, device, requires_grad)
 
 
+@op(method=False, kind="factory")
 def rand_like(input, *, dtype=None, device=None, requires_grad=False):
     """Uniform [0, 1) samples shaped like ``input``.
 
@@ -465,6 +480,7 @@ def rand_like(input, *, dtype=None, device=None, requires_grad=False):
     return rand(*input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
+@op(method=False, kind="factory")
 def randn_like(input, *, dtype=None, device=None, requires_grad=False):
     """Standard normal samples shaped like ``input``.
 
@@ -477,6 +493,7 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False):
     return randn(*input.shape, dtype=dt, device=dev, requires_grad=requires_grad)
 
 
+@op(method=False, kind="factory")
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
     """Random integers in [low, high) shaped like ``input``.
 
@@ -489,6 +506,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_g
     return randint(low, high, tuple(input.shape), dtype=dt, device=dev)
 
 
+@op(method=False, kind="factory")
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None):
     """Normal samples with the given mean and std (tensors broadcast).
 
@@ -504,6 +522,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return randn(*size, generator=generator, dtype=dtype, device=device) * std + mean
 
 
+@op(method=False, kind="factory")
 def bernoulli(input, p=None, *, generator=None):
     """1 with probability ``input`` (or ``p``), else 0.
 
@@ -518,6 +537,7 @@ def bernoulli(input, p=None, *, generator=None):
     return (u < probs).to(input.dtype)
 
 
+@op(method=False, kind="factory")
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Sample category indices from (unnormalised) row probabilities.
 
@@ -538,3 +558,41 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         out.append(g.choice(len(r), size=num_samples, replace=replacement, p=r / r.sum()))
     arr = np.array(out, dtype=np.int64).reshape(p.shape[:-1] + (num_samples,))
     return _finish(arr, D.int64, input.device, False)
+
+
+# --- Tensor.new_*: factories that default to this tensor's dtype and device -------------------
+@op(function=False, kind="factory")
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    """``tensor(data)`` with this tensor's dtype and device unless given.
+
+    >>> import numtorch as torch
+    >>> torch.zeros(1, dtype=torch.float64).new_tensor([1, 2])
+    tensor([1., 2.], dtype=torch.float64)
+    """
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                  requires_grad=requires_grad)
+
+
+@op(function=False, kind="factory")
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """``full(size, fill_value)`` with this tensor's dtype and device unless given.
+
+    >>> import numtorch as torch
+    >>> torch.zeros(1).new_full((2,), 7)
+    tensor([7., 7.])
+    """
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def _new_factory(factory):
+    def method(self, *size, dtype=None, device=None, requires_grad=False):
+        return factory(*size, dtype=dtype or self.dtype, device=device or self.device,
+                       requires_grad=requires_grad)
+    method.__name__ = method.__qualname__ = "new_" + factory.__name__
+    method.__doc__ = f"``{factory.__name__}(*size)`` with this tensor's dtype and device unless given."
+    return op(function=False, kind="factory")(method)
+
+
+for _f in (zeros, ones, empty):
+    _new_factory(_f)

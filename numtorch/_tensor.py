@@ -9,6 +9,8 @@ from . import _dtype as D
 from ._device import CPU, as_device
 from .autograd import function as _function
 from .autograd import grad_mode
+from ._hooks import RemovableHandle
+from ._registry import fn as _op
 
 __all__ = ["Tensor"]
 
@@ -280,7 +282,7 @@ class Tensor:
                 node._pre_hooks = {}
             hooks = node._pre_hooks.setdefault(self._out_nr, [])
         hooks.append(hook)
-        return _function._Handle(hooks, hook)
+        return RemovableHandle(hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """``hook(tensor)`` runs on a leaf after its ``.grad`` was accumulated."""
@@ -289,7 +291,7 @@ class Tensor:
                 "post accumulate grad hooks cannot be registered on non-leaf tensors")
         hooks = self.__dict__.setdefault("_post_hooks", [])
         hooks.append(hook)
-        return _function._Handle(hooks, hook)
+        return RemovableHandle(hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
@@ -365,6 +367,154 @@ class Tensor:
         if self._data.ndim == 0:
             return self.item().__format__(spec)
         return object.__format__(self, spec)
+
+    # --- operators: plain methods over the registered ops ----------------------------------------
+    # ``_op`` is the registry's namespace of ops (numtorch._registry.fn), filled as the op modules
+    # are imported; a reflected operator is the op with its operands swapped.
+    def __add__(self, other):
+        return _op.add(self, other)
+
+    def __radd__(self, other):
+        return _op.add(other, self)
+
+    def __sub__(self, other):
+        return _op.sub(self, other)
+
+    def __rsub__(self, other):
+        return _op.sub(other, self)
+
+    def __mul__(self, other):
+        return _op.mul(self, other)
+
+    def __rmul__(self, other):
+        return _op.mul(other, self)
+
+    def __truediv__(self, other):
+        return _op.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _op.div(other, self)
+
+    def __floordiv__(self, other):
+        return _op.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _op.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _op.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _op.remainder(other, self)
+
+    def __pow__(self, other):
+        return _op.pow(self, other)
+
+    def __rpow__(self, other):
+        return _op.pow(other, self)
+
+    def __matmul__(self, other):
+        return _op.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _op.matmul(other, self)
+
+    def __and__(self, other):
+        return _op.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _op.bitwise_and(other, self)
+
+    def __or__(self, other):
+        return _op.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _op.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return _op.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _op.bitwise_xor(other, self)
+
+    def __neg__(self):
+        return _op.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _op.abs(self)
+
+    def __invert__(self):
+        return _op.bitwise_not(self)
+
+    def __eq__(self, other):
+        return _op.eq(self, other)
+
+    def __ne__(self, other):
+        return _op.ne(self, other)
+
+    def __lt__(self, other):
+        return _op.lt(self, other)
+
+    def __le__(self, other):
+        return _op.le(self, other)
+
+    def __gt__(self, other):
+        return _op.gt(self, other)
+
+    def __ge__(self, other):
+        return _op.ge(self, other)
+
+    def __iadd__(self, other):
+        return _op.add_(self, other)
+
+    def __isub__(self, other):
+        return _op.sub_(self, other)
+
+    def __imul__(self, other):
+        return _op.mul_(self, other)
+
+    def __itruediv__(self, other):
+        return _op.div_(self, other)
+
+    def __ifloordiv__(self, other):
+        return _op.floor_divide_(self, other)
+
+    def __imod__(self, other):
+        return _op.remainder_(self, other)
+
+    def __ipow__(self, other):
+        return _op.pow_(self, other)
+
+    def __iand__(self, other):
+        return _op.bitwise_and_(self, other)
+
+    def __ior__(self, other):
+        return _op.bitwise_or_(self, other)
+
+    def __ixor__(self, other):
+        return _op.bitwise_xor_(self, other)
+
+    def __getitem__(self, key):
+        return _op.getitem(self, key)
+
+    def __setitem__(self, key, value):
+        _op.setitem(self, key, value)
+
+    @property
+    def T(self):
+        """All dims reversed (``permute(n-1, ..., 0)``)."""
+        return _op.permute(self, tuple(reversed(range(self._data.ndim))))
+
+    @property
+    def mT(self):
+        """The last two dims swapped (a batch of transposed matrices)."""
+        return _op.transpose(self, -2, -1)
+
+    H = T    # real dtypes only: the conjugate transposes are the transposes
+    mH = mT
 
     def __reduce_ex__(self, proto):
         # pickling (DataLoader workers, copy.deepcopy) carries data, dtype and requires_grad

@@ -14,6 +14,7 @@ the driver, and ``empty_cache()`` returns the unused part.
 >>> isinstance(torch.cuda.is_available(), bool)
 True
 """
+from . import _device as _dev
 from ._device import device as _device_cls
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "synchronize",
@@ -22,22 +23,10 @@ __all__ = ["is_available", "device_count", "current_device", "set_device", "sync
            "is_simulator", "device", "as_device_array", "from_device_array"]
 
 device = _device_cls
-_state = {"available": None, "current": 0}
-
-
-def _numba_cuda():
-    """``numba.cuda`` if it imports and sees a device (or the simulator), else None."""
-    if _state["available"] is None:
-        try:
-            from numba import cuda
-            ok = bool(cuda.is_available())
-        except Exception:  # numba-cuda missing, or no driver/runtime library
-            ok = False
-        _state["available"] = ok
-    if not _state["available"]:
-        return None
-    from numba import cuda
-    return cuda
+# CUDA's process state (availability, current device) lives in numtorch._device
+_numba_cuda = _dev.cuda_runtime
+_require = _dev.require_cuda
+_check = _dev.check_cuda_index
 
 
 def is_available():
@@ -62,16 +51,6 @@ def is_simulator():
     return bool(numba.config.ENABLE_CUDASIM)
 
 
-def _require():
-    cuda = _numba_cuda()
-    if cuda is None:
-        raise AssertionError(
-            "Torch not compiled with CUDA enabled: numtorch found no CUDA device (install the "
-            "'cuda' extra and an NVIDIA driver, or set NUMBA_ENABLE_CUDASIM=1 before importing "
-            "numtorch to run the CUDA kernels in Numba's simulator)")
-    return cuda
-
-
 def device_count():
     """The number of visible CUDA devices (0 without CUDA).
 
@@ -79,27 +58,18 @@ def device_count():
     >>> torch.cuda.device_count() >= (1 if torch.cuda.is_available() else 0)
     True
     """
-    cuda = _numba_cuda()
-    return 0 if cuda is None else len(cuda.gpus)
+    return _dev.cuda_device_count()
 
 
 def _index(d):
     if d is None:
-        return _state["current"]
+        return _dev.cuda_state["current"]
     if isinstance(d, int):
         return d
     d = _device_cls(d)
     if d.type != "cuda":
         raise ValueError(f"Expected a cuda device, but got: {d}")
-    return _state["current"] if d.index is None else d.index
-
-
-def _check(index):
-    n = device_count()
-    if not 0 <= index < n:
-        raise RuntimeError(f"CUDA error: invalid device ordinal (device {index}, "
-                           f"{n} device(s) visible)")
-    return index
+    return _dev.cuda_state["current"] if d.index is None else d.index
 
 
 def current_device():
@@ -110,7 +80,7 @@ def current_device():
     0
     """
     _require()
-    return _state["current"]
+    return _dev.cuda_state["current"]
 
 
 def set_device(device):
@@ -122,7 +92,7 @@ def set_device(device):
     """
     cuda = _require()
     i = _check(_index(device))
-    _state["current"] = i
+    _dev.cuda_state["current"] = i
     cuda.select_device(i)
 
 
@@ -267,64 +237,4 @@ def from_device_array(array):
     from . import _dtype as D
     from ._tensor import Tensor
     arr = _memory().adopt(array)
-    return Tensor._make(arr, D.from_numpy(arr.dtype), _device_cls("cuda", _state["current"]))
-
-
-# --- used by numtorch's ops (one place that knows how CUDA memory is made) ---------------------
-_kernel_ns = {}
-
-
-def _kernels():
-    """The ``numtorch.kernels.cuda`` namespace, its modules imported (once)."""
-    k = _kernel_ns.get("k")
-    if k is None:
-        _require()
-        import importlib
-        from .kernels import cuda as k
-        importlib.import_module(f"{k.__name__}.memory")
-        for name in ("elementwise", "reduce", "matmul", "index", "conv", "norm", "optim"):
-            cpu = importlib.import_module(f"numtorch.kernels.cpu.{name}")
-            try:
-                mod = importlib.import_module(f"{k.__name__}.{name}")
-            except ModuleNotFoundError:
-                mod = type(cpu)(f"{k.__name__}.{name}")
-                setattr(k, name, mod)
-            # a kernel the CPU has and CUDA lacks raises, naming it (never a silent host copy)
-            for fn in getattr(cpu, "__all__", None) or [n for n in vars(cpu) if n[0] != "_"]:
-                if callable(getattr(cpu, fn)) and not hasattr(mod, fn):
-                    setattr(mod, fn, _missing(f"{name}.{fn}"))
-        _kernel_ns["k"] = k
-    return k
-
-
-def _missing(name):
-    def kernel(*args, **kwargs):
-        raise NotImplementedError(
-            f"numtorch: the CUDA backend has no kernel '{name}' yet; move the tensors to the "
-            "CPU (.cpu()) for this op")
-    kernel.__name__ = name
-    return kernel
-
-
-def _empty(shape, npdtype, device):
-    _check(_index(device))
-    return _memory().empty(shape, npdtype)
-
-
-def _to_device(arr, device):
-    _check(_index(device))
-    return _memory().to_device(arr)
-
-
-def _to_host(darr):
-    return _memory().to_host(darr)
-
-
-def _from_cuda_array_interface(obj, device):
-    """A device array over an object exposing ``__cuda_array_interface__`` (no copy)."""
-    cuda = _require()
-    if is_simulator():
-        raise NotImplementedError(
-            "__cuda_array_interface__ is not supported by Numba's CUDA simulator")
-    d = cuda.as_cuda_array(obj)
-    return _memory().as_strided(d, d.shape, d.strides)
+    return Tensor._make(arr, D.from_numpy(arr.dtype), _dev.as_device("cuda"))

@@ -263,8 +263,8 @@ def _target(location, map_location):
 
 
 def _to_location(t, target):
-    from . import cuda
-    if str(target).startswith("cuda") and not cuda.is_available():
+    from ._device import cuda_runtime
+    if str(target).startswith("cuda") and cuda_runtime() is None:
         raise RuntimeError(
             "Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is "
             "False. If you are running on a CPU-only machine, please use torch.load with "

@@ -26,5 +26,11 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && \
         || echo "note: dataset-fashion-mnist not installable; data tests use generated files"
 fi
 # the pytest executable, not `python -m pytest`: that would put the repo root on sys.path and
-# make kernels/ importable as a top-level package (see shared/TOOLCHAIN.md)
+# make kernels/ importable as a top-level package (see shared/TOOLCHAIN.md). pytest-xdist runs
+# the tests on one worker per core (NUMTORCH_TEST_WORKERS=1: in this process); tests that start
+# processes of their own stay together on one worker (tests/conftest.py).
+WORKERS=${NUMTORCH_TEST_WORKERS:-$(nproc)}
+if [ "$WORKERS" -gt 1 ]; then
+    exec "$VENV/bin/pytest" -q -n "$WORKERS" --dist loadgroup "$@"
+fi
 exec "$VENV/bin/pytest" -q "$@"

@@ -18,3 +18,15 @@ import pytest
 def rng():
     """A freshly seeded NumPy Generator per test: each test's inputs are reproducible alone."""
     return np.random.default_rng(20240607)
+
+
+# Tests that start processes of their own (mpiexec ranks, notebook kernels, a whole training run)
+# share one pytest-xdist worker, one after the other: two of them at once on a 2-core machine
+# would only fight for the cores and race their timeouts. Everything else spreads over workers.
+_OWN_PROCESSES = ("test_distributed.py", "test_notebooks.py", "test_train_e2e.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in _OWN_PROCESSES:
+            item.add_marker(pytest.mark.xdist_group("processes"))

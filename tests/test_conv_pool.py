@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as TF
 
 import numtorch as nt
-from numtorch.ops import conv as NF
+import numtorch.nn.functional as NF
 
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
 

@@ -11,8 +11,8 @@ dtypes, tolerances and whether it is differentiable. Three parametrised tests co
 
 plus explicit kink/tie tests pinned to torch's conventions.
 """
-import inspect
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 
 import numtorch
-from numtorch.ops import elementwise as _E, shape as _S, reduction as _R, linalg as _L
-from numtorch.ops import indexing as _I
+from numtorch import _registry
 
 try:
     import torch
@@ -535,12 +534,90 @@ OPS = [
            domain=ZEROS, grad=False),
     OpInfo("argwhere", lambda t, x: t.argwhere(x), [((3, 4),)], dtypes=FI, domain=ZEROS,
            grad=False),
+    OpInfo("masked_scatter", lambda t, x, m, s: x.masked_scatter(m, s),
+           [((3, 4), Mask((3, 4)), (12,)), ((3, 4), Mask((4,)), (3, 5))], noncontig=False),
+    OpInfo("put_", lambda t, x, i, s: x.clone().put_(i, s), [((3, 4), Perm((5,), 12), (5,))],
+           dtypes=FI),
+    # --- sorting (U(-2, 2) floats do not tie; ties and NaN get rows of their own, stable) -----
+    OpInfo("sort", lambda t, x: t.sort(x), UN + [((5,),)]),
+    OpInfo("sort.descending_dim0", lambda t, x: x.sort(0, descending=True), RED + [((),)]),
+    OpInfo("sort.int", lambda t, x: t.sort(x, dim=0, stable=True), RED + [((0, 3),)],
+           dtypes=("int64", "bool")),
+    # ties (and NaN, the largest value) keep their order; finite differences break the ties
+    OpInfo("sort.stable_ties", lambda t, x: t.sort(x, dim=1, descending=True, stable=True),
+           [((4, 6),)], domain=TIES, gradcheck=False),
+    OpInfo("sort.stable_nan", lambda t, x: x.sort(dim=-1, stable=True), [((4, 6),)],
+           domain=NANS, gradcheck=False),
+    OpInfo("sort.stable_nan_descending",
+           lambda t, x: t.sort(x, dim=0, descending=True, stable=True), [((6, 3),)],
+           domain=NANS, gradcheck=False),
+    OpInfo("argsort", lambda t, x: t.argsort(x, dim=-1), RED + [((),), ((0, 3),)], grad=False),
+    OpInfo("argsort.stable_ties", lambda t, x: x.argsort(dim=0, descending=True, stable=True),
+           [((6, 3),)], dtypes=FI + ("bool",), domain=TIES, grad=False),
+    OpInfo("msort", lambda t, x: t.msort(x), RED + [((),), ((5,),)], dtypes=FI),
+    OpInfo("topk", lambda t, x: t.topk(x, 2), [((3, 4),), ((2, 3, 4),), ((5,),)]),
+    OpInfo("topk.smallest_dim0", lambda t, x: x.topk(2, dim=0, largest=False), RED),
+    OpInfo("topk.all", lambda t, x: t.topk(x, 4, 1), [((3, 4),)]),
+    OpInfo("topk.zero_k", lambda t, x: t.topk(x, 0), [((3, 4),), ((),), ((0, 3),)]),
+    OpInfo("topk.int_values", lambda t, x: t.topk(x, 3, dim=1).values, RED, dtypes=("int64",)),
+    # --- triangles and diagonals ------------------------------------------------------------
+    OpInfo("tril", lambda t, x: t.tril(x), [((3, 4),), ((2, 3, 4),), ((4, 3),), ((0, 3),)],
+           dtypes=FI + ("bool",)),
+    OpInfo("tril.diagonal", lambda t, x: t.tril(x, -1), [((3, 4),), ((2, 4, 3),)]),
+    OpInfo("tril.far_diagonal", lambda t, x: x.tril(5), [((3, 4),)]),
+    OpInfo("triu", lambda t, x: t.triu(x), [((3, 4),), ((2, 3, 4),), ((4, 3),), ((3, 0),)],
+           dtypes=FI + ("bool",)),
+    OpInfo("triu.diagonal", lambda t, x: x.triu(2), [((3, 4),), ((2, 4, 3),)]),
+    OpInfo("triu.far_diagonal", lambda t, x: t.triu(x, -4), [((3, 4),)]),
+    OpInfo("tril_", lambda t, x: x.clone().tril_(1), [((3, 4),), ((2, 3, 3),)], dtypes=FI),
+    OpInfo("triu_", lambda t, x: x.clone().triu_(-1), [((3, 4),)], dtypes=FI),
+    OpInfo("diag", lambda t, x: t.diag(x), [((4,),), ((3, 4),), ((4, 3),), ((0,),), ((0, 3),)],
+           dtypes=FI + ("bool",)),
+    OpInfo("diag.above", lambda t, x: t.diag(x, 1), [((3,),), ((3, 4),), ((4, 3),)]),
+    OpInfo("diag.below", lambda t, x: x.diag(-2), [((3,),), ((3, 4),), ((4, 3),)]),
+    OpInfo("diag.out_of_range", lambda t, x: t.diag(x, 5), [((3, 4),), ((2,),)]),
+    # --- views and copies that only exist as Tensor methods --------------------------------------
+    OpInfo("view", lambda t, x: x.view(4, 3), [((3, 4),)], dtypes=FI, noncontig=False),
+    OpInfo("view.infer", lambda t, x: x.view(-1, 2), [((3, 4),), ((2, 3, 2),)], noncontig=False),
+    OpInfo("reshape_as", lambda t, x, y: x.reshape_as(y), [((3, 4), (2, 6))], dtypes=FI),
+    OpInfo("expand", lambda t, x: x.expand(2, 3, 4), [((3, 1),), ((1, 4),), ((),)], dtypes=FI),
+    OpInfo("expand_as", lambda t, x, y: x.expand_as(y), [((3, 1), (2, 3, 4))]),
+    unary("contiguous", lambda t, x: x.contiguous(), dtypes=FI),
+    OpInfo("repeat", lambda t, x: x.repeat(2, 1, 3), [((3, 4),), ((4,),), ((),)], dtypes=FI),
+    OpInfo("unfold", lambda t, x: x.unfold(1, 2, 1), [((3, 4),), ((2, 5),)], dtypes=FI),
+    OpInfo("unfold.step", lambda t, x: x.unfold(0, 2, 2), [((5, 3),)]),
+    # --- conversions ---------------------------------------------------------------------------
+    OpInfo("type_as", lambda t, x, y: x.type_as(y), [((3, 4), D((2,), dtype="float64"))],
+           dtypes=("float32", "int64")),
+    unary("to", lambda t, x: x.to(t.float64), dtypes=FI),
+    unary("to.int", lambda t, x: x.to(t.int32), dtypes=F, grad=False),
+    unary("to.copy", lambda t, x: x.to(x.dtype, copy=True), dtypes=FI),
+    unary("type", lambda t, x: x.type(t.float64), dtypes=F),
+    unary("cpu", lambda t, x: x.cpu() * 1, dtypes=FI),
+    # (byte: a negative float has no uint8 value; the cast is undefined in C, so not tested)
+    # (float: a float32 result is too coarse for a numerical gradient check; torch's grad is compared)
+    *[unary(n, lambda t, x, _n=n: getattr(x, _n)(), dtypes=F, grad=n in ("double", "float"),
+            gradcheck=n != "float", domain=U(0, 3) if n == "byte" else None)
+      for n in ("float", "double", "half", "long", "int", "short", "char", "byte", "bool")],
+    # --- in-place writes (on a copy: the input is a leaf) --------------------------------------
+    OpInfo("fill_", lambda t, x: x.clone().fill_(2.5) * x, UN, dtypes=FI),
+    OpInfo("zero_", lambda t, x: x.clone().zero_() + x, UN, dtypes=FI),
+    OpInfo("copy_", lambda t, x, y: x.clone().copy_(y), [((3, 4), (3, 4)), ((3, 4), (4,)),
+                                                        ((2, 3), ())], dtypes=FI),
+    OpInfo("add_", lambda t, x, y: x.clone().add_(y), [((3, 4), (3, 4)), ((3, 4), (4,)),
+                                                      ((2, 3), ())], dtypes=FI),
 ]
 
 # Names exported by numtorch that are deliberately not in the table.
 EXEMPT = {
     "equal": "returns a Python bool, not a tensor (tested by the elementwise unit tests)",
     "allclose": "returns a Python bool, not a tensor (tested by the elementwise unit tests)",
+    "cuda": "moves to a CUDA device: the whole table runs on cuda in test_op_cuda",
+    "uniform_": "random draws: tests/test_tensor.py::test_random_fills",
+    "normal_": "random draws: tests/test_tensor.py::test_random_fills",
+    "bernoulli_": "random draws: tests/test_tensor.py::test_random_fills",
+    "random_": "random draws: tests/test_tensor.py::test_random_fills",
+    "exponential_": "random draws: tests/test_tensor.py::test_random_fills",
 }
 
 _names = [o.name for o in OPS]
@@ -773,26 +850,50 @@ def test_gradcheck(info, sample, rng):
 
 # --- coverage ------------------------------------------------------------------------------------
 def _public_ops():
-    mods = (_E, _S, _R, _L, _I)
-    names = []
-    for n, v in vars(numtorch).items():
-        if n.startswith("_") or not inspect.isfunction(v):
-            continue
-        if any(getattr(m, n, None) is v for m in mods):
-            names.append(n)
-    return sorted(names)
+    """Every op of the registry that users call by name (numtorch.<op> or Tensor.<op>), except
+    factories (tested in test_tensor.py) and private helpers."""
+    return sorted(d.name for d in _registry.OPS.values()
+                  if (d.function or d.method) and not d.name.startswith("_")
+                  and d.meta.get("kind") != "factory")
 
 
 def test_every_public_op_has_an_entry():
     public = _public_ops()
     assert len(public) > 150
     covered = {o.op for o in OPS}
-    covered_fns = {getattr(numtorch, n) for n in covered if hasattr(numtorch, n)}
-    missing = [n for n in public if n not in EXEMPT and n not in covered
-               and getattr(numtorch, n) not in covered_fns]
+    aliases = {n: d.name for d in _registry.OPS.values() for n in d.aliases}
+    covered |= {aliases[n] for n in covered if n in aliases}
+    missing = [n for n in public if n not in EXEMPT and n not in covered]
     assert not missing, f"public ops without an OpInfo entry: {missing}"
     stale = [n for n in EXEMPT if n not in public]
     assert not stale, f"EXEMPT names that are not public ops: {stale}"
+
+
+def test_every_functional_op_is_tested():
+    """The nn.functional ops outside this table are compared with torch in test_norm_loss.py
+    (composites, norms, padding) or test_conv_pool.py (convolution, pooling), which call them as
+    ``F.<name>`` / ``M.<name>`` / ``NF.<name>``."""
+    here = os.path.dirname(__file__)
+    src = "".join(open(os.path.join(here, f)).read()
+                  for f in ("test_norm_loss.py", "test_conv_pool.py"))
+    covered = {o.op for o in OPS}
+    names = [(n, d.name) for d in _registry.OPS.values() if d.functional for n in d.names]
+    assert len(names) > 50
+    missing = [n for n, canon in names if canon not in covered and not any(
+        f"{p}.{n}{s}" in src for p in ("F", "M", "NF") for s in "(,")]
+    assert not missing, f"nn.functional ops that no test calls: {missing}"
+
+
+def test_registry_drives_exports_and_methods():
+    """numtorch.<name>, Tensor.<name> and Tensor.<name>_ exist exactly for the declared ops."""
+    for d in _registry.OPS.values():
+        for n in d.names:
+            assert (getattr(numtorch, n, None) is d.fn) == d.function, n
+            if d.method:
+                assert getattr(numtorch.Tensor, n) is d.fn, n
+            if d.inplace:
+                assert callable(getattr(numtorch.Tensor, n + "_")), n + "_"
+            assert (getattr(numtorch.nn.functional, n, None) is d.fn) == d.functional, n
 
 
 # --- kinks and ties, pinned to torch's conventions ---------------------------------------------

@@ -223,3 +223,32 @@ def test_integer_indexing_is_a_view_for_reads_writes_and_gradients():
     x = nt.zeros(3, dtype=nt.float64, requires_grad=True)
     (x[1] * 3 + x[2, ...] * 2).backward()
     assert x.grad.tolist() == [0, 3, 2]
+
+
+@pytest.mark.parametrize("dtype", [nt.float32, nt.float64])
+def test_random_fills(dtype):
+    """The in-place random fills: right range and moments on 20k draws, dtype kept, in place,
+    version bumped, reproducible under manual_seed."""
+    n = 20000
+    sd = 4.0 / np.sqrt(n)  # moments within ~4 standard errors
+    cases = [
+        ("uniform_", (2.0, 5.0), 3.5, np.sqrt(9 / 12), (2.0, 5.0)),
+        ("normal_", (1.0, 2.0), 1.0, 2.0, (-np.inf, np.inf)),
+        ("bernoulli_", (0.3,), 0.3, np.sqrt(0.21), (0.0, 1.0)),
+        ("exponential_", (2.0,), 0.5, 0.5, (0.0, np.inf)),
+        ("random_", (3, 7), 4.5, np.sqrt((4 ** 2 - 1) / 12), (3.0, 6.0)),
+    ]
+    for name, args, mean, std, (lo, hi) in cases:
+        t = nt.empty(n, dtype=dtype)
+        v = t._version
+        nt.manual_seed(7)
+        r = getattr(t, name)(*args)
+        assert r is t and t.dtype is dtype and t._version > v, name
+        a = t.numpy().astype(np.float64)
+        assert lo <= a.min() and a.max() <= hi, (name, a.min(), a.max())
+        assert abs(a.mean() - mean) < sd * std * 1.5 + 1e-9, (name, a.mean())
+        assert abs(a.std() - std) < 0.05 * std, (name, a.std())
+        nt.manual_seed(7)
+        assert np.array_equal(getattr(nt.empty(n, dtype=dtype), name)(*args).numpy(), t.numpy())
+    assert set(np.unique(nt.empty(1000).bernoulli_(0.5).numpy())) == {0.0, 1.0}
+    assert set(np.unique(nt.empty(1000).random_(3).numpy())) == {0.0, 1.0, 2.0}

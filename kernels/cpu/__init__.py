@@ -1,0 +1,5 @@
+"""``@njit`` kernels: the same names and signatures as ``numtorch.kernels.cuda``.
+
+Arrays are NumPy arrays (``memory.empty`` allocates them); kernels run to completion before they
+return. Importing this package never imports ``numba.cuda``.
+"""

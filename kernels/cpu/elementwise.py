@@ -288,6 +288,13 @@ class _Launcher:
     def __call__(self, *args):
         return self.run(self.kernels, *args)
 
+    @property
+    def __signature__(self):
+        # what inspect reports (and the CPU/CUDA mirror test compares): (x, out) or (a, b, out)
+        import inspect
+        sig = inspect.signature(self.run)
+        return sig.replace(parameters=list(sig.parameters.values())[1:])
+
 
 def _export_unary(table, apply, codes):
     for name, code in codes.items():

@@ -1,4 +1,5 @@
-"""Indexing CPU kernels: index validation, gather/scatter, index_select/index_add, take/put, nonzero.
+"""Indexing CPU kernels: index validation, gather/scatter, index_select/index_add, take/put, nonzero,
+triangle (tril/triu: a copy that keeps the elements whose position is in a band).
 
 Contract of every public function here: NumPy arrays in, the result written into a ``out`` the
 caller allocated (or into ``out`` in place for the scatter family), nothing returned unless
@@ -10,7 +11,7 @@ Dim-wise ops use one canonical 3-D layout that the caller reshapes to: ``(outer,
 the indexed dim in the middle. gather/scatter/scatter_add take their loop bounds from ``idx``, so
 ``x``/``src`` may be larger than ``idx`` in any dim if the caller passes such 3-D views.
 
-Parallelism: gathers (``gather``, ``index_select``, ``take``, ``linear_index``, ``wrap_index``)
+Parallelism: gathers (``gather``, ``index_select``, ``take``, ``wrap_index``) and ``triangle``
 run their parallel twin above ``policy.PARALLEL_THRESHOLD`` elements. Scatters never split the
 index dim across threads (duplicates would race, and "last write wins" must follow index order):
 they parallelise over ``outer`` times blocks of ``inner`` and walk the index dim serially inside
@@ -261,18 +262,8 @@ def _put(out, idx, src, accumulate):
             out[idx[j]] = src[j]
 
 
-def _linear_index(indices, strides, out):
-    k = indices.shape[0]
-    for j in prange(out.shape[0]):
-        s = 0
-        for t in range(k):
-            s += indices[t, j] * strides[t]
-        out[j] = s
-
-
 _take_k = policy.Twin(_take, "take")
 _put_k = policy.kernel(_put, name="put")
-_linear_index_k = policy.Twin(_linear_index, "linear_index")
 
 
 def take(x, idx, out):
@@ -287,13 +278,6 @@ def put(out, idx, src, accumulate):
     if idx.shape[0] == 0:
         return
     _put_k(out, idx, src, bool(accumulate))
-
-
-def linear_index(indices, strides, out):
-    """out[j] = sum_t indices[t, j] * strides[t]; indices (k, m) int64, strides (k,), out (m,)."""
-    if out.shape[0] == 0:
-        return
-    _linear_index_k(indices, strides, out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,3 +346,36 @@ def nonzero(mask_nd, out):
         return
     flat = mask_nd.reshape(-1)
     _nonzero_k(flat, np.array(mask_nd.shape, np.int64), out, work=flat.shape[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Triangles (tril / triu): a copy that keeps a band of diagonals, chosen by position.
+# --------------------------------------------------------------------------------------------
+def _triangle(x, diagonal, upper, out):
+    batch, m, n = x.shape
+    for t in prange(batch * m):
+        b = t // m
+        i = t - b * m
+        # row i keeps the columns j with j - i <= diagonal (tril) or j - i >= diagonal (triu)
+        cut = min(max(i + diagonal + (0 if upper else 1), 0), n)
+        if upper:
+            for j in range(cut):
+                out[b, i, j] = 0
+            for j in range(cut, n):
+                out[b, i, j] = x[b, i, j]
+        else:
+            for j in range(cut):
+                out[b, i, j] = x[b, i, j]
+            for j in range(cut, n):
+                out[b, i, j] = 0
+
+
+_triangle_k = policy.Twin(_triangle, "triangle")
+
+
+def triangle(x, diagonal, upper, out):
+    """out[b,i,j] = x[b,i,j] where j - i <= diagonal (``upper`` False: tril) or j - i >= diagonal
+    (``upper`` True: triu), else 0; x and out (batch, m, n) C-contiguous of one dtype."""
+    if out.size == 0:
+        return
+    _triangle_k(x, np.int64(diagonal), bool(upper), out)

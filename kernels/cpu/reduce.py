@@ -24,9 +24,9 @@ from numba import prange
 
 from .. import policy
 
-# Fold ops. SUM..ANY, AMAX, AMIN are plain folds; MEAN, NORM2, VAR and LSE finish the fold
+# Fold ops. SUM..ANY, AMAX, AMIN are plain folds; MEAN, VAR and LSE finish the fold
 # (VAR and LSE read a per-(o, i) float64 ``center``: the mean, the max).
-(SUM, PROD, ALL, ANY, AMAX, AMIN, MEAN, NORM2, VAR, LSE) = range(10)
+(SUM, PROD, ALL, ANY, AMAX, AMIN, MEAN, VAR, LSE) = range(9)
 
 _IB = 1024  # inner elements per task block (a float64 partial row: 8 KiB, L1-resident)
 _MIN_TASK = 16384  # elements a parallel chunk should at least cover
@@ -46,8 +46,6 @@ def _update(op, s, v, c):
         return v if (v > s or v != v) else s
     if op == AMIN:
         return v if (v < s or v != v) else s
-    if op == NORM2:
-        return s + v * v
     if op == VAR:
         d = v - c
         return s + d * d
@@ -66,15 +64,13 @@ def _combine(op, s, t):
         return t if (t > s or t != t) else s
     if op == AMIN:
         return t if (t < s or t != t) else s
-    return s + t  # SUM, MEAN, NORM2, VAR, LSE
+    return s + t  # SUM, MEAN, VAR, LSE
 
 
 @policy.scalar
 def _finish(op, s, c, div):
     if op == MEAN or op == VAR:
         return s / div
-    if op == NORM2:
-        return math.sqrt(s)
     if op == LSE:  # an infinite or NaN max is the answer (all -inf -> -inf, +inf -> +inf)
         return c + math.log(s) if c - c == 0 else c
     return s
@@ -200,8 +196,8 @@ def _make_fold(name, op):
 
 
 _FOLDS = {op: _make_fold(name, op) for name, op in dict(
-    sum=SUM, prod=PROD, all=ALL, any=ANY, amax=AMAX, amin=AMIN, mean=MEAN, norm2=NORM2,
-    var=VAR, lse=LSE).items()}
+    sum=SUM, prod=PROD, all=ALL, any=ANY, amax=AMAX, amin=AMIN, mean=MEAN, var=VAR,
+    lse=LSE).items()}
 
 _NO_CENTER = np.zeros((1, 1), np.float64)
 _IDENT = {}
@@ -272,14 +268,6 @@ def mean(x, out):
         out[...] = np.nan
         return
     _run_fold(MEAN, x, out, _ident(0, np.float64), np.float64, div=n)
-
-
-def norm2(x, out):
-    """out[o, i] = sqrt(sum_j x[o, j, i]**2) (float64 accumulation); x, out float."""
-    if x.shape[1] == 0:
-        out[...] = 0
-        return
-    _run_fold(NORM2, x, out, _ident(0, np.float64), np.float64)
 
 
 def amax(x, out):
@@ -484,140 +472,99 @@ def cumprod(x, out):
 
 
 # --------------------------------------------------------------------------------------------
-# softmax / log_softmax and their backward passes, along axis 1.
+# softmax / log_softmax along axis 1.
 # --------------------------------------------------------------------------------------------
-(SOFTMAX, LOG_SOFTMAX, SOFTMAX_BW, LOG_SOFTMAX_BW) = range(4)
+(SOFTMAX, LOG_SOFTMAX) = range(2)
 
 
-def _rowwise(a, b, ib, m, s, out):
-    # forward: a = x (b unused); backward: a = y (the forward output), b = grad
+def _rowwise(a, ib, m, s, out):
     outer, n, inner = a.shape
     nb = (inner + ib - 1) // ib
     for t in prange(outer * nb):
         o = t // nb
         i0 = (t - o * nb) * ib
         w = min(ib, inner - i0)
-        if op == SOFTMAX or op == LOG_SOFTMAX:
+        for i in range(w):
+            m[o, i0 + i] = a[o, 0, i0 + i]
+            s[o, i0 + i] = 0.0
+        for j in range(n):
             for i in range(w):
-                m[o, i0 + i] = a[o, 0, i0 + i]
-                s[o, i0 + i] = 0.0
+                v = a[o, j, i0 + i]
+                if v > m[o, i0 + i]:
+                    m[o, i0 + i] = v
+        if op == SOFTMAX:
             for j in range(n):
                 for i in range(w):
-                    v = a[o, j, i0 + i]
-                    if v > m[o, i0 + i]:
-                        m[o, i0 + i] = v
-            if op == SOFTMAX:
-                for j in range(n):
-                    for i in range(w):
-                        e = math.exp(a[o, j, i0 + i] - m[o, i0 + i])
-                        out[o, j, i0 + i] = e
-                        s[o, i0 + i] += e
+                    e = math.exp(a[o, j, i0 + i] - m[o, i0 + i])
+                    out[o, j, i0 + i] = e
+                    s[o, i0 + i] += e
+            for i in range(w):
+                s[o, i0 + i] = 1.0 / s[o, i0 + i]
+            for j in range(n):
                 for i in range(w):
-                    s[o, i0 + i] = 1.0 / s[o, i0 + i]
-                for j in range(n):
-                    for i in range(w):
-                        out[o, j, i0 + i] = out[o, j, i0 + i] * s[o, i0 + i]
-            else:
-                for j in range(n):
-                    for i in range(w):
-                        s[o, i0 + i] += math.exp(a[o, j, i0 + i] - m[o, i0 + i])
-                for i in range(w):
-                    m[o, i0 + i] += math.log(s[o, i0 + i])
-                for j in range(n):
-                    for i in range(w):
-                        out[o, j, i0 + i] = a[o, j, i0 + i] - m[o, i0 + i]
+                    out[o, j, i0 + i] = out[o, j, i0 + i] * s[o, i0 + i]
         else:
+            for j in range(n):
+                for i in range(w):
+                    s[o, i0 + i] += math.exp(a[o, j, i0 + i] - m[o, i0 + i])
             for i in range(w):
-                s[o, i0 + i] = 0.0
+                m[o, i0 + i] += math.log(s[o, i0 + i])
             for j in range(n):
                 for i in range(w):
-                    if op == SOFTMAX_BW:
-                        s[o, i0 + i] += b[o, j, i0 + i] * a[o, j, i0 + i]
-                    else:
-                        s[o, i0 + i] += b[o, j, i0 + i]
-            for j in range(n):
-                for i in range(w):
-                    if op == SOFTMAX_BW:
-                        out[o, j, i0 + i] = a[o, j, i0 + i] * (b[o, j, i0 + i] - s[o, i0 + i])
-                    else:
-                        out[o, j, i0 + i] = (b[o, j, i0 + i]
-                                             - math.exp(a[o, j, i0 + i]) * s[o, i0 + i])
+                    out[o, j, i0 + i] = a[o, j, i0 + i] - m[o, i0 + i]
 
 
-def _rowwise_vec(a, b, out):
+def _rowwise_vec(a, out):
     # inner == 1: each row a[o, :, 0] is contiguous; scalar accumulators, SIMD along n
     outer, n, inner = a.shape
     for o in prange(outer):
-        if op == SOFTMAX or op == LOG_SOFTMAX:
-            mx = a[o, 0, 0]
+        mx = a[o, 0, 0]
+        for j in range(n):
+            v = a[o, j, 0]
+            mx = v if v > mx else mx
+        acc = 0.0
+        if op == SOFTMAX:
             for j in range(n):
-                v = a[o, j, 0]
-                mx = v if v > mx else mx
-            acc = 0.0
-            if op == SOFTMAX:
-                for j in range(n):
-                    e = math.exp(a[o, j, 0] - mx)
-                    out[o, j, 0] = e
-                    acc += e
-                r = 1.0 / acc
-                for j in range(n):
-                    out[o, j, 0] = out[o, j, 0] * r
-            else:
-                for j in range(n):
-                    acc += math.exp(a[o, j, 0] - mx)
-                sh = mx + math.log(acc)
-                for j in range(n):
-                    out[o, j, 0] = a[o, j, 0] - sh
+                e = math.exp(a[o, j, 0] - mx)
+                out[o, j, 0] = e
+                acc += e
+            r = 1.0 / acc
+            for j in range(n):
+                out[o, j, 0] = out[o, j, 0] * r
         else:
-            acc = 0.0
             for j in range(n):
-                if op == SOFTMAX_BW:
-                    acc += b[o, j, 0] * a[o, j, 0]
-                else:
-                    acc += b[o, j, 0]
+                acc += math.exp(a[o, j, 0] - mx)
+            sh = mx + math.log(acc)
             for j in range(n):
-                if op == SOFTMAX_BW:
-                    out[o, j, 0] = a[o, j, 0] * (b[o, j, 0] - acc)
-                else:
-                    out[o, j, 0] = b[o, j, 0] - math.exp(a[o, j, 0]) * acc
+                out[o, j, 0] = a[o, j, 0] - sh
 
 
 _ROWWISE = {op: (policy.Twin(_rowwise, "rowwise_" + name, {"op": op}),
                  policy.Twin(_rowwise_vec, "rowwise_vec_" + name, {"op": op}))
-            for name, op in (("softmax", SOFTMAX), ("log_softmax", LOG_SOFTMAX),
-                             ("softmax_bw", SOFTMAX_BW), ("log_softmax_bw", LOG_SOFTMAX_BW))}
+            for name, op in (("softmax", SOFTMAX), ("log_softmax", LOG_SOFTMAX))}
 
 
-def _run_rowwise(op, a, b, out):
+def _run_rowwise(op, a, out):
     outer, n, inner = a.shape
     if a.size == 0:
         return
     blocked, vec = _ROWWISE[op]
     if inner == 1:
-        vec(a, b, out, work=a.size)
+        vec(a, out, work=a.size)
         return
     # keep a task's block of rows (n x ib) cache-resident across the passes
     ib = max(16, min(inner, _IB, (1 << 17) // max(n * a.itemsize, 1)))
     m = np.empty((outer, inner), np.float64)
     s = np.empty((outer, inner), np.float64)
-    blocked(a, b, ib, m, s, out, work=a.size)
+    blocked(a, ib, m, s, out, work=a.size)
 
 
 def softmax(x, out):
     """out = softmax of x (outer, n, inner) along axis 1, max-shifted; float; out same shape."""
-    _run_rowwise(SOFTMAX, x, x, out)
+    _run_rowwise(SOFTMAX, x, out)
 
 
 def log_softmax(x, out):
     """out = log_softmax of x (outer, n, inner) along axis 1, max-shifted; float; out same shape."""
-    _run_rowwise(LOG_SOFTMAX, x, x, out)
+    _run_rowwise(LOG_SOFTMAX, x, out)
 
-
-def softmax_backward(y, g, out):
-    """out = y * (g - sum_j g*y) along axis 1; y = softmax output, g = grad, (outer, n, inner) float."""
-    _run_rowwise(SOFTMAX_BW, y, g, out)
-
-
-def log_softmax_backward(y, g, out):
-    """out = g - exp(y) * sum_j g along axis 1; y = log_softmax output, g = grad, (outer, n, inner) float."""
-    _run_rowwise(LOG_SOFTMAX_BW, y, g, out)

@@ -43,3 +43,17 @@ def dummy(dtype):
     if a is None:
         a = _DUMMY[dtype] = memory.to_device(np.zeros(1, dtype))
     return a
+
+
+@policy.cuda_kernel
+def fill(a, v):
+    """a (flat) <- v."""
+    for k in range(cuda.grid(1), a.size, cuda.gridsize(1)):
+        a[k] = v
+
+
+def zero(*arrays):
+    """Each of the device ``arrays`` (None skipped) <- 0."""
+    for a in arrays:
+        if a is not None and a.size:
+            fill[memory.grid(a.size)](a.reshape(a.size), a.dtype.type(0))

@@ -27,11 +27,9 @@ the switch and types each op alone (an argument code would unify the return type
 branches: an int64 relu would come back through float64). Kernels are built per op and layout
 on first use; each gets its own name, and device functions go in through ``bind``.
 
-Where the CPU kernels are off, these follow NumPy/torch instead: floor/ceil/trunc of floats
-beyond 2**63 (the CPU's go through int64) and of integers beyond 2**53 (through float64), and
-the sign of a zero result (ceil(-0.5) is -0.0). Conversions out of a type's range are undefined
-(C, LLVM, PTX): a GPU saturates float -> int where the CPU wraps, and the simulator's NumPy store
-raises OverflowError on an int -> narrower int that does not fit (the GPU and CPU wrap).
+Conversions out of a type's range are undefined (C, LLVM, PTX): a GPU saturates float -> int
+where the CPU wraps, and the simulator's NumPy store raises OverflowError on an int -> narrower
+int that does not fit (the GPU and CPU wrap).
 """
 import math
 
@@ -368,6 +366,14 @@ class _Op:
             _launch(name, _unary_flat, _unary_nd, fn, out, ins)
         else:
             _launch(name, _binary_flat, _binary_nd, fn, out, ins)
+
+    @property
+    def __signature__(self):
+        # what inspect reports (and the CPU/CUDA mirror test compares): (x, out) or (a, b, out)
+        import inspect
+        names = ("x", "out") if self.arity == 1 else ("a", "b", "out")
+        return inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                  for n in names])
 
 
 #: Every _Op by name (for ptx_cases).

@@ -1,4 +1,5 @@
-"""Indexing CUDA kernels: index validation, gather/scatter, index_select/index_add, take/put, nonzero.
+"""Indexing CUDA kernels: index validation, gather/scatter, index_select/index_add, take/put, nonzero,
+triangle (tril/triu: a copy that keeps the elements whose position is in a band).
 
 Same names, signatures and contracts as ``numtorch.kernels.cpu.index``: device arrays in, the
 result written into ``out`` (in place for the scatter family), nothing returned except by
@@ -10,8 +11,8 @@ GPU does not bounds-check either). Dim-wise ops use the CPU's canonical 3-D layo
 Launch strategy: every kernel is a grid-stride loop (``memory.grid``) whose linear position runs
 fastest along the innermost dim, so consecutive threads touch consecutive elements.
 
-- Gathers (``gather``, ``index_select``, ``take``, ``linear_index``, ``wrap_index``): one thread
-  per output element.
+- Gathers (``gather``, ``index_select``, ``take``, ``wrap_index``) and ``triangle``: one
+  thread per output element.
 - Validation (``check_index``): each thread scans its strided positions and stops at its first bad
   one; an ``atomic.min`` on one device int64 keeps the earliest; the host reads that one value.
 - Accumulating scatters (``scatter_add``, ``index_add``, ``put(accumulate=True)``) have two forms.
@@ -322,16 +323,6 @@ def _put_add_serial_k(out, idx, src):
             out[k] += src[0] if one else src[j]
 
 
-@policy.cuda_kernel
-def _linear_index_k(indices, strides, out):
-    k = indices.shape[0]
-    for j in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        s = 0
-        for t in range(k):
-            s += indices[t, j] * strides[t]
-        out[j] = s
-
-
 def take(x, idx, out):
     """out[j] = x[idx[j]]; x, idx, out 1-D."""
     if out.shape[0] == 0:
@@ -354,19 +345,6 @@ def put(out, idx, src, accumulate):
     _launch(_fill1_k, win.shape[0], win, -1)
     _launch(_put_claim_k, m, win, idx)
     _launch(_put_win_k, m, out, idx, src, win)
-
-
-def linear_index(indices, strides, out):
-    """out[j] = sum_t indices[t, j] * strides[t]; indices (k, m) int64, strides (k,), out (m,).
-
-    ``strides`` may be a NumPy array (it is host-side metadata, copied to the device) or a
-    device array.
-    """
-    if out.shape[0] == 0:
-        return
-    if isinstance(strides, (np.ndarray, list, tuple)):
-        strides = memory.to_device(np.asarray(strides, np.int64))
-    _launch(_linear_index_k, out.shape[0], indices, strides, out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,6 +472,29 @@ def nonzero(mask_nd, out):
 
 
 # --------------------------------------------------------------------------------------------
+# Triangles (tril / triu): a copy that keeps a band of diagonals, chosen by position.
+# --------------------------------------------------------------------------------------------
+@policy.cuda_kernel
+def _triangle_k(x, diagonal, upper, out):
+    batch, m, n = out.shape
+    for e in range(cuda.grid(1), batch * m * n, cuda.gridsize(1)):
+        b, i, j = _unravel3(e, (0, m, n))
+        d = j - i
+        if (d >= diagonal) if upper else (d <= diagonal):
+            out[b, i, j] = x[b, i, j]
+        else:
+            out[b, i, j] = 0
+
+
+def triangle(x, diagonal, upper, out):
+    """out[b,i,j] = x[b,i,j] where j - i <= diagonal (``upper`` False: tril) or j - i >= diagonal
+    (``upper`` True: triu), else 0; x and out (batch, m, n) C-contiguous of one dtype."""
+    if out.size == 0:
+        return
+    _launch(_triangle_k, out.size, x, int(diagonal), bool(upper), out)
+
+
+# --------------------------------------------------------------------------------------------
 # Compile check (tests/kernels/test_cuda_ptx.py).
 # --------------------------------------------------------------------------------------------
 def ptx_cases():
@@ -509,7 +510,7 @@ def ptx_cases():
 
     i8, i3 = arr(np.int64), arr(np.int64, 3, "A")
     for k, sig in ((_check_index_k, (i8, T.int64, i8)), (_wrap_index_k, (i8, T.int64, i8)),
-                   (_linear_index_k, (arr(np.int64, 2), i8, i8)), (_exclusive_offsets_k, (i8, i8))):
+                   (_exclusive_offsets_k, (i8, i8))):
         yield k.py_func.__name__, k.py_func, numba.void(*sig)
     for sd in (np.int32, np.int64):  # _scratch_dtype: winner positions
         for k, sig in ((_fill3_k, (arr(sd, 3), T.int64)), (_scatter_claim_k, (arr(sd, 3), i3)),
@@ -519,6 +520,7 @@ def ptx_cases():
     for dt in (np.float32, np.float64, np.int64, np.int32, np.int8, np.bool_, np.float16):
         x3, x1, cases = arr(dt, 3, "A"), arr(dt), []
         if dt in (np.float32, np.bool_):
+            cases += [(_triangle_k, (arr(dt, 3), T.int64, T.boolean, arr(dt, 3)))]
             cases += [(_gather_k, (x3, i3, x3)), (_index_select_k, (x3, i8, x3)),
                       (_scatter_cols_k, (x3, i3, x3)), (_scatter_win_k, (x3, i3, x3, win3)),
                       (_take_k, (x1, i8, x1)), (_put_win_k, (x1, i8, x1, win1))]

@@ -13,6 +13,9 @@ Launch geometry: kernels use grid-stride loops, so any grid covers any size. ``B
 per block and at most ``MAX_BLOCKS`` blocks per launch; both come from the environment
 (``NUMTORCH_CUDA_BLOCK``, ``NUMTORCH_CUDA_MAX_BLOCKS``) so tests can shrink them until a
 few elements span several blocks and every boundary of a tile is crossed.
+
+``__all__`` is the memory API that ``kernels/cpu/memory.py`` mirrors name for name; the launch
+geometry (``grid``, ``BLOCK``, ``MAX_BLOCKS``, ``TILE``) is for the CUDA kernels only.
 """
 import os
 import threading
@@ -21,6 +24,10 @@ import weakref
 import numba
 import numpy as np
 from numba import cuda
+
+__all__ = ["empty", "to_device", "to_host", "as_strided", "try_reshape", "broadcast_to",
+           "synchronize", "memory_stats", "reset_peak", "empty_cache", "adopt", "from_interface",
+           "pointer"]
 
 #: True when kernels run in Numba's CUDA simulator (no GPU; Python threads stand in for CUDA's).
 SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
@@ -150,14 +157,16 @@ if SIMULATOR:
         n = int(np.prod(shape, dtype=np.int64))
         return _Fake(np.frombuffer(lease, dtype, n).reshape(shape))
 
-    def is_device_array(a):
-        return isinstance(a, FakeCUDAArray)
-
     def adopt(a):
         """A device array of numtorch's kind over the memory of any Numba device array."""
         if not isinstance(a, FakeCUDAArray):
             raise TypeError(f"expected a Numba device array, got {type(a).__name__}")
         return a if isinstance(a, _Fake) else _Fake(a._ary)
+
+    def from_interface(obj):
+        """A device array over an object exposing ``__cuda_array_interface__`` (no copy)."""
+        raise NotImplementedError(
+            "__cuda_array_interface__ is not supported by Numba's CUDA simulator")
 
     def pointer(a):
         """The address of ``a``'s first element (host memory under the simulator)."""
@@ -230,14 +239,16 @@ else:
         strides = _strides_c(shape, dtype.itemsize)
         return _Array(tuple(shape), strides, dtype, gpu_data=ptr)
 
-    def is_device_array(a):
-        return isinstance(a, _da.DeviceNDArray)
-
     def adopt(a):
         """A device array of numtorch's kind over the memory of any Numba device array."""
         if not isinstance(a, _da.DeviceNDArray):
             raise TypeError(f"expected a Numba device array, got {type(a).__name__}")
         return a if isinstance(a, _Array) else as_strided(a, a.shape, a.strides)
+
+    def from_interface(obj):
+        """A device array over an object exposing ``__cuda_array_interface__`` (no copy)."""
+        d = cuda.as_cuda_array(obj)
+        return as_strided(d, d.shape, d.strides)
 
     def pointer(a):
         """The device address of ``a``'s first element."""
@@ -331,18 +342,23 @@ def broadcast_to(a, shape):
 
 
 def synchronize():
+    """Wait until every kernel launched on the current device has finished."""
     cuda.synchronize()
 
 
 def memory_stats():
+    """The caching allocator's counters in bytes: allocated (live), peak, reserved (live and
+    cached), and driver_allocs (how often a block came from the driver)."""
     return dict(allocated=POOL.allocated, peak=POOL.peak, reserved=POOL.reserved,
                 driver_allocs=POOL.driver_allocs)
 
 
 def reset_peak():
+    """Restart the peak from the current allocation."""
     with POOL.lock:
         POOL.peak = POOL.allocated
 
 
 def empty_cache():
+    """Return the cached, unused blocks to the driver."""
     POOL.release_cache()

@@ -70,7 +70,7 @@ def _sgd_k(param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, 
 
 
 def sgd_step(param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, nesterov,
-             maximize, first, work=None):
+             maximize, first, *, work=None):
     """One SGD step in place; ``first`` initialises the buffer from the gradient."""
     _launch(_sgd_k, param.shape[0], param, grad, momentum_buffer, float(lr), float(momentum),
             float(dampening), float(weight_decay), bool(nesterov), bool(maximize), bool(first))
@@ -101,7 +101,7 @@ def _adam_k(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, 
 
 
 def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
-              weight_decay, step, amsgrad, maximize, decoupled, work=None):
+              weight_decay, step, amsgrad, maximize, decoupled, *, work=None):
     """One Adam (``decoupled``: AdamW) step in place; ``step`` is the already incremented count;
     ``max_exp_avg_sq`` is empty unless ``amsgrad``."""
     lr, beta1, beta2, step = float(lr), float(beta1), float(beta2), float(step)
@@ -138,7 +138,7 @@ def _rmsprop_k(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, ep
 
 
 def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, eps,
-                 weight_decay, momentum, centered, maximize, work=None):
+                 weight_decay, momentum, centered, maximize, *, work=None):
     """One RMSprop step in place; ``grad_avg`` is empty unless ``centered``,
     ``momentum_buffer`` unless ``momentum > 0``."""
     _launch(_rmsprop_k, param.shape[0], param, grad, square_avg, grad_avg, momentum_buffer,
@@ -159,7 +159,7 @@ def _adagrad_k(param, grad, state_sum, clr, eps, weight_decay, maximize):
         param[i] = float(param[i]) - clr * (g / std)
 
 
-def adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, maximize,
+def adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, maximize, *,
                  work=None):
     """One Adagrad step in place; ``step`` is the already incremented step count."""
     clr = float(lr) / (1.0 + (float(step) - 1.0) * float(lr_decay))

@@ -39,18 +39,18 @@ from .. import policy
 from . import memory
 
 # Fold ops, numbered as on the CPU.
-(SUM, PROD, ALL, ANY, AMAX, AMIN, MEAN, NORM2, VAR, LSE) = range(10)
-_OP_NAMES = ("sum", "prod", "all", "any", "amax", "amin", "mean", "norm2", "var", "lse")
+(SUM, PROD, ALL, ANY, AMAX, AMIN, MEAN, VAR, LSE) = range(9)
+_OP_NAMES = ("sum", "prod", "all", "any", "amax", "amin", "mean", "var", "lse")
 # Row-wise ops (softmax family), numbered as on the CPU.
-(SOFTMAX, LOG_SOFTMAX, SOFTMAX_BW, LOG_SOFTMAX_BW) = range(4)
-_ROW_NAMES = ("softmax", "log_softmax", "softmax_bw", "log_softmax_bw")
+(SOFTMAX, LOG_SOFTMAX) = range(2)
+_ROW_NAMES = ("softmax", "log_softmax")
 
 #: Threads per block: the largest power of two <= memory.BLOCK (the shared trees halve it).
 NT = 1 << (max(memory.BLOCK, 1).bit_length() - 1)
 _WARP = 32
 
 _ACC = {"f8": numba.float64, "i8": numba.int64}
-_IDENT_F = {SUM: 0.0, PROD: 1.0, MEAN: 0.0, NORM2: 0.0, VAR: 0.0, LSE: 0.0,
+_IDENT_F = {SUM: 0.0, PROD: 1.0, MEAN: 0.0, VAR: 0.0, LSE: 0.0,
             AMAX: -math.inf, AMIN: math.inf}
 _IDENT_I = {SUM: 0, PROD: 1, ALL: 1, ANY: 0,
             AMAX: np.iinfo(np.int64).min, AMIN: np.iinfo(np.int64).max}
@@ -90,9 +90,6 @@ def _update(s, v, c):
     if OP == AMIN:
         a = ACC(v)
         return a if (a < s or a != a) else s
-    if OP == NORM2:
-        a = ACC(v)
-        return s + a * a
     if OP == VAR:
         d = ACC(v) - c
         return s + d * d
@@ -111,14 +108,12 @@ def _combine(s, t):
         return t if (t > s or t != t) else s
     if OP == AMIN:
         return t if (t < s or t != t) else s
-    return s + t  # SUM, MEAN, NORM2, VAR, LSE
+    return s + t  # SUM, MEAN, VAR, LSE
 
 
 def _finish(s, c, div):
     if OP == MEAN or OP == VAR:
         return s / div
-    if OP == NORM2:
-        return math.sqrt(s)
     if OP == LSE:  # an infinite or NaN max is the answer (all -inf -> -inf, +inf -> +inf)
         return c + math.log(s) if c - c == 0 else c
     return s
@@ -195,7 +190,7 @@ def _trees(op, key):
 
 
 # --------------------------------------------------------------------------------------------
-# Folds: sum, prod, all/any, amax/amin, mean, norm2, var, logsumexp.
+# Folds: sum, prod, all/any, amax/amin, mean, var, logsumexp.
 # --------------------------------------------------------------------------------------------
 def _fold(x, ident, div, w, out):
     # out[o, i] = finish(fold over j of x[o, j, i]); w outputs per block group (see module doc)
@@ -295,11 +290,6 @@ def prod(x, out):
 def mean(x, out):
     """out[o, i] = mean_j x[o, j, i] (float64 accumulation); x, out float; n == 0 gives NaN."""
     _run_fold(MEAN, "f8", x, out, div=x.shape[1])
-
-
-def norm2(x, out):
-    """out[o, i] = sqrt(sum_j x[o, j, i]**2) (float64 accumulation); x, out float."""
-    _run_fold(NORM2, "f8", x, out)
 
 
 def amax(x, out):
@@ -467,10 +457,9 @@ def cumprod(x, out):
 
 
 # --------------------------------------------------------------------------------------------
-# softmax / log_softmax and their backward passes, along axis 1.
+# softmax / log_softmax along axis 1.
 # --------------------------------------------------------------------------------------------
-def _rowwise(a, b, w, out):
-    # forward: a = x (b unused); backward: a = y (the forward output), b = grad.
+def _rowwise(a, w, out):
     # Same block layout as _fold; the row statistics stay in registers between the passes.
     outer, n, inner = a.shape
     sh = cuda.shared.array(NT, numba.float64)
@@ -484,43 +473,26 @@ def _rowwise(a, b, w, out):
         ok = q < total
         o = q // inner if ok else 0
         i = q - o * inner
-        if OP == SOFTMAX or OP == LOG_SOFTMAX:
-            m = -math.inf  # the row max (a NaN makes the whole row NaN either way)
-            if ok:
+        m = -math.inf  # the row max (a NaN makes the whole row NaN either way)
+        if ok:
+            for j in range(ty, n, h):
+                m = umax(m, a[o, j, i], m)
+        m = tmax(sh, m, t, w)
+        s = 0.0
+        if ok:
+            for j in range(ty, n, h):
+                s += math.exp(numba.float64(a[o, j, i]) - m)
+        s = tsum(sh, s, t, w)
+        if OP == SOFTMAX:
+            if ok:  # (idle columns have s == 0)
+                r = 1.0 / s
                 for j in range(ty, n, h):
-                    m = umax(m, a[o, j, i], m)
-            m = tmax(sh, m, t, w)
-            s = 0.0
-            if ok:
-                for j in range(ty, n, h):
-                    s += math.exp(numba.float64(a[o, j, i]) - m)
-            s = tsum(sh, s, t, w)
-            if OP == SOFTMAX:
-                if ok:  # (idle columns have s == 0)
-                    r = 1.0 / s
-                    for j in range(ty, n, h):
-                        out[o, j, i] = math.exp(numba.float64(a[o, j, i]) - m) * r
-            else:
-                if ok:
-                    shift = m + math.log(s)
-                    for j in range(ty, n, h):
-                        out[o, j, i] = numba.float64(a[o, j, i]) - shift
+                    out[o, j, i] = math.exp(numba.float64(a[o, j, i]) - m) * r
         else:
-            s = 0.0
             if ok:
+                shift = m + math.log(s)
                 for j in range(ty, n, h):
-                    if OP == SOFTMAX_BW:
-                        s += numba.float64(b[o, j, i]) * numba.float64(a[o, j, i])
-                    else:
-                        s += numba.float64(b[o, j, i])
-            s = tsum(sh, s, t, w)
-            if ok:
-                for j in range(ty, n, h):
-                    if OP == SOFTMAX_BW:
-                        out[o, j, i] = numba.float64(a[o, j, i]) * (numba.float64(b[o, j, i]) - s)
-                    else:
-                        out[o, j, i] = (numba.float64(b[o, j, i])
-                                        - math.exp(numba.float64(a[o, j, i])) * s)
+                    out[o, j, i] = numba.float64(a[o, j, i]) - shift
 
 
 @functools.lru_cache(maxsize=None)
@@ -530,32 +502,22 @@ def _rowwise_kernel(op):
     return policy.cuda_kernel(_rowwise, name=f"rowwise_{_ROW_NAMES[op]}_nt{NT}", bind=bind)
 
 
-def _run_rowwise(op, a, b, out):
+def _run_rowwise(op, a, out):
     outer, n, inner = a.shape
     if outer * n * inner == 0:
         return
     blocks, w = _geometry(outer, n, inner)
-    _rowwise_kernel(op)[blocks, NT](a, b, w, out)
+    _rowwise_kernel(op)[blocks, NT](a, w, out)
 
 
 def softmax(x, out):
     """out = softmax of x (outer, n, inner) along axis 1, max-shifted; float; out same shape."""
-    _run_rowwise(SOFTMAX, x, x, out)
+    _run_rowwise(SOFTMAX, x, out)
 
 
 def log_softmax(x, out):
     """out = log_softmax of x (outer, n, inner) along axis 1, max-shifted; float; out same shape."""
-    _run_rowwise(LOG_SOFTMAX, x, x, out)
-
-
-def softmax_backward(y, g, out):
-    """out = y * (g - sum_j g*y) along axis 1; y = softmax output, g = grad, (outer, n, inner) float."""
-    _run_rowwise(SOFTMAX_BW, y, g, out)
-
-
-def log_softmax_backward(y, g, out):
-    """out = g - exp(y) * sum_j g along axis 1; y = log_softmax output, g = grad, (outer, n, inner) float."""
-    _run_rowwise(LOG_SOFTMAX_BW, y, g, out)
+    _run_rowwise(LOG_SOFTMAX, x, out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,11 +553,11 @@ def ptx_cases():
                 yield (f"cum{_OP_NAMES[op]} {how} {xd}->{od}", k.py_func,
                        types.void(arr(xd, 3, "A"), _ACC[key], arr(od, 3)))
     for xd in ("float32", "float64"):
-        for op in (MEAN, NORM2, VAR, LSE):
+        for op in (MEAN, VAR, LSE):
             yield fold(op, xd, xd, "f8")
-        for op in range(4):
+        for op in (SOFTMAX, LOG_SOFTMAX):
             yield (f"{_ROW_NAMES[op]} {xd}", _rowwise_kernel(op).py_func,
-                   types.void(arr(xd, 3, "A"), arr(xd, 3, "A"), types.int64, arr(xd, 3)))
+                   types.void(arr(xd, 3, "A"), types.int64, arr(xd, 3)))
     for xd, _ in _PTX_SUMS:
         key = _acc_key(xd)  # amax, amin, max_index, min_index: from x's dtype
         for op in (AMAX, AMIN):

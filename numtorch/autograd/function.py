@@ -19,6 +19,7 @@ dtype, so rules stay one-liners.
 """
 import functools
 
+from .._hooks import RemovableHandle
 from . import grad_mode
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "Node"]
@@ -54,26 +55,13 @@ class Node:
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        return _Handle(self._hooks, hook)
+        return RemovableHandle(self._hooks, hook)
 
     def name_(self):
         return self.name
 
     def __repr__(self):
         return f"<{self.name} object at {id(self):#x}>"
-
-
-class _Handle:
-    __slots__ = ("_list", "_item")
-
-    def __init__(self, lst, item):
-        self._list, self._item = lst, item
-
-    def remove(self):
-        try:
-            self._list.remove(self._item)
-        except ValueError:
-            pass
 
 
 class AccumulateGrad(Node):

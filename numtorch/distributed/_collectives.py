@@ -35,8 +35,8 @@ class _Buf:
         self.tensor = tensor
         a = tensor._data
         if tensor.device.type != "cpu":
-            from .. import cuda
-            self.arr = cuda._to_host(tensor.contiguous()._data) if read else \
+            from ..ops import _core
+            self.arr = _core.to_host(tensor.contiguous()._data, tensor.device) if read else \
                 np.empty(tuple(a.shape), a.dtype)
             self.staged = True
         elif a.flags.c_contiguous:
@@ -53,10 +53,7 @@ class _Buf:
         t = self.tensor
         if self.staged:
             from ..ops import _core
-            src = self.arr
-            if t.device.type != "cpu":
-                from .. import cuda
-                src = cuda._to_device(src, t.device)
+            src = _core.to_device(self.arr, t.device)  # (on the CPU: self.arr itself)
             _core.kernels(t.device).elementwise.cast(src, t._data)
         t._ver.v += 1
 

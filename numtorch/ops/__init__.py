@@ -1,3 +1,14 @@
 """numtorch.ops: the primitives (kernel call + backward rule, one class each) and the
-functions built on them."""
-from . import elementwise, shape, reduction, linalg, indexing  # noqa: F401
+functions built on them, each declared once in the op registry (``numtorch._registry``).
+
+Importing this package imports every op module (so every op is registered) and gives ``Tensor``
+its methods and in-place variants from the registry.
+"""
+from .. import _registry
+from .._tensor import Tensor
+from . import elementwise, compare, shape, reduction, linalg, indexing, device, inplace  # noqa: F401
+from . import sort, triangular  # noqa: F401
+
+for _name, _fn in _registry.methods(inplace.make_inplace).items():
+    setattr(Tensor, _name, _fn)
+del _name, _fn

@@ -1,33 +1,46 @@
 """Helpers every op module shares: kernel lookup per device, allocation, shape checks."""
+from math import prod  # noqa: F401  (product of a shape's sizes, 1 for (); the ops take it here)
+
 import numpy as np
 
 from .. import _dtype as D
-from .._device import CPU
+from .. import kernels as _kernels
+from .._device import CPU, checked, require_backend
 from .._tensor import Tensor
 
 _backends = {}
 
 
 def kernels(device):
-    """The kernel namespace of a device (``numtorch.kernels.cpu`` or ``.cuda``), looked up once."""
+    """The kernel namespace of a device, ``numtorch.kernels.<device.type>``: its ``memory`` module
+    and every kernel family (``numtorch.kernels.FAMILIES``) as attributes, loaded once. A kernel
+    a backend lacks is an AttributeError naming it (the mirror test keeps the two in step)."""
     k = _backends.get(device.type)
     if k is None:
-        if device.type == "cpu":
-            from ..kernels import cpu as k
-            from ..kernels.cpu import elementwise, reduce, matmul, index, conv, norm, optim  # noqa: F401,E501
-        else:
-            from .. import cuda
-            k = cuda._kernels()
-        _backends[device.type] = k
+        require_backend(device)
+        k = _backends[device.type] = _kernels.load(device.type)
     return k
 
 
 def empty(shape, dtype, device=CPU):
     """An uninitialised tensor (the allocation every op output starts from)."""
-    if device is CPU or device.type == "cpu":
+    if device is CPU:  # every op's output: NumPy directly, no lookups
         return Tensor._make(np.empty(shape, dtype.np), dtype, CPU)
-    from .. import cuda
-    return Tensor._make(cuda._empty(shape, dtype.np, device), dtype, device)
+    device = checked(device)
+    return Tensor._make(kernels(device).memory.empty(shape, dtype.np), dtype, device)
+
+
+def to_device(arr, device):
+    """Host array ``arr`` in ``device``'s memory (a copy on a GPU; on the CPU ``arr`` itself
+    when C-contiguous)."""
+    device = checked(device)
+    return kernels(device).memory.to_device(arr)
+
+
+def to_host(arr, device):
+    """C-contiguous array ``arr`` of ``device`` as a NumPy array (a copy from a GPU, which
+    synchronises; on the CPU ``arr`` itself)."""
+    return kernels(device).memory.to_host(arr)
 
 
 def broadcast_shapes(*shapes):
@@ -62,10 +75,8 @@ def same_device(*tensors):
 
 def scalar_array(value, dtype, device):
     """A 0-d array holding a Python scalar in ``dtype`` (for broadcasting into a kernel)."""
-    if device.type == "cpu":
-        return np.array(value, dtype.np)
-    from .. import cuda
-    return cuda._to_device(np.array(value, dtype.np), device)
+    a = np.array(value, dtype.np)
+    return a if device is CPU else to_device(a, device)
 
 
 def cast(t, dtype):
@@ -117,3 +128,37 @@ def normalize_dims(dims, ndim):
 
 def is_int(dtype):
     return not dtype.is_floating_point and dtype is not D.bool
+
+
+def shape_str(shape, sep=None):
+    """A shape as PyTorch's error messages print it: ``[2, 3]``, or its sizes joined by ``sep``
+    (``'x'`` -> ``2x3``, ``' x '`` -> ``2 x 3``)."""
+    if sep is None:
+        return "[" + ", ".join(map(str, shape)) + "]"
+    return sep.join(map(str, shape))
+
+
+def carray(t, dtype=None):
+    """What a kernel reads: the C-contiguous array of ``t`` on its device (a copy only when ``t``
+    is not contiguous), cast to ``dtype`` (a numtorch dtype) when given."""
+    if dtype is not None and t.dtype is not dtype:
+        t = cast(t, dtype)
+    a = t._data
+    return a if a.flags.c_contiguous else t.contiguous()._data
+
+
+def raw(shape, dtype, device, value=None):
+    """What a kernel writes: an array of ``shape`` (a tuple or an int) on ``device``,
+    uninitialised or filled with the Python scalar ``value``."""
+    t = empty(shape if isinstance(shape, tuple) else (shape,), dtype, device)
+    if value is not None:
+        fill(t, value)
+    return t._data
+
+
+def channel_array(t, n, dtype, value, device):
+    """A per-channel parameter for a kernel: ``t`` (n elements) as a flat array in ``dtype``, or
+    ``value`` repeated n times when ``t`` is None."""
+    if t is None:
+        return raw(n, dtype, device, value)
+    return carray(t, dtype).reshape(n)

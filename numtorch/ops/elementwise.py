@@ -5,6 +5,7 @@ The engine un-broadcasts and casts gradients, so each backward states only the d
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function
+from .._registry import op
 from . import _core
 from ._core import kernels, empty, broadcast_shapes, scalar_array
 
@@ -59,8 +60,7 @@ def _operands(a, b, compute):
 
 
 def _to(arr, dev):
-    from .. import cuda
-    return cuda._to_device(arr, dev)
+    return _core.to_device(arr, dev)
 
 
 def _binary(name, a, b, compute=None, out_dtype=None):
@@ -328,180 +328,47 @@ class Relu(Function):
         return where(out > 0, g, 0.0)  # 0 at x = 0, as PyTorch; two passes, differentiable
 
 
-class Exp(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _unary("exp", x, _float_dtype(x))
-        ctx.save_for_backward(out)
+class _UnaryMath(Function):
+    """A differentiable unary op given by a table row: the kernel runs in the input's float dtype
+    (integers promote to the default dtype); backward applies the row's one-line rule to the
+    incoming gradient and what the row saves, the input ``x`` or the output ``y``."""
+    kernel = saves = None
+
+    @classmethod
+    def forward(cls, ctx, x):
+        out = _unary(cls.kernel, x, _float_dtype(x))
+        ctx.save_for_backward(out if cls.saves == "y" else x)
         return out
 
-    @staticmethod
-    def backward(ctx, g):
-        out, = ctx.saved_tensors
-        return g * out
+    @classmethod
+    def backward(cls, ctx, g):
+        s, = ctx.saved_tensors
+        return cls.rule(g, s)
 
 
-class Expm1(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _unary("expm1", x, _float_dtype(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        out, = ctx.saved_tensors
-        return g * (out + 1)
+def _unary_math(kernel, saves, rule):
+    """The Function of one table row (named after the kernel: ``exp`` -> ``Exp``)."""
+    name = kernel.capitalize()
+    return type(_UnaryMath)(name, (_UnaryMath,), {
+        "kernel": kernel, "saves": saves, "rule": staticmethod(rule),
+        "__module__": __name__, "__qualname__": name})
 
 
-class Log(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary("log", x, _float_dtype(x))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / x
-
-
-class Log2(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary("log2", x, _float_dtype(x))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / (x * 0.6931471805599453)
-
-
-class Log1p(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary("log1p", x, _float_dtype(x))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g / (x + 1)
-
-
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _unary("sqrt", x, _float_dtype(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        out, = ctx.saved_tensors
-        return g / (2 * out)
-
-
-class Rsqrt(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _unary("rsqrt", x, _float_dtype(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        out, = ctx.saved_tensors
-        return -0.5 * g * out * out * out
-
-
-class Sin(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary("sin", x, _float_dtype(x))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * cos(x)
-
-
-class Cos(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary("cos", x, _float_dtype(x))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return -g * sin(x)
-
-
-class Tan(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _unary("tan", x, _float_dtype(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        out, = ctx.saved_tensors
-        return g * (1 + out * out)
-
-
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _unary("tanh", x, _float_dtype(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        out, = ctx.saved_tensors
-        return g * (1 - out * out)
-
-
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _unary("sigmoid", x, _float_dtype(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        out, = ctx.saved_tensors
-        return g * out * (1 - out)
-
-
-class Erf(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary("erf", x, _float_dtype(x))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * 1.1283791670955126 * exp(-(x * x))
-
-
-class Reciprocal(Function):
-    @staticmethod
-    def forward(ctx, x):
-        out = _unary("reciprocal", x, _float_dtype(x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        out, = ctx.saved_tensors
-        return -g * out * out
+# one row per op: the kernel, what backward reads (x: the input, y: the output), d/dx of g
+Exp = _unary_math("exp", "y", lambda g, y: g * y)
+Expm1 = _unary_math("expm1", "y", lambda g, y: g * (y + 1))
+Log = _unary_math("log", "x", lambda g, x: g / x)
+Log2 = _unary_math("log2", "x", lambda g, x: g / (x * 0.6931471805599453))
+Log1p = _unary_math("log1p", "x", lambda g, x: g / (x + 1))
+Sqrt = _unary_math("sqrt", "y", lambda g, y: g / (2 * y))
+Rsqrt = _unary_math("rsqrt", "y", lambda g, y: -0.5 * g * y * y * y)
+Sin = _unary_math("sin", "x", lambda g, x: g * cos(x))
+Cos = _unary_math("cos", "x", lambda g, x: -g * sin(x))
+Tan = _unary_math("tan", "y", lambda g, y: g * (1 + y * y))
+Tanh = _unary_math("tanh", "y", lambda g, y: g * (1 - y * y))
+Sigmoid = _unary_math("sigmoid", "y", lambda g, y: g * y * (1 - y))
+Erf = _unary_math("erf", "x", lambda g, x: g * 1.1283791670955126 * exp(-(x * x)))
+Reciprocal = _unary_math("reciprocal", "y", lambda g, y: -g * y * y)
 
 
 class _Rounding(Function):
@@ -603,6 +470,7 @@ class _Dev:
 # --------------------------------------------------------------------------------------------
 # Public functions (also bound as Tensor methods)
 # --------------------------------------------------------------------------------------------
+@op(inplace=True)
 def add(input, other, *, alpha=1):
     """``input + alpha * other`` with broadcasting and type promotion.
 
@@ -619,6 +487,7 @@ def add(input, other, *, alpha=1):
     return Add.apply(input, other)
 
 
+@op('subtract', inplace=True)
 def sub(input, other, *, alpha=1):
     """``input - alpha * other``.
 
@@ -631,9 +500,7 @@ def sub(input, other, *, alpha=1):
     return Sub.apply(input, other)
 
 
-subtract = sub
-
-
+@op('multiply', inplace=True)
 def mul(input, other):
     """Elementwise product with broadcasting.
 
@@ -644,9 +511,7 @@ def mul(input, other):
     return Mul.apply(input, other)
 
 
-multiply = mul
-
-
+@op('divide', 'true_divide', inplace=True)
 def div(input, other, *, rounding_mode=None):
     """True division (``rounding_mode=None``), ``'floor'`` or ``'trunc'``.
 
@@ -667,9 +532,7 @@ def div(input, other, *, rounding_mode=None):
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
-divide = true_divide = div
-
-
+@op(inplace=True)
 def floor_divide(input, other):
     """Division rounded towards minus infinity (Python's ``//``).
 
@@ -680,6 +543,7 @@ def floor_divide(input, other):
     return FloorDivide.apply(input, other)
 
 
+@op(inplace=True)
 def remainder(input, other):
     """Python's ``%``: the result has the sign of the divisor.
 
@@ -690,6 +554,7 @@ def remainder(input, other):
     return Remainder.apply(input, other)
 
 
+@op(inplace=True)
 def fmod(input, other):
     """C's fmod: the result has the sign of the dividend (integers stay integers).
 
@@ -703,6 +568,7 @@ def fmod(input, other):
     return input - trunc(input / other) * other
 
 
+@op(inplace=True)
 def pow(input, exponent):
     """``input ** exponent`` (tensor or scalar on either side).
 
@@ -715,6 +581,7 @@ def pow(input, exponent):
     return Pow.apply(input, exponent)
 
 
+@op()
 def float_power(input, exponent):
     """``input ** exponent`` computed in float64.
 
@@ -726,6 +593,7 @@ def float_power(input, exponent):
                exponent.double() if isinstance(exponent, Tensor) else exponent)
 
 
+@op(inplace=True)
 def maximum(input, other):
     """Elementwise maximum; NaN propagates.
 
@@ -736,6 +604,7 @@ def maximum(input, other):
     return Maximum.apply(input, other)
 
 
+@op(inplace=True)
 def minimum(input, other):
     """Elementwise minimum; NaN propagates.
 
@@ -758,7 +627,7 @@ class FMax(Function):
     def backward(cls, ctx, g):
         a, b = ctx.saved_tensors
         # PyTorch: the gradient goes to ``a`` where it wins (ties included) or ``b`` is NaN
-        pick_a = ((a >= b) if cls.kernel == "fmax" else (a <= b)) | isnan(b)
+        pick_a = ((a >= b) if cls.kernel == "fmax" else (a <= b)) | (b != b)  # b is NaN
         zero = g * 0
         return where(pick_a, g, zero), where(pick_a, zero, g)
 
@@ -767,6 +636,7 @@ class FMin(FMax):
     kernel = "fmin"
 
 
+@op()
 def fmax(input, other):
     """Elementwise maximum that ignores NaN (a NaN loses to any number).
 
@@ -778,6 +648,7 @@ def fmax(input, other):
     return FMax.apply(input, other)
 
 
+@op()
 def fmin(input, other):
     """Elementwise minimum that ignores NaN.
 
@@ -789,6 +660,7 @@ def fmin(input, other):
     return FMin.apply(input, other)
 
 
+@op('arctan2')
 def atan2(input, other):
     """Elementwise ``atan(input / other)`` using both signs to pick the quadrant.
 
@@ -799,9 +671,7 @@ def atan2(input, other):
     return Atan2.apply(input, other)
 
 
-arctan2 = atan2
-
-
+@op('negative', inplace=True)
 def neg(input):
     """``-input``.
 
@@ -812,9 +682,7 @@ def neg(input):
     return Neg.apply(input)
 
 
-negative = neg
-
-
+@op('absolute', inplace=True)
 def abs(input):
     """Absolute value.
 
@@ -825,9 +693,7 @@ def abs(input):
     return Abs.apply(input)
 
 
-absolute = abs
-
-
+@op('sgn', inplace=True)
 def sign(input):
     """-1, 0 or 1 by the sign of each element.
 
@@ -838,9 +704,7 @@ def sign(input):
     return Sign.apply(input)
 
 
-sgn = sign
-
-
+@op(inplace=True, functional=True)
 def relu(input):
     """``max(0, x)`` elementwise.
 
@@ -851,6 +715,7 @@ def relu(input):
     return Relu.apply(input)
 
 
+@op(inplace=True)
 def exp(input):
     """``e ** x``.
 
@@ -861,6 +726,7 @@ def exp(input):
     return Exp.apply(input)
 
 
+@op(inplace=True)
 def expm1(input):
     """``exp(x) - 1``, accurate for small ``x``.
 
@@ -871,6 +737,7 @@ def expm1(input):
     return Expm1.apply(input)
 
 
+@op(inplace=True)
 def log(input):
     """Natural logarithm.
 
@@ -881,6 +748,7 @@ def log(input):
     return Log.apply(input)
 
 
+@op(inplace=True)
 def log2(input):
     """Base-2 logarithm.
 
@@ -891,6 +759,7 @@ def log2(input):
     return Log2.apply(input)
 
 
+@op()
 def log10(input):
     """Base-10 logarithm.
 
@@ -901,6 +770,7 @@ def log10(input):
     return log(input) * 0.4342944819032518
 
 
+@op(inplace=True)
 def log1p(input):
     """``log(1 + x)``, accurate for small ``x``.
 
@@ -911,6 +781,7 @@ def log1p(input):
     return Log1p.apply(input)
 
 
+@op(inplace=True)
 def sqrt(input):
     """Square root.
 
@@ -921,6 +792,7 @@ def sqrt(input):
     return Sqrt.apply(input)
 
 
+@op(inplace=True)
 def rsqrt(input):
     """``1 / sqrt(x)``.
 
@@ -931,6 +803,7 @@ def rsqrt(input):
     return Rsqrt.apply(input)
 
 
+@op(inplace=True)
 def square(input):
     """``x * x``.
 
@@ -941,6 +814,7 @@ def square(input):
     return mul(input, input)
 
 
+@op(inplace=True)
 def sin(input):
     """Sine (radians).
 
@@ -951,6 +825,7 @@ def sin(input):
     return Sin.apply(input)
 
 
+@op(inplace=True)
 def cos(input):
     """Cosine (radians).
 
@@ -961,6 +836,7 @@ def cos(input):
     return Cos.apply(input)
 
 
+@op(inplace=True)
 def tan(input):
     """Tangent (radians).
 
@@ -971,6 +847,7 @@ def tan(input):
     return Tan.apply(input)
 
 
+@op(inplace=True, functional=True)
 def tanh(input):
     """Hyperbolic tangent.
 
@@ -981,6 +858,7 @@ def tanh(input):
     return Tanh.apply(input)
 
 
+@op(inplace=True, functional=True)
 def sigmoid(input):
     """``1 / (1 + exp(-x))``.
 
@@ -991,6 +869,7 @@ def sigmoid(input):
     return Sigmoid.apply(input)
 
 
+@op(inplace=True)
 def erf(input):
     """The Gauss error function.
 
@@ -1001,6 +880,7 @@ def erf(input):
     return Erf.apply(input)
 
 
+@op(inplace=True)
 def reciprocal(input):
     """``1 / x`` (integers give floats).
 
@@ -1011,6 +891,7 @@ def reciprocal(input):
     return Reciprocal.apply(input)
 
 
+@op(inplace=True)
 def floor(input):
     """Round down to an integral value.
 
@@ -1021,6 +902,7 @@ def floor(input):
     return Floor.apply(input)
 
 
+@op(inplace=True)
 def ceil(input):
     """Round up to an integral value.
 
@@ -1031,6 +913,7 @@ def ceil(input):
     return Ceil.apply(input)
 
 
+@op(inplace=True)
 def round(input, *, decimals=0):
     """Round half to even (as PyTorch); ``decimals`` scales first.
 
@@ -1046,6 +929,7 @@ def round(input, *, decimals=0):
     return Round.apply(input)
 
 
+@op('fix', inplace=True)
 def trunc(input):
     """Round towards zero (``fix`` is the same function).
 
@@ -1056,9 +940,7 @@ def trunc(input):
     return Trunc.apply(input)
 
 
-fix = trunc
-
-
+@op()
 def frac(input):
     """The fractional part ``x - trunc(x)``.
 
@@ -1069,6 +951,7 @@ def frac(input):
     return input - trunc(input)
 
 
+@op('clip', inplace=True)
 def clamp(input, min=None, max=None):
     """Limit to ``[min, max]``; NaN stays NaN; the gradient passes inside the closed interval.
 
@@ -1081,9 +964,7 @@ def clamp(input, min=None, max=None):
     return Clamp.apply(input, min, max)
 
 
-clip = clamp
-
-
+@op(inplace=True)
 def clamp_min(input, min):
     """``clamp(input, min=min)``.
 
@@ -1094,6 +975,7 @@ def clamp_min(input, min):
     return clamp(input, min=min)
 
 
+@op(inplace=True)
 def clamp_max(input, max):
     """``clamp(input, max=max)``.
 
@@ -1104,6 +986,7 @@ def clamp_max(input, max):
     return clamp(input, max=max)
 
 
+@op()
 def where(condition, input=None, other=None):
     """``input`` where ``condition`` else ``other`` (scalars allowed); one argument: nonzero.
 
@@ -1118,6 +1001,7 @@ def where(condition, input=None, other=None):
     return Where.apply(condition, input, other)
 
 
+@op(inplace=True)
 def lerp(input, end, weight):
     """Linear interpolation ``input + weight * (end - input)``.
 
@@ -1133,6 +1017,7 @@ def _int_value(value, *tensors):
     return int(value) if _core.is_int(D.result_type(*tensors)) else value
 
 
+@op(inplace=True)
 def addcmul(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 * tensor2``.
 
@@ -1143,6 +1028,7 @@ def addcmul(input, tensor1, tensor2, *, value=1):
     return input + _int_value(value, input, tensor1, tensor2) * tensor1 * tensor2
 
 
+@op(inplace=True)
 def addcdiv(input, tensor1, tensor2, *, value=1):
     """``input + value * tensor1 / tensor2``.
 
@@ -1153,6 +1039,7 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
     return input + value * tensor1 / tensor2
 
 
+@op()
 def hypot(input, other):
     """``sqrt(input**2 + other**2)``.
 
@@ -1164,263 +1051,3 @@ def hypot(input, other):
 
 
 # predicates and comparisons: no gradient, bool results
-def isnan(input):
-    """True where an element is NaN.
-
-    >>> import numtorch as torch
-    >>> torch.isnan(torch.tensor([1.0, float("nan")]))
-    tensor([False,  True])
-    """
-    return _pred("isnan", input) if input.dtype.is_floating_point else _zeros_bool(input)
-
-
-def isinf(input):
-    """True where an element is +inf or -inf.
-
-    >>> import numtorch as torch
-    >>> torch.isinf(torch.tensor([1.0, float("inf"), -float("inf")]))
-    tensor([False,  True,  True])
-    """
-    return _pred("isinf", input) if input.dtype.is_floating_point else _zeros_bool(input)
-
-
-def isfinite(input):
-    """True where an element is neither infinite nor NaN.
-
-    >>> import numtorch as torch
-    >>> torch.isfinite(torch.tensor([1.0, float("inf"), float("nan")]))
-    tensor([ True, False, False])
-    """
-    return _pred("isfinite", input) if input.dtype.is_floating_point else logical_not(_zeros_bool(input))
-
-
-def isposinf(input):
-    """True where an element is +inf.
-
-    >>> import numtorch as torch
-    >>> torch.isposinf(torch.tensor([1.0, float("inf"), -float("inf")]))
-    tensor([False,  True, False])
-    """
-    return isinf(input) & (input > 0)
-
-
-def isneginf(input):
-    """True where an element is -inf.
-
-    >>> import numtorch as torch
-    >>> torch.isneginf(torch.tensor([1.0, float("inf"), -float("inf")]))
-    tensor([False, False,  True])
-    """
-    return isinf(input) & (input < 0)
-
-
-def signbit(input):
-    """True where the sign bit is set (including -0.0).
-
-    >>> import numtorch as torch
-    >>> torch.signbit(torch.tensor([-1.0, -0.0, 2.0]))
-    tensor([ True,  True, False])
-    """
-    return _pred("signbit", input)
-
-
-def _zeros_bool(x):
-    out = empty(x._data.shape, D.bool, x.device)
-    kernels(x.device).elementwise.fill(out._data, False)
-    return out
-
-
-def logical_not(input):
-    """True where an element is zero.
-
-    >>> import numtorch as torch
-    >>> torch.logical_not(torch.tensor([0, 3]))
-    tensor([ True, False])
-    """
-    return _pred("logical_not", input)
-
-
-def _compare(name, a, b):
-    return _binary(name, a, b, D.result_type(a, b), D.bool)
-
-
-def eq(input, other):
-    """Elementwise ``input == other``.
-
-    >>> import numtorch as torch
-    >>> torch.eq(torch.tensor([1, 2]), torch.tensor([1, 3]))
-    tensor([ True, False])
-    """
-    return _compare("eq", input, other)
-
-
-def ne(input, other):
-    """Elementwise ``input != other`` (also ``not_equal``).
-
-    >>> import numtorch as torch
-    >>> torch.ne(torch.tensor([1, 2]), 2)
-    tensor([ True, False])
-    """
-    return _compare("ne", input, other)
-
-
-def lt(input, other):
-    """Elementwise ``input < other`` (also ``less``).
-
-    >>> import numtorch as torch
-    >>> torch.lt(torch.tensor([1, 2]), 2)
-    tensor([ True, False])
-    """
-    return _compare("lt", input, other)
-
-
-def le(input, other):
-    """Elementwise ``input <= other`` (also ``less_equal``).
-
-    >>> import numtorch as torch
-    >>> torch.le(torch.tensor([1, 2, 3]), 2)
-    tensor([ True,  True, False])
-    """
-    return _compare("le", input, other)
-
-
-def gt(input, other):
-    """Elementwise ``input > other`` (also ``greater``).
-
-    >>> import numtorch as torch
-    >>> torch.gt(torch.tensor([1, 2, 3]), 2)
-    tensor([False, False,  True])
-    """
-    return _compare("gt", input, other)
-
-
-def ge(input, other):
-    """Elementwise ``input >= other`` (also ``greater_equal``).
-
-    >>> import numtorch as torch
-    >>> torch.ge(torch.tensor([1, 2, 3]), 2)
-    tensor([False,  True,  True])
-    """
-    return _compare("ge", input, other)
-
-
-greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
-
-
-def logical_and(input, other):
-    """Elementwise logical AND of the truth values.
-
-    >>> import numtorch as torch
-    >>> torch.logical_and(torch.tensor([True, True]), torch.tensor([1, 0]))
-    tensor([ True, False])
-    """
-    return _compare("logical_and", input, other)
-
-
-def logical_or(input, other):
-    """Elementwise logical OR of the truth values.
-
-    >>> import numtorch as torch
-    >>> torch.logical_or(torch.tensor([True, False]), torch.tensor([0, 0]))
-    tensor([ True, False])
-    """
-    return _compare("logical_or", input, other)
-
-
-def logical_xor(input, other):
-    """Elementwise logical XOR of the truth values.
-
-    >>> import numtorch as torch
-    >>> torch.logical_xor(torch.tensor([True, False]), torch.tensor([True, True]))
-    tensor([False,  True])
-    """
-    return _compare("logical_xor", input, other)
-
-
-def _bitwise(name, a, b):
-    rt = D.result_type(a, b)
-    if rt.is_floating_point:
-        raise RuntimeError(f"\"{name}_cpu\" not implemented for '{rt.name.capitalize()}'")
-    return _binary(name, a, b, rt)
-
-
-def bitwise_and(input, other):
-    """Bitwise AND of integer or bool tensors.
-
-    >>> import numtorch as torch
-    >>> torch.bitwise_and(torch.tensor([12, 10]), 6)
-    tensor([4, 2])
-    """
-    return _bitwise("bitwise_and", input, other)
-
-
-def bitwise_or(input, other):
-    """Bitwise OR of integer or bool tensors.
-
-    >>> import numtorch as torch
-    >>> torch.bitwise_or(torch.tensor([12, 10]), 1)
-    tensor([13, 11])
-    """
-    return _bitwise("bitwise_or", input, other)
-
-
-def bitwise_xor(input, other):
-    """Bitwise XOR of integer or bool tensors.
-
-    >>> import numtorch as torch
-    >>> torch.bitwise_xor(torch.tensor([12, 10]), 6)
-    tensor([10, 12])
-    """
-    return _bitwise("bitwise_xor", input, other)
-
-
-def bitwise_not(input):
-    """Bitwise NOT of an integer or bool tensor.
-
-    >>> import numtorch as torch
-    >>> torch.bitwise_not(torch.tensor([0, 5]))
-    tensor([-1, -6])
-    >>> torch.bitwise_not(torch.tensor([True, False]))
-    tensor([False,  True])
-    """
-    if input.dtype is D.bool:
-        return logical_not(input)
-    if input.dtype.is_floating_point:
-        raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{input.dtype.name.capitalize()}'")
-    return -input - 1
-
-
-def equal(input, other):
-    """True if both tensors have the same shape and elements.
-
-    >>> import numtorch as torch
-    >>> torch.equal(torch.tensor([1, 2]), torch.tensor([1, 2]))
-    True
-    >>> torch.equal(torch.tensor([1]), torch.tensor([1, 1]))
-    False
-    """
-    return input.shape == other.shape and bool(eq(input, other).all())
-
-
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """True if ``isclose`` holds for every element.
-
-    >>> import numtorch as torch
-    >>> torch.allclose(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0 + 1e-7]))
-    True
-    """
-    return bool(isclose(input, other, rtol, atol, equal_nan).all())
-
-
-def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """``|input - other| <= atol + rtol * |other|`` elementwise (NaNs equal with ``equal_nan``).
-
-    >>> import numtorch as torch
-    >>> torch.isclose(torch.tensor([1.0, 2.0]), torch.tensor([1.0 + 1e-7, 2.1]))
-    tensor([ True, False])
-    """
-    close = (input == other) | (abs(input - other) <= atol + rtol * abs(other))
-    if equal_nan:
-        close = close | (isnan(input) & isnan(other))
-    return close
-

@@ -11,6 +11,8 @@ import numpy as np
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function
+from .._registry import op
+from .inplace import commit_inplace, check_inplace
 from ..autograd import grad_mode
 from . import _core
 from ._core import kernels, empty
@@ -33,9 +35,7 @@ def _checked(idx, size, what="index", dim=None):
         where = f" for dimension {dim}" if dim is not None else ""
         raise IndexError(
             f"{what} {int(flat[bad])} is out of bounds{where} with size {size}")
-    out = np.empty_like(arr) if idx.device.type == "cpu" else None
-    if out is None:
-        out = empty(arr.shape, D.int64, idx.device)._data
+    out = empty(arr.shape, D.int64, idx.device)._data
     K.wrap_index(flat, size, out.reshape(-1))
     return out
 
@@ -92,6 +92,7 @@ class IndexAdd(Function):
         return g, None, None, IndexSelect.apply(g, ctx.dim, idx)
 
 
+@op()
 def index_select(input, dim, index):
     """Rows (along ``dim``) picked by a 1-D integer ``index``.
 
@@ -106,6 +107,7 @@ def index_select(input, dim, index):
     return IndexSelect.apply(input, d, index.reshape(-1))
 
 
+@op(inplace=True)
 def index_add(input, dim, index, source, *, alpha=1):
     """``input`` with ``alpha * source`` added at ``index`` along ``dim`` (duplicates accumulate).
 
@@ -118,6 +120,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     return IndexAdd.apply(input, input._dim(dim), index.reshape(-1), source)
 
 
+@op(inplace=True)
 def index_fill(input, dim, index, value):
     """A copy of ``input`` with ``value`` at ``index`` along ``dim``.
 
@@ -135,6 +138,7 @@ def index_fill(input, dim, index, value):
     return masked_fill(input, mask.reshape(shape), value)
 
 
+@op(inplace=True)
 def index_copy(input, dim, index, source):
     """A copy of ``input`` with the slices of ``source`` copied to ``index`` along ``dim``.
 
@@ -181,7 +185,7 @@ def _block(x, ishape, dim):
     v = x._data[key] if x.ndim else x._data
     if v.flags.c_contiguous:
         return v
-    out = np.empty(v.shape, v.dtype) if x.device.type == "cpu" else empty(v.shape, x.dtype, x.device)._data
+    out = empty(v.shape, x.dtype, x.device)._data
     kernels(x.device).elementwise.copy(v, out)
     return out
 
@@ -207,6 +211,7 @@ class Gather(Function):
         return ScatterAdd.apply(zeros(shp, dtype=g.dtype, device=g.device), dim, index, g), None, None
 
 
+@op()
 def gather(input, dim, index, *, sparse_grad=False):
     """``out[i][j][k] = input[i][index[i][j][k]][k]`` for dim 1 (and likewise for any dim).
 
@@ -287,6 +292,7 @@ def _src_grad(g, dim, index, src_shape):
     return SliceBackward.apply(gs, tuple(src_shape), key)
 
 
+@op(inplace=True)
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     """A copy of ``input`` with ``src`` (or the scalar ``value``) written at ``index`` along dim.
 
@@ -304,6 +310,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     return Scatter.apply(input, d, index, src)
 
 
+@op(inplace=True)
 def scatter_add(input, dim, index, src):
     """A copy of ``input`` with ``src`` added at ``index`` along dim (duplicates accumulate).
 
@@ -316,6 +323,7 @@ def scatter_add(input, dim, index, src):
 
 
 # --- masks -----------------------------------------------------------------------------------
+@op(inplace=True)
 def masked_fill(input, mask, value):
     """``value`` where ``mask`` is True, else ``input`` (mask broadcasts to input).
 
@@ -342,6 +350,7 @@ def masked_fill(input, mask, value):
     return out
 
 
+@op()
 def masked_select(input, mask):
     """The elements where ``mask`` is True, as a 1-D tensor.
 
@@ -356,14 +365,29 @@ def masked_select(input, mask):
     return getitem(x, m)
 
 
+@op(function=False, inplace=True)
 def masked_scatter(input, mask, source):
-    out = input.clone()
+    """A copy of ``input`` whose positions where ``mask`` (broadcast) is True take the
+    elements of ``source`` in order.
+
+    >>> import numtorch as torch
+    >>> torch.zeros(2, 2).masked_scatter(torch.tensor([True, False]), torch.tensor([1., 2., 3.]))
+    tensor([[1., 0.],
+            [2., 0.]])
+    """
+    if mask.shape != input.shape:
+        mask = mask.expand(input.shape)
     n = int(mask.sum())
-    setitem(out, mask.expand(input.shape) if mask.shape != input.shape else mask,
-            source.reshape(-1)[:n])
+    if source.numel() < n:
+        raise RuntimeError(
+            f"masked_scatter: expected source (shape {list(source.shape)}) to have at least {n} "
+            "elements, the number of True values in mask")
+    out = input.clone()
+    setitem(out, mask, source.reshape(-1)[:n])
     return out
 
 
+@op()
 def nonzero(input, *, as_tuple=False):
     """Coordinates of nonzero elements: (count, ndim) int64, or a tuple of 1-D tensors.
 
@@ -388,6 +412,7 @@ def nonzero(input, *, as_tuple=False):
     return out
 
 
+@op(method=False)
 def argwhere(input):
     """Coordinates of nonzero elements, shape (count, ndim) (``nonzero``'s default).
 
@@ -399,6 +424,7 @@ def argwhere(input):
     return nonzero(input)
 
 
+@op()
 def take(input, index):
     """Elements of the flattened ``input`` at ``index`` (result has index's shape).
 
@@ -537,6 +563,7 @@ def _zero_or_empty(flag, device):
     return tensor([0] if flag else [], dtype=D.int64, device=device)
 
 
+@op(function=False, method=False)
 def getitem(self, key):
     """``x[key]``: views for ints, slices, None and ``...``; a gather for tensors, lists, masks."""
     if isinstance(key, (builtins.int, slice)) and not isinstance(key, builtins.bool):
@@ -618,25 +645,25 @@ def _flat_positions(x, key):
     return getitem(ar, key)
 
 
+@op(function=False, method=False)
 def setitem(self, key, value):
     """``x[key] = value``: in place; a scalar or a tensor broadcast to the indexed shape."""
     if isinstance(value, (list, tuple)):
         value = _core.as_tensor_arg(value, self.device)
     if isinstance(value, Tensor) and value.device != self.device:
         value = value.to(self.device)
-    from .._methods import commit_inplace, _check_inplace
     tracking = grad_mode.state.enabled and (self._requires_grad or (
         isinstance(value, Tensor) and value._requires_grad))
     if isinstance(key, Tensor) and key.dtype is D.bool and key.shape == self.shape and \
             not isinstance(value, Tensor) and not tracking:
-        _check_inplace(self)  # the common ``x[mask] = 0``: one where kernel, in place
+        check_inplace(self)  # the common ``x[mask] = 0``: one where kernel, in place
         v = _core.scalar_array(value, self.dtype, self.device)
         kernels(self.device).elementwise.where(key._data, v, self._data, self._data)
         self._ver.v += 1
         return
     basic, adv = _split_key(self, key)
     if not adv and not tracking:
-        _check_inplace(self)
+        check_inplace(self)
         target = view_index(self._data, basic) if basic else self._data
         K = kernels(self.device).elementwise
         if isinstance(value, Tensor):
@@ -666,7 +693,7 @@ def setitem(self, key, value):
     if tracking:
         commit_inplace(self, IndexPut.apply(self, pos, value, False))
         return
-    _check_inplace(self)
+    check_inplace(self)
     v = value.to(self.dtype) if isinstance(value, Tensor) else _core.as_tensor_arg(value, self.device).to(self.dtype)
     v = v.expand(pos.shape).contiguous() if v._data.shape != pos._data.shape else v.contiguous()
     if pos._data.size:
@@ -681,6 +708,7 @@ def setitem(self, key, value):
     self._ver.v += 1
 
 
+@op(inplace=True)
 def index_put(input, indices, values, accumulate=False):
     """A copy of ``input`` with ``values`` put (or added) at the advanced index ``indices``.
 
@@ -692,7 +720,7 @@ def index_put(input, indices, values, accumulate=False):
     return IndexPut.apply(input, pos, values, accumulate)
 
 
+@op(function=False)
 def put_(input, index, source, accumulate=False):
     pos = Tensor._make(_checked(index, input.numel(), "index").reshape(index.shape), D.int64, input.device)
-    from .._methods import commit_inplace
     return commit_inplace(input, IndexPut.apply(input, pos, source, accumulate))

@@ -6,13 +6,14 @@ from .. import _dtype as D
 from .._device import device as _device
 from .._tensor import Tensor
 from ..autograd.function import Function
+from .._registry import op
 from . import _core
 from ._core import kernels, empty
 
 
 def _shape_error(a, b):
-    sa = "x".join(map(str, a._data.shape[-2:])) if a.ndim >= 2 else str(a._data.shape[0])
-    sb = "x".join(map(str, b._data.shape[-2:])) if b.ndim >= 2 else str(b._data.shape[0])
+    sa = _core.shape_str(a._data.shape[-2:], "x") if a.ndim >= 2 else str(a._data.shape[0])
+    sb = _core.shape_str(b._data.shape[-2:], "x") if b.ndim >= 2 else str(b._data.shape[0])
     raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
 
 
@@ -91,6 +92,7 @@ class MatMul(Function):
                 MatMul.apply(a.mT, g) if ctx.needs_input_grad[1] else None)
 
 
+@op()
 def matmul(input, other):
     """PyTorch's matmul: 1-D x 1-D dot, 2-D mm, batched with broadcasting, 1-D promoted.
 
@@ -118,6 +120,7 @@ def matmul(input, other):
     return out
 
 
+@op()
 def mm(input, mat2):
     """2-D matrix product.
 
@@ -131,6 +134,7 @@ def mm(input, mat2):
     return MatMul.apply(input, mat2)
 
 
+@op()
 def bmm(input, mat2):
     """Batched 3-D product with equal batch sizes.
 
@@ -147,6 +151,7 @@ def bmm(input, mat2):
     return MatMul.apply(input, mat2)
 
 
+@op()
 def mv(input, vec):
     """Matrix-vector product.
 
@@ -159,6 +164,7 @@ def mv(input, vec):
     return matmul(input, vec)
 
 
+@op('vdot')
 def dot(input, other):
     """Inner product of two 1-D tensors of equal length.
 
@@ -181,9 +187,7 @@ def dot(input, other):
     return MatMul.apply(input.unsqueeze(0), other.unsqueeze(-1)).reshape(())
 
 
-vdot = dot
-
-
+@op()
 def inner(input, other):
     """Sum-product over the last dims: shape ``input.shape[:-1] + other.shape[:-1]``.
 
@@ -204,6 +208,7 @@ def inner(input, other):
     return out.reshape(tuple(input.shape[:-1]) + tuple(other.shape[:-1]))
 
 
+@op('ger')
 def outer(input, vec2):
     """Outer product of two 1-D tensors.
 
@@ -215,9 +220,7 @@ def outer(input, vec2):
     return input.unsqueeze(-1) * vec2.unsqueeze(0)
 
 
-ger = outer
-
-
+@op()
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2).
 

@@ -10,18 +10,12 @@ from collections import namedtuple
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function
+from .._registry import op
 from . import _core
-from ._core import kernels, empty, normalize_dims
+from ._core import kernels, empty, normalize_dims, prod as _prod
 from .elementwise import where, exp, sqrt
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
-
-
-def _prod(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _canon(x, dims):
@@ -89,6 +83,7 @@ class Sum(Function):
         return _grad_to_input(g, *ctx.meta), None, None, None
 
 
+@op()
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over all elements or over ``dim`` (int or tuple).
 
@@ -99,6 +94,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     return Sum.apply(input, _dims(input, dim), keepdim, D.to_dtype(dtype) if dtype else None)
 
 
+@op()
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum treating NaN as zero.
 
@@ -109,6 +105,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     return sum(where(input.isnan(), 0.0, input), dim, keepdim, dtype=dtype)
 
 
+@op()
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Arithmetic mean (floating dtypes only, as PyTorch).
 
@@ -154,6 +151,7 @@ class Prod(Function):
         return gx, None, None, None
 
 
+@op()
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product of elements (over all, or one dim).
 
@@ -200,6 +198,7 @@ class AMin(AMax):
     kernel = "amin"
 
 
+@op()
 def amax(input, dim=(), keepdim=False):
     """The maximum over ``dim`` (all dims by default), values only.
 
@@ -210,6 +209,7 @@ def amax(input, dim=(), keepdim=False):
     return AMax.apply(input, _dims(input, dim), keepdim)
 
 
+@op()
 def amin(input, dim=(), keepdim=False):
     """The minimum over ``dim`` (all dims by default), values only.
 
@@ -253,6 +253,7 @@ class MinDim(MaxDim):
     kernel = "min_index"
 
 
+@op()
 def max(input, dim=None, keepdim=False, *, out=None):
     """Largest element; with ``dim``: ``(values, indices)``; with a tensor: ``maximum``.
 
@@ -272,6 +273,7 @@ def max(input, dim=None, keepdim=False, *, out=None):
     return values_indices(*MaxDim.apply(input, input._dim(dim), keepdim))
 
 
+@op()
 def min(input, dim=None, keepdim=False, *, out=None):
     """Smallest element; with ``dim``: ``(values, indices)``; with a tensor: ``minimum``.
 
@@ -290,6 +292,7 @@ def min(input, dim=None, keepdim=False, *, out=None):
     return values_indices(*MinDim.apply(input, input._dim(dim), keepdim))
 
 
+@op()
 def aminmax(input, *, dim=None, keepdim=False):
     """``(min, max)`` over all elements or ``dim``.
 
@@ -320,6 +323,7 @@ def _arg(kernel, input, dim, keepdim):
     return idx._view_of(idx._data.reshape(shape))
 
 
+@op()
 def argmax(input, dim=None, keepdim=False):
     """Index of the first maximum (flattened when ``dim`` is None).
 
@@ -330,6 +334,7 @@ def argmax(input, dim=None, keepdim=False):
     return _arg("max_index", input, dim, keepdim)
 
 
+@op()
 def argmin(input, dim=None, keepdim=False):
     """Index of the first minimum (flattened when ``dim`` is None).
 
@@ -365,6 +370,7 @@ def _correction(unbiased, correction):
     return 1 if unbiased else 0
 
 
+@op()
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance with Bessel's ``correction`` (default 1).
 
@@ -379,6 +385,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return Var.apply(input, _dims(input, dim), _correction(unbiased, correction), keepdim)
 
 
+@op()
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation (sqrt of ``var``).
 
@@ -389,6 +396,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
+@op()
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(var, mean)`` in one call.
 
@@ -400,6 +408,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
             mean(input, dim, keepdim))
 
 
+@op()
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` in one call.
 
@@ -427,6 +436,7 @@ class LogSumExp(Function):
                 * exp(x - _grad_to_input(out, shape, dims, keepdim)), None, None)
 
 
+@op()
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) computed stably.
 
@@ -456,6 +466,7 @@ class Norm2(Function):
         return _grad_to_input(g, shape, dims, keepdim) * x / where(o == 0, 1.0, o) * (o != 0).to(x.dtype), None, None
 
 
+@op()
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over ``dim`` (2/'fro' by default; inf, -inf, 0, 1 and any real p).
 
@@ -485,6 +496,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return Sum.apply(a ** p, dims, keepdim, None) ** (1.0 / p)
 
 
+@op()
 def all(input, dim=None, keepdim=False):
     """True where every element is nonzero.
 
@@ -495,6 +507,7 @@ def all(input, dim=None, keepdim=False):
     return _reduce("all_", input, _dims(input, dim), keepdim, D.bool)
 
 
+@op()
 def any(input, dim=None, keepdim=False):
     """True where some element is nonzero.
 
@@ -505,6 +518,7 @@ def any(input, dim=None, keepdim=False):
     return _reduce("any_", input, _dims(input, dim), keepdim, D.bool)
 
 
+@op()
 def count_nonzero(input, dim=None):
     """The number of nonzero elements (over ``dim`` if given).
 
@@ -542,6 +556,7 @@ class CumSum(Function):
         return g.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim), None, None
 
 
+@op()
 def cumsum(input, dim, *, dtype=None):
     """Running sum along ``dim``.
 
@@ -580,6 +595,7 @@ class CumProd(Function):
         return where(before, fast, where(first, at_zero, 0.0)), None, None
 
 
+@op()
 def cumprod(input, dim, *, dtype=None):
     """Running product along ``dim``.
 
@@ -637,6 +653,7 @@ def _softmax_input(input, dim, dtype):
     return input, input._dim(dim)
 
 
+@op(functional=True)
 def softmax(input, dim=None, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim``, computed stably in one kernel.
 
@@ -648,6 +665,7 @@ def softmax(input, dim=None, dtype=None):
     return Softmax.apply(input, d)
 
 
+@op(functional=True)
 def log_softmax(input, dim=None, dtype=None):
     """log(softmax(x)) along ``dim`` without overflow.
 

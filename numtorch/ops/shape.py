@@ -2,11 +2,10 @@
 joins and copies run the copy kernel. Each backward is a Tensor op (double backward works)."""
 import builtins
 
-import numpy as np
-
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function
+from .._registry import op
 from . import _core
 from ._core import kernels, empty, normalize_dims
 
@@ -78,6 +77,7 @@ class Copy(Function):
         return g
 
 
+@op(function=False)
 def view(input, *shape):
     """Same memory, new shape; the layout must allow it (else use ``reshape``)."""
     if len(shape) == 1 and isinstance(shape[0], D.dtype):
@@ -107,6 +107,7 @@ def _viewable(arr, shape):
         return False
 
 
+@op()
 def reshape(input, *shape):
     """A view when the layout allows, otherwise a copy (as PyTorch).
 
@@ -123,6 +124,7 @@ def reshape(input, *shape):
     return View.apply(Copy.apply(input), shape)
 
 
+@op()
 def view_as(input, other):
     """``input.view(other.shape)``.
 
@@ -134,10 +136,12 @@ def view_as(input, other):
     return view(input, other.shape)
 
 
+@op(function=False)
 def reshape_as(input, other):
     return reshape(input, other.shape)
 
 
+@op()
 def flatten(input, start_dim=0, end_dim=-1):
     """Merge dims ``start_dim..end_dim`` into one.
 
@@ -158,6 +162,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     return reshape(input, shp[:s] + (n,) + shp[e + 1:])
 
 
+@op()
 def unflatten(input, dim, sizes):
     """Split dim ``dim`` into ``sizes``.
 
@@ -171,6 +176,7 @@ def unflatten(input, dim, sizes):
     return reshape(input, shp[:d] + sizes + shp[d + 1:])
 
 
+@op()
 def ravel(input):
     """A 1-D view (or copy) of ``input``.
 
@@ -195,6 +201,7 @@ class Permute(Function):
         return g.permute(tuple(inv)), None
 
 
+@op()
 def permute(input, *dims):
     """Reorder the dims (a view).
 
@@ -211,6 +218,7 @@ def permute(input, *dims):
     return Permute.apply(input, normalize_dims(dims, input.ndim))
 
 
+@op('swapaxes', 'swapdims')
 def transpose(input, dim0, dim1):
     """Swap dims ``dim0`` and ``dim1`` (also ``swapaxes`` and ``swapdims``).
 
@@ -228,9 +236,7 @@ def transpose(input, dim0, dim1):
     return Permute.apply(input, tuple(dims))
 
 
-swapaxes = swapdims = transpose
-
-
+@op()
 def t(input):
     """Transpose a tensor of at most 2 dims.
 
@@ -244,6 +250,7 @@ def t(input):
     return transpose(input, 0, 1) if input.ndim == 2 else View.apply(input, input._data.shape)
 
 
+@op('moveaxis')
 def movedim(input, source, destination):
     """Move dim(s) ``source`` to ``destination`` (also ``moveaxis``).
 
@@ -262,9 +269,7 @@ def movedim(input, source, destination):
     return Permute.apply(input, tuple(order))
 
 
-moveaxis = movedim
-
-
+@op()
 def unsqueeze(input, dim):
     """Insert a size-1 dim at ``dim``.
 
@@ -281,6 +286,7 @@ def unsqueeze(input, dim):
     return View.apply(input, shp[:d] + (1,) + shp[d:])
 
 
+@op()
 def squeeze(input, dim=None):
     """Remove size-1 dims (all, or only ``dim``).
 
@@ -298,14 +304,14 @@ def squeeze(input, dim=None):
 class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
-        return x._view_of(np.broadcast_to(x._data, shape) if x.device.type == "cpu"
-                          else kernels(x.device).memory.broadcast_to(x._data, shape))
+        return x._view_of(kernels(x.device).memory.broadcast_to(x._data, shape))
 
     @staticmethod
     def backward(ctx, g):
         return g, None  # the engine sums the gradient back to the input's shape
 
 
+@op(function=False)
 def expand(input, *sizes):
     sizes = list(_shape_args(sizes))
     shp = input._data.shape
@@ -330,10 +336,12 @@ def expand(input, *sizes):
     return Expand.apply(input, tuple(sizes))
 
 
+@op(function=False)
 def expand_as(input, other):
     return expand(input, other.shape)
 
 
+@op()
 def broadcast_to(input, shape):
     """A view of ``input`` broadcast to ``shape``.
 
@@ -345,6 +353,7 @@ def broadcast_to(input, shape):
     return expand(input, shape)
 
 
+@op(method=False)
 def broadcast_tensors(*tensors):
     """The tensors broadcast to their common shape.
 
@@ -387,6 +396,7 @@ class SliceBackward(Function):
         return Slice.apply(gg, ctx.key), None, None
 
 
+@op()
 def narrow(input, dim, start, length):
     """The slice ``start:start + length`` of dim ``dim`` (a view).
 
@@ -407,6 +417,7 @@ def narrow(input, dim, start, length):
     return Slice.apply(input, key)
 
 
+@op()
 def select(input, dim, index):
     """The slice at ``index`` of dim ``dim``, with that dim removed.
 
@@ -423,6 +434,7 @@ def select(input, dim, index):
     return Slice.apply(input, (slice(None),) * d + (index,))
 
 
+@op(function=False)
 def contiguous(input, memory_format=None):
     """Self if already C-contiguous, else a contiguous copy."""
     if input._data.flags.c_contiguous:
@@ -430,6 +442,7 @@ def contiguous(input, memory_format=None):
     return Copy.apply(input)
 
 
+@op()
 def clone(input, *, memory_format=None):
     """A copy with its own memory (and a graph edge back to ``input``).
 
@@ -462,6 +475,7 @@ class Cat(Function):
         return (None,) + tuple(split(g, ctx.sizes, ctx.dim))
 
 
+@op('concat', 'concatenate', method=False)
 def cat(tensors, dim=0):
     """Join tensors along an existing dim (1-D empty tensors are skipped, as PyTorch).
 
@@ -493,9 +507,7 @@ def cat(tensors, dim=0):
     return Cat.apply(d, *live)
 
 
-concat = concatenate = cat
-
-
+@op(method=False)
 def stack(tensors, dim=0):
     """Join tensors of equal shape along a new dim.
 
@@ -521,6 +533,7 @@ def stack(tensors, dim=0):
     return Cat.apply(d, *[unsqueeze(t, d) for t in tensors])
 
 
+@op(method=False)
 def hstack(tensors):
     """Concatenate column-wise (along dim 0 for 1-D tensors, else dim 1).
 
@@ -532,6 +545,7 @@ def hstack(tensors):
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
+@op(method=False)
 def vstack(tensors):
     """Concatenate row-wise, treating 1-D tensors as rows.
 
@@ -543,6 +557,7 @@ def vstack(tensors):
     return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
 
 
+@op()
 def split(tensor, split_size_or_sections, dim=0):
     """Views of consecutive pieces: equal ``split_size`` (last may be smaller) or given sizes.
 
@@ -570,6 +585,7 @@ def split(tensor, split_size_or_sections, dim=0):
     return tuple(out)
 
 
+@op()
 def tensor_split(input, indices_or_sections, dim=0):
     """Split into ``n`` nearly equal parts, or at the given indices.
 
@@ -590,6 +606,7 @@ def tensor_split(input, indices_or_sections, dim=0):
     return split(input, sizes, d)
 
 
+@op()
 def chunk(input, chunks, dim=0):
     """At most ``chunks`` views of size ceil(n / chunks) (PyTorch's rule).
 
@@ -604,6 +621,7 @@ def chunk(input, chunks, dim=0):
     return split(input, size if size else 1, dim) if n else split(input, [0] * 1, dim)
 
 
+@op()
 def unbind(input, dim=0):
     """The slices along ``dim``, that dim removed.
 
@@ -615,6 +633,7 @@ def unbind(input, dim=0):
     return tuple(select(input, d, i) for i in range(input._data.shape[d]))
 
 
+@op()
 def flip(input, dims):
     """Reverse along ``dims`` (a copy, as PyTorch: no negative strides).
 
@@ -641,6 +660,7 @@ class Flip(Function):
         return Flip.apply(g, ctx.key), None
 
 
+@op()
 def fliplr(input):
     """Reverse the columns (dim 1).
 
@@ -652,6 +672,7 @@ def fliplr(input):
     return flip(input, (1,))
 
 
+@op()
 def flipud(input):
     """Reverse the rows (dim 0).
 
@@ -663,6 +684,7 @@ def flipud(input):
     return flip(input, (0,))
 
 
+@op(function=False)
 def repeat(input, *sizes):
     """Tile the tensor ``sizes[i]`` times along each dim (a copy)."""
     sizes = _shape_args(sizes)
@@ -682,6 +704,7 @@ def repeat(input, *sizes):
     return expand(x, target).reshape(tuple(r * s for r, s in zip(sizes, shp)))
 
 
+@op()
 def tile(input, dims):
     """Repeat ``input`` ``dims`` times along each dim.
 
@@ -695,6 +718,7 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
+@op()
 def roll(input, shifts, dims=None):
     """Shift elements circularly by ``shifts`` along ``dims`` (flattened if None).
 
@@ -719,6 +743,7 @@ def roll(input, shifts, dims=None):
     return out
 
 
+@op(function=False)
 def unfold(input, dimension, size, step):
     """Sliding windows along ``dimension`` as a view (last dim of the result is the window)."""
     d = input._dim(dimension)
@@ -730,5 +755,6 @@ def unfold(input, dimension, size, step):
     return stack(idx, d).movedim(d + 1, -1) if idx else input.narrow(d, 0, 0)
 
 
+@op(function=False)
 def type_as(input, other):
     return input.to(other.dtype)

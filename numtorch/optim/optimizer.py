@@ -6,16 +6,17 @@ sure the state exists and calls one fused in-place kernel (``numtorch.kernels.<d
 """
 import copy
 import functools
-import importlib
 import warnings
 from collections import OrderedDict, defaultdict
 from itertools import chain
 
 import numpy as np
 
+from .._hooks import RemovableHandle
 from .._tensor import Tensor
 from .. import _dtype as D
 from ..autograd import grad_mode
+from ..ops import _core
 
 __all__ = ["Optimizer", "required"]
 
@@ -28,24 +29,6 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
-
-
-class _RemovableHandle:
-    _next_id = 0
-
-    def __init__(self, hooks):
-        self._hooks = hooks
-        self.id = _RemovableHandle._next_id
-        _RemovableHandle._next_id += 1
-
-    def remove(self):
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _wrap_step(step):
@@ -232,13 +215,13 @@ class Optimizer:
     # --- hooks ------------------------------------------------------------------------------
     def register_step_pre_hook(self, hook):
         """``hook(optimizer, args, kwargs) -> None | (args, kwargs)`` runs before ``step``."""
-        handle = _RemovableHandle(self._optimizer_step_pre_hooks)
+        handle = RemovableHandle(self._optimizer_step_pre_hooks)
         self._optimizer_step_pre_hooks[handle.id] = hook
         return handle
 
     def register_step_post_hook(self, hook):
         """``hook(optimizer, args, kwargs)`` runs after ``step``."""
-        handle = _RemovableHandle(self._optimizer_step_post_hooks)
+        handle = RemovableHandle(self._optimizer_step_post_hooks)
         self._optimizer_step_post_hooks[handle.id] = hook
         return handle
 
@@ -325,19 +308,9 @@ class Optimizer:
 
 
 # --- helpers shared by the optimizers ---------------------------------------------------------
-_kernel_modules = {}
-
-
 def _kernels(device):
-    """The optimizer kernels of a device, looked up once."""
-    k = _kernel_modules.get(device.type)
-    if k is None:
-        try:
-            k = importlib.import_module(f"numtorch.kernels.{device.type}.optim")
-        except ImportError as e:
-            raise RuntimeError(f"numtorch.optim has no kernels for device '{device.type}'") from e
-        _kernel_modules[device.type] = k
-    return k
+    """The optimizer kernels of a device (``numtorch.kernels.<type>.optim``)."""
+    return _core.kernels(device).optim
 
 
 def _step_tensor():

@@ -1,2 +1,3 @@
-"""``numtorch.utils``: data loading (``numtorch.utils.data``), as in ``torch.utils``."""
-from . import data  # noqa: F401
+"""``numtorch.utils``: data loading (``numtorch.utils.data``) and hook handles
+(``numtorch.utils.hooks``), as in ``torch.utils``."""
+from . import data, hooks  # noqa: F401

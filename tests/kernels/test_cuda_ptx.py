@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-MODULES = ("elementwise", "matmul", "reduce", "index", "optim", "conv", "norm")
+from numtorch.kernels import FAMILIES as MODULES  # the one list of kernel families
 
 SCRIPT = r"""
 import importlib, sys, time, types

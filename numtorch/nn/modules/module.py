@@ -1,7 +1,7 @@
 """``Module``: PyTorch's registry of parameters, buffers and submodules, kept in ``__setattr__``."""
 from collections import OrderedDict, namedtuple
-import itertools
 
+from ..._hooks import RemovableHandle
 from ..._tensor import Tensor
 from ... import _dtype as D
 from ...autograd import grad_mode
@@ -10,22 +10,6 @@ from ..parameter import Parameter
 __all__ = ["Module"]
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
-class _Handle:
-    _ids = itertools.count()
-
-    def __init__(self, d):
-        self.d, self.id = d, next(self._ids)
-
-    def remove(self):
-        self.d.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 class Module:
@@ -365,13 +349,13 @@ class Module:
     # --- hooks -----------------------------------------------------------------------------------
     def register_forward_pre_hook(self, hook):
         """``hook(module, args) -> None | new args`` before ``forward``."""
-        h = _Handle(self._forward_pre_hooks)
+        h = RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[h.id] = hook
         return h
 
     def register_forward_hook(self, hook):
         """``hook(module, args, output) -> None | new output`` after ``forward``."""
-        h = _Handle(self._forward_hooks)
+        h = RemovableHandle(self._forward_hooks)
         self._forward_hooks[h.id] = hook
         return h
 

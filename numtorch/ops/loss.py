@@ -1,0 +1,67 @@
+"""The fused softmax-cross-entropy primitive: log-softmax and NLL of class-index targets in one
+kernel forward and one backward (``kernels/<device>/norm.py``). ``nn.functional.cross_entropy``
+checks the arguments and calls it; every other loss is composed from Tensor ops there.
+"""
+import math
+
+from .. import _dtype as D
+from .._creation import tensor
+from .._tensor import Tensor
+from ..autograd.function import Function, once_differentiable
+from ._core import carray, channel_array, kernels, prod, raw, to_host
+
+
+class CrossEntropy(Function):
+    """logits x (N, C) or (N, C, *), int64 class indices (N,) or (N, *), class weight (C,) or
+    None -> the loss per target (``reduction='none'``) or its sum or weighted mean; targets equal
+    to ``ignore_index`` count zero."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
+        dt, dev = x.dtype, x.device
+        N, C = x._data.shape[0], x._data.shape[1]
+        inner = prod(x._data.shape[2:])
+        if x.ndim == 2:
+            xa = x.contiguous()._data
+            ta = carray(target, D.int64).reshape(N)
+        else:
+            xa = x.contiguous()._data.reshape(N, C, inner)
+            ta = carray(target, D.int64).reshape(N, inner)
+        w = channel_array(weight, C, dt, 1.0, dev)
+        lse = raw(tuple(ta.shape), D.float64, dev)
+        loss = raw(tuple(ta.shape), dt, dev)
+        tot = raw(2, D.float64, dev, 0)
+        err = raw(2, D.int64, dev, 0)
+        kernels(dev).norm.cross_entropy(xa, ta, w, ignore_index, label_smoothing, lse, loss, tot,
+                                        err)
+        err, tot = to_host(err, dev), to_host(tot, dev)
+        if err[0]:
+            raise IndexError(f"Target {int(err[1])} is out of bounds.")
+        ctx.save_for_backward(x)
+        ctx.meta = (ta, w, ignore_index, label_smoothing, lse, reduction, tot[1])
+        if reduction == "none":
+            return Tensor._make(loss.reshape(tuple(target._data.shape)), dt, dev)
+        value = tot[0] if reduction == "sum" else tot[0] / tot[1] if tot[1] else math.nan
+        return tensor(value, dtype=dt, device=dev)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        ta, w, ignore_index, ls, lse, reduction, wsum = ctx.meta
+        dt, dev = x.dtype, x.device
+        K = kernels(dev).norm
+        N, C = x._data.shape[0], x._data.shape[1]
+        xa = x.contiguous()._data
+        if xa.ndim != 2:
+            xa = xa.reshape(N, C, prod(x._data.shape[2:]))
+        gx = raw(tuple(xa.shape), dt, dev)
+        if reduction == "none":
+            K.cross_entropy_backward(xa, ta, w, ignore_index, ls, lse, 0.0,
+                                     carray(g, dt).reshape(ta.shape), True, gx)
+        else:
+            s = g.item()
+            if reduction == "mean":
+                s = s / wsum if wsum else math.nan
+            K.cross_entropy_backward(xa, ta, w, ignore_index, ls, lse, s, lse, False, gx)
+        return Tensor._make(gx.reshape(tuple(x._data.shape)), dt, dev), None, None, None, None, None
