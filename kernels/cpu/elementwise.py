@@ -17,6 +17,7 @@ Each op is an integer code that the kernel factories close over; the scalar func
 on it and LLVM folds the switch away. (A closure over a jitted function would defeat Numba's
 disk cache: the dispatcher pickles with a fresh UUID in every process.)
 """
+import functools
 import math
 
 import numpy as np
@@ -278,33 +279,31 @@ def _run_binary(kernels, a, b, out):
     nd(np.broadcast_to(a, out.shape), np.broadcast_to(b, out.shape), out)
 
 
-class _Launcher:
-    """The public kernel object: ``launcher(x..., out)`` picks the loop for the layout."""
-    __slots__ = ("kernels", "run", "__name__", "doc")
+class _Launcher(functools.partial):
+    """A public kernel ``name(x..., out)``: ``run`` bound to its compiled loops. A partial is
+    called from C, so a launch costs no Python frame of its own; ``inspect.signature`` reports
+    ``(x, out)`` or ``(a, b, out)`` (what the CPU/CUDA mirror test compares)."""
 
-    def __init__(self, name, kernels, run, doc):
-        self.kernels, self.run, self.__name__, self.doc = kernels, run, name, doc
+    def __repr__(self):
+        return f"<numtorch.kernels.cpu.elementwise.{self.__name__}>"
 
-    def __call__(self, *args):
-        return self.run(self.kernels, *args)
 
-    @property
-    def __signature__(self):
-        # what inspect reports (and the CPU/CUDA mirror test compares): (x, out) or (a, b, out)
-        import inspect
-        sig = inspect.signature(self.run)
-        return sig.replace(parameters=list(sig.parameters.values())[1:])
+def _launcher(name, kernels, run, doc):
+    f = _Launcher(run, kernels)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return f
 
 
 def _export_unary(table, apply, codes):
     for name, code in codes.items():
-        table[name] = _Launcher(name, _unary_kernels(name, apply, code), _run_unary,
+        table[name] = _launcher(name, _unary_kernels(name, apply, code), _run_unary,
                                 f"out = {name}(x), elementwise; x broadcasts to out.")
 
 
 def _export_binary(table, apply, codes):
     for name, code in codes.items():
-        table[name] = _Launcher(name, _binary_kernels(name, apply, code), _run_binary,
+        table[name] = _launcher(name, _binary_kernels(name, apply, code), _run_binary,
                                 f"out = {name}(a, b), elementwise with broadcasting.")
 
 

@@ -132,8 +132,9 @@ def _save_needed(ctx, a, b, need_a, need_b):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        n = ctx.needs_input_grad or (False, False)
-        _save_needed(ctx, a, b, n[1], n[0])
+        n = ctx.needs_input_grad  # () when no graph is recorded: nothing to save
+        if n:
+            _save_needed(ctx, a, b, n[1], n[0])
         rt = _rtype(a, b)
         if rt is D.bool:
             return _binary("bitwise_and", a, b, D.bool)
@@ -151,8 +152,9 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        n = ctx.needs_input_grad or (False, False)
-        _save_needed(ctx, a, b, n[1], n[0] or n[1])
+        n = ctx.needs_input_grad
+        if n:
+            _save_needed(ctx, a, b, n[1], n[0] or n[1])
         rt = _rtype(a, b)
         return _binary("div", a, b, rt if rt.is_floating_point else D.get_default_dtype())
 
