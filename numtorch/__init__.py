@@ -29,6 +29,7 @@ from . import _registry, _creation, ops
 # numtorch.<op> for every op declared with @op(...) (numtorch/_registry.py): no list kept here
 globals().update(_registry.functions())
 from . import cuda
+from . import accelerator, backends
 from .serialization import save, load
 from . import nn
 from . import optim

@@ -20,7 +20,9 @@ NAMESPACES = [
     "numtorch.optim", "numtorch.optim.lr_scheduler", "numtorch.autograd", "numtorch.utils.data",
     "numtorch.utils.hooks",
     "numtorch.vision.datasets", "numtorch.vision.transforms", "numtorch.distributed",
-    "numtorch.nn.parallel", "numtorch.cuda",
+    "numtorch.nn.parallel", "numtorch.cuda", "numtorch.accelerator", "numtorch.backends",
+    "numtorch.backends.cudnn", "numtorch.backends.mps", "numtorch.backends.cpu",
+    "numtorch.backends.cuda", "numtorch.backends.mkldnn",
 ]
 
 # Public names that need no example, with the reason. Keep this small.

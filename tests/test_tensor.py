@@ -252,3 +252,22 @@ def test_random_fills(dtype):
         assert np.array_equal(getattr(nt.empty(n, dtype=dtype), name)(*args).numpy(), t.numpy())
     assert set(np.unique(nt.empty(1000).bernoulli_(0.5).numpy())) == {0.0, 1.0}
     assert set(np.unique(nt.empty(1000).random_(3).numpy())) == {0.0, 1.0, 2.0}
+
+
+def test_accelerator_backends_and_device_flags_answer_what_numtorch_has():
+    acc = nt.accelerator
+    assert acc.is_available() == nt.cuda.is_available()
+    if acc.is_available():  # the simulator in CI counts as CUDA, as numtorch.cuda says
+        assert acc.current_accelerator() == nt.device("cuda")  # no index, as PyTorch
+        assert acc.device_count() == nt.cuda.device_count() >= 1
+        assert acc.current_device_index() == 0
+        with acc.device_index(0):
+            acc.synchronize()
+    else:
+        assert acc.current_accelerator() is None and acc.device_count() == 0
+    assert not nt.backends.cudnn.is_available() and nt.backends.cudnn.version() is None
+    assert not nt.backends.mps.is_available() and not nt.backends.mps.is_built()
+    nt.backends.cudnn.benchmark = True  # programs set these: accepted
+    nt.backends.cuda.matmul.allow_tf32 = True
+    x = nt.ones(2)
+    assert (x.is_xpu, x.is_mps, x.is_meta, x.is_cpu) == (False, False, False, True)

@@ -6,7 +6,6 @@ compiler wheels are installed (``numba-cuda[cu13]`` or ``[cu12]``: NVVM, libdevi
 ``numba.cuda.compile_ptx`` type-checks and lowers each kernel without a GPU. Each kernel module
 lists what it can launch in ``ptx_cases()``; a subprocess with the simulator off compiles them.
 """
-import importlib.util
 import os
 import subprocess
 import sys
@@ -38,15 +37,23 @@ sys.exit(1 if bad or n == 0 else 0)
 
 
 def _have_compiler():
-    # the nvidia-* wheels of numba-cuda[cu13]/[cu12], or a CUDA toolkit
-    for mod in ("nvidia.cu13", "nvidia.cuda_nvcc", "nvidia.cuda_nvrtc"):
-        try:
-            if importlib.util.find_spec(mod) is not None:
-                return True
-        except ModuleNotFoundError:
-            pass
+    """True when the libraries compile_ptx needs are there: NVRTC and NVVM, from the nvidia-*
+    wheels of numba-cuda[cu13]/[cu12] or a CUDA toolkit. The ``cuda`` extra alone (the runtime
+    wheel) shares the ``nvidia`` namespace but has neither: the test must skip there."""
+    dirs = []
+    try:
+        import nvidia
+        dirs += list(nvidia.__path__)
+    except ImportError:
+        pass
     home = os.environ.get("CUDA_HOME") or "/usr/local/cuda"
-    return os.path.isdir(os.path.join(home, "nvvm"))
+    dirs += [home]
+    found = {lib: False for lib in ("libnvrtc.so", "libnvvm.so")}
+    for d in dirs:
+        for _root, _dirs, files in os.walk(d):
+            for lib in found:
+                found[lib] = found[lib] or any(f.startswith(lib) for f in files)
+    return all(found.values())
 
 
 @pytest.mark.skipif(not _have_compiler(), reason="no CUDA compiler (install numba-cuda[cu13])")
