@@ -30,6 +30,8 @@ from . import _registry, _creation, ops
 globals().update(_registry.functions())
 from . import cuda
 from . import accelerator, backends
+from ._legacy import (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor,  # noqa: F401
+                      ShortTensor, CharTensor, ByteTensor, BoolTensor)
 from .serialization import save, load
 from . import nn
 from . import optim

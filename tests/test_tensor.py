@@ -271,3 +271,23 @@ def test_accelerator_backends_and_device_flags_answer_what_numtorch_has():
     nt.backends.cuda.matmul.allow_tf32 = True
     x = nt.ones(2)
     assert (x.is_xpu, x.is_mps, x.is_meta, x.is_cpu) == (False, False, False, True)
+
+
+def test_legacy_tensor_types_and_any_sequence():
+    import collections
+    for name, dt in (("FloatTensor", nt.float32), ("DoubleTensor", nt.float64),
+                     ("LongTensor", nt.int64), ("IntTensor", nt.int32), ("ByteTensor", nt.uint8),
+                     ("BoolTensor", nt.bool), ("HalfTensor", nt.float16)):
+        cls = getattr(nt, name)
+        x = cls(2, 3)
+        assert x.dtype is dt and tuple(x.shape) == (2, 3) and isinstance(x, cls)
+        assert cls([1, 0]).tolist() == [1, 0] and cls([1, 0]).dtype is dt
+        assert nt.zeros(2).type(cls).dtype is dt and nt.zeros(2, dtype=dt).type() == f"torch.{name}"
+        assert nt.zeros(2).type(f"torch.{name}").dtype is dt
+    assert not isinstance(nt.zeros(2), nt.LongTensor)
+    with pytest.raises(ValueError):
+        nt.zeros(2).type("torch.NoSuchTensor")
+    assert nt.tensor(collections.deque([1, 2])).tolist() == [1, 2]
+    assert nt.tensor([collections.deque([1.0, 2.0]), range(2)]).tolist() == [[1.0, 2.0], [0.0, 1.0]]
+    with pytest.raises(TypeError, match="Could not infer dtype"):
+        nt.tensor([object()])

@@ -106,6 +106,7 @@ def type(self, dtype=None):  # noqa: A001  (PyTorch's method name)
     """
     if dtype is None:
         return f"torch.{_LEGACY[self.dtype]}Tensor"
+    dtype = getattr(dtype, "dtype", dtype)  # a legacy type: torch.FloatTensor
     if isinstance(dtype, str):
         by_name = {f"torch.{n}Tensor": dt for dt, n in _LEGACY.items()}
         if dtype not in by_name:
