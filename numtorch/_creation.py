@@ -1,5 +1,6 @@
 """Tensor factories: ``tensor``, ``zeros``, ``arange``, ``randn``, ... (PyTorch's signatures)."""
 import builtins
+import collections.abc
 import math
 
 import numpy as np
@@ -23,7 +24,13 @@ def _to_array(data, dtype=None):
     if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat_first(data)):
         data = _tensors_to_lists(data)
     if dtype is None:
-        dtype = _infer(data)
+        try:
+            dtype = _infer(data)
+        except TypeError:
+            if not _has_other_sequences(data):
+                raise
+            data = _plain(data)  # deque, range, array.array...: any sequence, as PyTorch takes
+            dtype = _infer(data)
     try:
         arr = np.array(data, dtype=dtype.np)
     except (ValueError, TypeError) as e:
@@ -31,6 +38,28 @@ def _to_array(data, dtype=None):
     if arr.dtype == object:
         raise TypeError(f"can't convert {type(data).__name__} of mixed types to a tensor")
     return arr
+
+
+def _is_other_sequence(x):
+    return isinstance(x, collections.abc.Sequence) and not isinstance(x, (list, tuple, str, bytes))
+
+
+def _has_other_sequences(data):
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if _is_other_sequence(x):
+            return True
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+    return False
+
+
+def _plain(data):
+    """``data`` with every sequence (nested too) as a list."""
+    if isinstance(data, (list, tuple)) or _is_other_sequence(data):
+        return [_plain(x) for x in data]
+    return data
 
 
 def _flat_first(data):
@@ -171,10 +200,44 @@ def from_numpy(ndarray):
     return Tensor._make(ndarray, dt)
 
 
-def _size(size):
+def _int_arg(x):
+    """``x`` as a Python int when it is an integer (Python, NumPy, or a one-element integer
+    tensor, as PyTorch accepts), else None: floats and bools are not sizes."""
+    if type(x) is builtins.int:
+        return x
+    if isinstance(x, (builtins.int, np.integer)) and not isinstance(x, builtins.bool):
+        return builtins.int(x)
+    if isinstance(x, Tensor) and x.numel() == 1 and not x.dtype.is_floating_point and \
+            x.dtype is not D.bool:
+        return builtins.int(x.item())
+    return None
+
+
+def _sizes(sizes, size, name):
+    """A factory's ``*sizes`` or its ``size=`` keyword (PyTorch takes either, not both)."""
+    if size is None:
+        return sizes
+    if sizes:
+        raise TypeError(f"{name}() got multiple values for argument 'size'")
+    return (size,)
+
+
+def _size(size, name, arg="size"):
+    """The checked shape of factory ``name``: ``size`` is its ``*size`` (ints, or one sequence);
+    a single count such as ``randperm``'s ``n`` comes as ``(n,)`` with its ``arg`` name.
+    PyTorch's errors: TypeError for anything but integers (floats, bools, float tensors),
+    RuntimeError for a negative dimension."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    size = tuple(int(s) for s in size)
+        size = size[0]
+    out = []
+    for i, s in enumerate(size):
+        n = _int_arg(s)
+        if n is None:
+            want = "int" if arg != "size" else "tuple of ints"
+            raise TypeError(f"{name}(): argument '{arg}' must be {want}, but found element of "
+                            f"type {type(s).__name__} at pos {i}")
+        out.append(n)
+    size = tuple(out)
     for s in size:
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
@@ -192,7 +255,7 @@ def _alloc(size, dtype, device, fill=None):
 
 
 @op(method=False, kind="factory")
-def empty(*size, dtype=None, device=None, requires_grad=False, out=None, pin_memory=False,
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None, pin_memory=False,
           memory_format=None):
     """An uninitialised tensor.
 
@@ -200,7 +263,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False, out=None, pin_mem
     >>> torch.empty(2, 3).shape
     torch.Size([2, 3])
     """
-    return _finish_grad(_alloc(_size(size), dtype, device), requires_grad)
+    return _finish_grad(_alloc(_size(_sizes(sizes, size, "empty"), "empty"), dtype, device), requires_grad)
 
 
 def _finish_grad(t, requires_grad):
@@ -217,7 +280,7 @@ def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False)
     >>> torch.empty_strided((2, 3), (1, 2)).stride()
     (1, 2)
     """
-    size, stride = _size((size,)), tuple(int(s) for s in stride)
+    size, stride = _size((size,), "empty_strided"), tuple(int(s) for s in stride)
     if len(stride) != len(size) or any(s < 0 for s in stride):
         raise RuntimeError(
             f"mismatch in length of strides and shape, or negative stride: size {list(size)}, "
@@ -230,18 +293,18 @@ def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False)
 
 
 @op(method=False, kind="factory")
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of zeros.
 
     >>> import numtorch as torch
     >>> torch.zeros(2, 3).shape
     torch.Size([2, 3])
     """
-    return _finish_grad(_alloc(_size(size), dtype, device, 0), requires_grad)
+    return _finish_grad(_alloc(_size(_sizes(sizes, size, "zeros"), "zeros"), dtype, device, 0), requires_grad)
 
 
 @op(method=False, kind="factory")
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None):
     """A tensor of ones.
 
     >>> import numtorch as torch
@@ -249,7 +312,7 @@ def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
     tensor([[1., 1., 1.],
             [1., 1., 1.]])
     """
-    return _finish_grad(_alloc(_size(size), dtype, device, 1), requires_grad)
+    return _finish_grad(_alloc(_size(_sizes(sizes, size, "ones"), "ones"), dtype, device, 1), requires_grad)
 
 
 @op(method=False, kind="factory")
@@ -263,7 +326,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """
     if dtype is None:
         dtype = D.scalar_dtype(fill_value)
-    return _finish_grad(_alloc(_size((size,)), dtype, device, fill_value), requires_grad)
+    return _finish_grad(_alloc(_size((size,), "full"), dtype, device, fill_value), requires_grad)
 
 
 def _like(t, dtype, device):
@@ -338,15 +401,26 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     start, end, step = args
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if not builtins.all(math.isfinite(a) for a in args):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
     if (end - start) * step < 0 and end != start:
-        raise RuntimeError(
-            f"upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if dtype is None:
         dtype = D.get_default_dtype() if any(isinstance(a, builtins.float) for a in args) else D.int64
     dtype = D.to_dtype(dtype)
     n = builtins.max(int(math.ceil((end - start) / step)), 0)
     arr = start + step * np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64)
     return _finish(arr.astype(dtype.np), dtype, device, requires_grad)
+
+
+def _steps(steps, name):
+    """``linspace``/``logspace``'s ``steps``: an integer (``_size``'s rule), not negative."""
+    n = _int_arg(steps)
+    if n is None:
+        raise TypeError(f"{name}(): argument 'steps' must be int, not {type(steps).__name__}")
+    if n < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    return n
 
 
 @op(method=False, kind="factory")
@@ -358,8 +432,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
     """
     dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
-    if steps < 0:
-        raise RuntimeError("number of steps must be non-negative")
+    steps = _steps(steps, "linspace")
     arr = np.linspace(start, end, steps).astype(dtype.np)
     return _finish(arr, dtype, device, requires_grad)
 
@@ -373,6 +446,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
     tensor([  1.,  10., 100.])
     """
     dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
+    steps = _steps(steps, "logspace")
     arr = np.logspace(start, end, steps, base=base).astype(dtype.np)
     return _finish(arr, dtype, device, requires_grad)
 
@@ -387,8 +461,8 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
             [0., 1.]])
     """
     dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
-    return _finish(np.eye(n, m if m is not None else n, dtype=dtype.np), dtype, device,
-                   requires_grad)
+    n, m = _size((n, n if m is None else m), "eye", "n")
+    return _finish(np.eye(n, m, dtype=dtype.np), dtype, device, requires_grad)
 
 
 def _float_dtype(dtype):
@@ -399,7 +473,7 @@ def _float_dtype(dtype):
 
 
 @op(method=False, kind="factory")
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Uniform samples in [0, 1).
 
     >>> import numtorch as torch
@@ -409,12 +483,13 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     (torch.Size([2, 3]), True)
     """
     dt = _float_dtype(dtype)
-    arr = rng(generator).random(_size(size), dtype=np.float64 if dt is D.float64 else np.float32)
+    arr = rng(generator).random(_size(_sizes(sizes, size, "rand"), "rand"),
+                                dtype=np.float64 if dt is D.float64 else np.float32)
     return _finish(arr.astype(dt.np, copy=False), dt, device, requires_grad)
 
 
 @op(method=False, kind="factory")
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Standard normal samples.
 
     >>> import numtorch as torch
@@ -423,7 +498,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     torch.Size([2, 3])
     """
     dt = _float_dtype(dtype)
-    arr = rng(generator).standard_normal(_size(size),
+    arr = rng(generator).standard_normal(_size(_sizes(sizes, size, "randn"), "randn"),
                                          dtype=np.float64 if dt is D.float64 else np.float32)
     return _finish(arr.astype(dt.np, copy=False), dt, device, requires_grad)
 
@@ -449,8 +524,12 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     if low >= high:
         raise RuntimeError(
             f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint(): argument 'size' must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    size = _size((size,), "randint")
     dt = D.to_dtype(dtype) if dtype is not None else D.int64
-    arr = rng(generator).integers(low, high, size=tuple(size))
+    arr = rng(generator).integers(low, high, size=size)
     return _finish(arr.astype(dt.np), dt, device, requires_grad)
 
 
@@ -464,6 +543,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     [0, 1, 2, 3]
     """
     dt = D.to_dtype(dtype) if dtype is not None else D.int64
+    n, = _size((n,), "randperm", "n")
     return _finish(rng(generator).permutation(n).astype(dt.np), dt, device, requires_grad)
 
 

@@ -1,6 +1,7 @@
 """``Tensor``: an array (a NumPy array on the CPU) with dtype, device, version counter and
 autograd state. Compute never happens here: methods forward to ``numtorch.ops``."""
 import builtins
+import operator
 import weakref
 
 import numpy as np
@@ -32,7 +33,7 @@ class Tensor:
             [6., 8.]])
     """
 
-    __slots__ = ("_data", "dtype", "device", "_ver", "_base", "_requires_grad", "grad",
+    __slots__ = ("_data", "dtype", "device", "_ver", "_base", "_requires_grad", "_grad",
                  "grad_fn", "_out_nr", "__dict__", "__weakref__")
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our operators
 
@@ -63,7 +64,7 @@ class Tensor:
         t._ver = _Version()
         t._base = None
         t._requires_grad = False
-        t.grad = None
+        t._grad = None
         t.grad_fn = None
         t._out_nr = 0
         return t
@@ -77,7 +78,7 @@ class Tensor:
         t._ver = self._ver
         t._base = self if self._base is None else self._base
         t._requires_grad = False
-        t.grad = None
+        t._grad = None
         t.grad_fn = None
         t._out_nr = 0
         return t
@@ -86,7 +87,7 @@ class Tensor:
         return self._view_of(self._data)
 
     def _assign_from(self, other):
-        for name in ("_data", "dtype", "device", "_ver", "_base", "_requires_grad", "grad",
+        for name in ("_data", "dtype", "device", "_ver", "_base", "_requires_grad", "_grad",
                      "grad_fn", "_out_nr"):
             setattr(self, name, getattr(other, name))
 
@@ -159,6 +160,9 @@ class Tensor:
     def is_cpu(self):
         return self.device.type == "cpu"
 
+    # devices numtorch has no backend for: always False (PyTorch's answer on a build without them)
+    is_xpu = is_mps = is_meta = is_mkldnn = is_quantized = is_nested = property(lambda self: False)
+
     def is_floating_point(self):
         return self.dtype.is_floating_point
 
@@ -216,6 +220,18 @@ class Tensor:
     @property
     def is_leaf(self):
         return self.grad_fn is None
+
+    def _set_grad(self, grad):
+        # the usual assignments pass one chain of compares; anything else gets PyTorch's checks
+        if grad is not None and not (isinstance(grad, Tensor) and grad is not self and
+                                     grad._data.shape == self._data.shape and
+                                     grad.dtype is self.dtype and grad.device is self.device):
+            _check_assigned_grad(self, grad)
+        self._grad = grad
+
+    #: None or a tensor of this tensor's shape, dtype and device (checked on assignment, so no
+    #: kernel that reads ``.grad``, e.g. an optimizer's, sees another shape). C-level getter.
+    grad = property(operator.attrgetter("_grad"), _set_grad)
 
     @property
     def data(self):
@@ -531,6 +547,42 @@ class Tensor:
         t.__dict__.update({k: v for k, v in self.__dict__.items() if not k.startswith("_")})
         memo[id(self)] = t
         return t
+
+
+_C_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half",
+           "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int", "int16": "short int",
+           "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+
+
+def _check_assigned_grad(t, grad):
+    """Raise PyTorch's error for ``t.grad = grad`` unless ``grad`` fits ``t``."""
+    if not isinstance(grad, Tensor):
+        raise TypeError("assigned grad expected to be a Tensor or None but got grad of type "
+                        + type(grad).__name__)
+    if grad is t:
+        raise RuntimeError("can't assign Variable as its own grad")
+    if grad.dtype is not t.dtype:
+        got = _C_TYPE.get(grad.dtype.name, grad.dtype.name)
+        want = t.type()[len("torch."):-len("Tensor")]
+        raise RuntimeError(
+            f"attempting to assign a gradient with dtype '{got}' to a tensor with grad_dtype "
+            f"'{want}'. The gradient must match the tensor's grad_dtype (defaults to the "
+            "tensor's dtype).")
+    if grad.device.type != t.device.type:
+        raise RuntimeError(
+            f"attempting to assign a gradient with device type '{grad.device.type}' to a tensor "
+            f"with device type '{t.device.type}'. Please ensure that the gradient and the tensor "
+            "are on the same device")
+    if grad.device != t.device:
+        raise RuntimeError(
+            f"attempting to assign a gradient located on device with index '{grad.device.index}' "
+            f"to a tensor located on device with index '{t.device.index}'. Please ensure that the "
+            "gradient and the tensor are on the same device")
+    if grad._data.shape != t._data.shape:
+        raise RuntimeError(
+            f"attempting to assign a gradient of size '{list(grad._data.shape)}' to a tensor of "
+            f"size '{list(t._data.shape)}'. Please ensure that the gradient and the tensor are the "
+            "same size")
 
 
 def _init(t, arr, dtype, device):

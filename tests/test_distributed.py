@@ -161,9 +161,14 @@ def test_cuda_tensors_are_staged_through_the_host(n):
 # --- failures: every rank exits non-zero, fast, with a clear message -------------------------------
 @pytest.mark.parametrize("mode,n,message", [
     ("raise", 3, "rank 1 fails on purpose"),
-    ("mismatch", 2, "rank 0: all_reduce(float32 [3, 2]"),
+    ("mismatch", 2, "rank 0 called all_reduce(float32 [3, 2], op=SUM) while rank 1 called "
+                    "all_reduce(float32 [4, 2], op=SUM)"),
     ("timeout", 2, "timed out on rank 0"),
     ("unused", 2, "Expected to have finished reduction in the prior iteration"),
+    # uneven DDP steps: one rank's barrier meets the other's gradient bucket, named in words
+    ("uneven", 2, "rank 0 called barrier() while rank 1 called all_reduce(bucket 0 of "
+                  "DistributedDataParallel, 16.6 kB float32)"),
+    ("after_init", 2, "rank 1 fails right after init_process_group"),
 ])
 def test_failures_abort_the_job(mode, n, message):
     rc, out, secs = launch(n, "failures.py", mode, timeout=60)
@@ -171,3 +176,22 @@ def test_failures_abort_the_job(mode, n, message):
     assert message in out, out[-4000:]
     assert "no error (unexpected)" not in out
     assert secs < 30, secs
+
+
+@pytest.mark.parametrize("mode,stage", [
+    ("before_import", "waiting in MPI start-up (MPI_Init_thread)"),
+    ("before_init", "waiting in MPI start-up (MPI_Init_thread)"),
+    ("stuck_in_init", "waiting in MPI_Comm_dup(COMM_WORLD)"),
+])
+def test_rank_failing_before_init_ends_the_job(mode, stage):
+    """A rank that dies before MPI start-up (before importing numtorch, or before
+    init_process_group) leaves its peers blocked in MPI_Init_thread, where no Python code
+    runs; one that started MPI but never calls init_process_group leaves them in Comm_dup.
+    The start-up watchdog ends them after the timeout (3 s here) with a message."""
+    rc, out, secs = launch(2, "failures.py", mode, timeout=60)
+    assert rc != 0, out[-4000:]
+    assert "rank 1 fails" in out, out[-4000:]
+    assert f"rank 0: init_process_group did not finish within 3 s: still {stage}" in out, \
+        out[-4000:]
+    assert "no error (unexpected)" not in out
+    assert secs < 3 + 12, secs  # the timeout, plus start-up of the interpreters

@@ -291,3 +291,21 @@ def test_legacy_tensor_types_and_any_sequence():
     assert nt.tensor([collections.deque([1.0, 2.0]), range(2)]).tolist() == [[1.0, 2.0], [0.0, 1.0]]
     with pytest.raises(TypeError, match="Could not infer dtype"):
         nt.tensor([object()])
+
+
+def test_range_as_an_index_reads_and_writes_like_a_list():
+    x = nt.zeros(3, 4)
+    y = nt.tensor([0, 2, 1])
+    x[range(3), y] = 1.0
+    assert x.tolist() == [[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0]]
+    assert x[range(3), y].tolist() == [1.0, 1.0, 1.0]
+    assert nt.arange(5.0)[range(1, 4)].tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("name", ["empty", "zeros", "ones", "rand", "randn"])
+def test_factories_take_size_as_a_keyword(name):
+    f = getattr(nt, name)
+    for size in ((2, 3), [4], ()):
+        assert tuple(f(size=size).shape) == tuple(size) == tuple(f(*size).shape)
+    with pytest.raises(TypeError):
+        f(2, size=(2,))

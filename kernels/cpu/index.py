@@ -36,16 +36,16 @@ _BLOCK = 512
 # --------------------------------------------------------------------------------------------
 # Index validation and wrapping.
 # --------------------------------------------------------------------------------------------
-def _check_index(idx, size, first):
-    # idx flat; first[c] = first invalid position in chunk c, or -1.
+def _check_index(idx, low, size, first):
+    # idx flat; first[c] = first invalid position in chunk c, or -1. low is -size or 0.
     n = np.uint64(idx.shape[0])
     ch = np.uint64(_CHUNK)
-    lim = np.uint64(2 * size)
-    us = np.uint64(size)
+    lim = np.uint64(size - low)
+    us = np.uint64(-low)
     for c in prange(first.shape[0]):
         lo = np.uint64(c) * ch
         w = min(n - lo, ch)
-        # valid iff idx + size in [0, 2*size): one unsigned compare (wraps for huge values)
+        # valid iff idx - low in [0, size - low): one unsigned compare (wraps for huge values)
         nbad = 0
         for t in range(w):
             nbad += np.uint64(idx[lo + t]) + us >= lim
@@ -60,14 +60,15 @@ def _check_index(idx, size, first):
 _check_index_k = policy.Twin(_check_index, "check_index")
 
 
-def check_index(idx, size):
-    """Return the flat position of the first element of int64 ``idx`` outside [-size, size), or -1."""
+def check_index(idx, size, negative=True):
+    """Return the flat position of the first element of int64 ``idx`` outside [-size, size)
+    (``negative=False``: outside [0, size)), or -1."""
     flat = idx.reshape(-1)
     n = flat.shape[0]
     if n == 0:
         return -1
     first = np.empty((n + _CHUNK - 1) // _CHUNK, np.int64)
-    _check_index_k(flat, np.int64(size), first, work=n)
+    _check_index_k(flat, np.int64(-size if negative else 0), np.int64(size), first, work=n)
     bad = first[first >= 0]
     return int(bad[0]) if bad.shape[0] else -1
 

@@ -48,8 +48,13 @@ def try_reshape(a, shape):
 
 
 def broadcast_to(a, shape):
-    """``a`` viewed at ``shape`` with zero strides where it broadcasts (no copy; read-only)."""
-    return np.broadcast_to(a, tuple(shape))
+    """``a`` viewed at ``shape`` with zero strides where it broadcasts (no copy), writeable when
+    ``a`` is, like the CUDA twin: writes through a non-overlapping part of an expanded tensor
+    are allowed (PyTorch's rule); numtorch refuses writes to overlapping elements itself."""
+    b = np.broadcast_to(a, tuple(shape))
+    if a.flags.writeable:
+        b.flags.writeable = True  # NumPy allows it for broadcast_to (and it is cheaper)
+    return b
 
 
 def synchronize():

@@ -91,12 +91,12 @@ def _scratch_dtype(n):
 # Index validation and wrapping.
 # --------------------------------------------------------------------------------------------
 @policy.cuda_kernel
-def _check_index_k(idx, size, first):
+def _check_index_k(idx, low, size, first):
     n = idx.shape[0]
     best = n
     for j in range(cuda.grid(1), n, cuda.gridsize(1)):
         v = idx[j]
-        if v < -size or v >= size:
+        if v < low or v >= size:
             best = j  # positions rise along a thread's stride: its first bad one is its minimum
             break
     if best < n:
@@ -110,14 +110,15 @@ def _wrap_index_k(idx, size, out):
         out[j] = v + size if v < 0 else v
 
 
-def check_index(idx, size):
-    """Return the flat position of the first element of int64 ``idx`` outside [-size, size), or -1."""
+def check_index(idx, size, negative=True):
+    """Return the flat position of the first element of int64 ``idx`` outside [-size, size)
+    (``negative=False``: outside [0, size)), or -1."""
     if idx.size == 0:
         return -1
     flat = _flat(idx)
     n = flat.shape[0]
     first = memory.to_device(np.array([n], np.int64))
-    _launch(_check_index_k, n, flat, int(size), first)
+    _launch(_check_index_k, n, flat, -int(size) if negative else 0, int(size), first)
     bad = int(memory.to_host(first)[0])
     return bad if bad < n else -1
 
@@ -509,8 +510,8 @@ def ptx_cases():
         return T.Array(numba.from_dtype(np.dtype(dt)), nd, layout)
 
     i8, i3 = arr(np.int64), arr(np.int64, 3, "A")
-    for k, sig in ((_check_index_k, (i8, T.int64, i8)), (_wrap_index_k, (i8, T.int64, i8)),
-                   (_exclusive_offsets_k, (i8, i8))):
+    for k, sig in ((_check_index_k, (i8, T.int64, T.int64, i8)),
+                   (_wrap_index_k, (i8, T.int64, i8)), (_exclusive_offsets_k, (i8, i8))):
         yield k.py_func.__name__, k.py_func, numba.void(*sig)
     for sd in (np.int32, np.int64):  # _scratch_dtype: winner positions
         for k, sig in ((_fill3_k, (arr(sd, 3), T.int64)), (_scatter_claim_k, (arr(sd, 3), i3)),

@@ -3,11 +3,28 @@
 It does the generic work for every rule: un-broadcast a gradient to its input's shape, cast it
 to the input's dtype, accumulate the gradients a node receives from several consumers, run
 tensor hooks, retain_grad, post-accumulate hooks, and free saved tensors unless asked to keep them.
+
+It is also the one gate between a gradient and the kernels of a backward: every gradient a node
+receives has exactly the (shape, dtype, device) recorded for that output. A backward's result
+is summed to its input's shape only where broadcasting allows, and a hook must not change its
+value's shape, dtype or device (PyTorch's errors), so no backward kernel reads a gradient of
+another shape than its forward made.
 """
 from . import grad_mode
 from .function import AccumulateGrad
 
 __all__ = ["run_backward"]
+
+
+def _expandable(shape, gshape):
+    """Whether ``shape`` broadcasts to ``gshape`` (so ``g`` sums back to it)."""
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        return False
+    for n, m in zip(shape, gshape[lead:]):
+        if n != m and n != 1:
+            return False
+    return True
 
 
 def _sum_to(g, shape):
@@ -26,18 +43,84 @@ def _sum_to(g, shape):
     return g
 
 
-def _fit(g, meta, node):
+def _fit(g, meta, node, i):
+    """The gradient ``node``'s backward returned for its ``i``-th tensor input, made exactly
+    that input's (shape, dtype, device): summed where it broadcasts, cast, else an error."""
     shape, dtype, device = meta
-    if g.shape != shape:
-        try:
+    try:
+        gshape = g._data.shape
+    except AttributeError:
+        raise RuntimeError(f"expected Variable or None (got {type(g).__name__})") from None
+    if gshape != shape:
+        if _expandable(shape, gshape):
             g = _sum_to(g, shape)
-        except RuntimeError:
+        elif g._data.size == 1 and _numel(shape) == 1:  # e.g. 0-d for a (1,) input
+            g = g.reshape(shape)
+        else:
             raise RuntimeError(
-                f"Function {node.name} returned an invalid gradient - got {list(g.shape)} but "
-                f"expected shape compatible with {list(shape)}") from None
+                f"Function {node.name} returned an invalid gradient at index {i} - got "
+                f"{list(gshape)} but expected shape compatible with {list(shape)}")
+    if g.device is not device and g.device != device:
+        raise RuntimeError(
+            f"Function {node.name} returned an invalid gradient at index {i} - expected device "
+            f"{device} but got {g.device}")
     if g.dtype is not dtype:
         g = g.to(dtype)
     return g
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _type_name(t):
+    name = t.type()
+    return name.replace("torch.", "torch.cuda.", 1) if t.device.type == "cuda" else name
+
+
+def _hooked(r, g, hook):
+    """``r``, what ``hook`` returned for the gradient ``g``, if it may replace ``g``: the same
+    shape, dtype and device (PyTorch's checks and messages)."""
+    from .function import _Tensor
+    if not isinstance(r, _Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(r).__name__}'")
+    if r.dtype is not g.dtype or (r.device is not g.device and r.device != g.device):
+        raise RuntimeError(
+            f"hook '{getattr(hook, '__name__', '<unknown>')}' has changed the type of value "
+            f"(was {_type_name(g)} got {_type_name(r)})")
+    if r._data.shape != g._data.shape:
+        raise RuntimeError(
+            f"hook '{getattr(hook, '__name__', '<unknown>')}' has changed the size of value")
+    return r
+
+
+def _entering(node, nr, g, meta):
+    """``g``, the gradient of ``node``'s output ``nr``, made exactly that output's recorded
+    (shape, dtype, device). Gradients are fitted on the way, so a mismatch here means the tensor
+    changed since forward (e.g. ``.data`` replaced by another shape): refuse rather than let a
+    backward kernel read it."""
+    shape, dtype, device = meta
+    if g._data.shape != shape:
+        raise RuntimeError(
+            f"Function {node.name} got a gradient of shape {list(g._data.shape)} for its output "
+            f"{nr}, which had shape {list(shape)} in forward (was the tensor's .data replaced?)")
+    if g.device != device:
+        raise RuntimeError(
+            f"Function {node.name} got a gradient on {g.device} for its output {nr}, which was "
+            f"on {device} in forward")
+    return g if g.dtype is dtype else g.to(dtype)
+
+
+def _seed(g, t):
+    """A seed gradient for the output ``t``, of ``t``'s dtype (shapes are checked by
+    ``autograd._seeds``); another device is an error."""
+    if g.device is not t.device and g.device != t.device:
+        raise RuntimeError(
+            f"invalid gradient at index 0 - expected device {t.device} but got {g.device}")
+    return g if g.dtype is t.dtype else g.to(t.dtype)
 
 
 def _graph_deps(roots):
@@ -72,6 +155,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         node = t.grad_fn if t.grad_fn is not None else t._accumulator()
         nr = t._out_nr if t.grad_fn is not None else 0
         roots.append(node)
+        g = _seed(g, t)
         buf = buffers.setdefault(node, {})
         buf[nr] = buf[nr] + g if nr in buf else g
 
@@ -98,7 +182,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                         for h in hooks:
                             r = h(grads[nr])
                             if r is not None:
-                                grads[nr] = r
+                                grads[nr] = _hooked(r, grads[nr], h)
             if wanted:
                 for nr, g in grads.items():
                     for k in wanted.get((node, nr), ()):
@@ -107,6 +191,11 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 if accumulate:
                     _accumulate(node, grads.get(0), create_graph)
                 continue
+            metas = node.saved_meta  # what each output was: its gradient must match exactly
+            for nr, g in grads.items():
+                m = metas[nr]
+                if g._data.shape != m[0] or g.dtype is not m[1] or g.device is not m[2]:
+                    grads[nr] = _entering(node, nr, g, m)
             retained = getattr(node, "_retained", None)
             if retained:
                 for nr, t in retained.items():
@@ -130,12 +219,12 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 node.release()
             if _anomaly[0]:
                 _check_anomaly(node, in_grads)
-            for e, g, meta in zip(node.next_edges, in_grads, node.input_meta):
+            for i, (e, g, meta) in enumerate(zip(node.next_edges, in_grads, node.input_meta)):
                 if e is None:
                     continue
                 nxt, nr = e
                 if g is not None:
-                    g = _fit(g, meta, node)
+                    g = _fit(g, meta, node, i)
                     buf = buffers.setdefault(nxt, {})
                     buf[nr] = buf[nr] + g if nr in buf else g
                 d = deps[nxt] - 1
@@ -161,13 +250,17 @@ def _accumulate(node, g, create_graph):
     for h in node._tensor_hooks:
         r = h(g)
         if r is not None:
-            g = r
+            g = _hooked(r, g, h)
     if not create_graph:
         g = g.detach()
     if leaf.grad is None:
         # own the buffer: rules like add's pass one gradient object to several inputs, and the
         # next accumulation (or zero_grad) works in place
         leaf.grad = g if create_graph else g.clone()
+    elif leaf.grad._data.shape != g._data.shape:  # leaf.data was replaced by another shape
+        raise RuntimeError(
+            f"The size of tensor a ({list(leaf.grad.shape)}) must match the size of tensor b "
+            f"({list(g.shape)}): the leaf's .grad no longer has its shape")
     elif create_graph:
         leaf.grad = leaf.grad + g
     else:

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 
 from ._core import (ReduceOp, Work, _as_op, _check_signature, _group, _mpi, _mpi_op, _mpi_type,
-                    _run, _wait)
+                    _run, _start_signature_check, _wait)
 
 __all__ = ["all_reduce", "broadcast", "reduce", "all_gather", "all_gather_into_tensor",
            "reduce_scatter_tensor", "reduce_scatter", "all_to_all_single", "gather", "scatter",
@@ -101,13 +101,18 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     return _run([req], "all_reduce", g, async_op, _finisher([b], op, g.size()), tensor)
 
 
-def _all_reduce_internal(tensor, group=None):
-    """SUM-allreduce started now, without the signature check (DDP's buckets: their schedule
-    was checked at wrap time); returns the Work."""
+def _all_reduce_internal(tensor, group=None, what="ddp_bucket", index=-1):
+    """SUM-allreduce started now (DDP's buckets, ``index`` = the bucket, and its
+    unused-parameter map); returns the Work. Its signature exchange starts just before it and
+    is checked when the Work is tested or waited for, so it never delays the allreduce, and a
+    rank in another collective (uneven steps) gets an error naming both calls."""
     g = _group(group)
     b = _Buf(tensor)
+    check = _start_signature_check(g, what, b.arr, index)
     req = g.comm.Iallreduce(_mpi().IN_PLACE, b.spec(), _mpi_op(ReduceOp.SUM, b.arr.dtype))
-    return Work([req], "all_reduce (DDP bucket)", g, b.writeback, tensor)
+    label = f"all_reduce (bucket {index} of DistributedDataParallel)" if what == "ddp_bucket" \
+        else "all_reduce (unused-parameter map of DistributedDataParallel)"
+    return Work([req], label, g, b.writeback, tensor, check=check)
 
 
 def broadcast(tensor, src=0, group=None, async_op=False):

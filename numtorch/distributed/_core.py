@@ -6,6 +6,7 @@ mpi4py is imported lazily (``_mpi()``), so ``import numtorch`` works without it.
 """
 import datetime
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -209,59 +210,135 @@ _MAXD = 6
 _OP_NAMES = ["barrier", "all_reduce", "broadcast", "reduce", "all_gather",
              "all_gather_into_tensor", "reduce_scatter_tensor", "gather", "scatter",
              "broadcast_object_list", "all_gather_object", "reduce_scatter", "all_to_all_single",
-             "gather_object", "scatter_object_list", "new_group", "DistributedDataParallel"]
+             "gather_object", "scatter_object_list", "new_group", "DistributedDataParallel",
+             "ddp_bucket", "ddp_unused_map"]
 _OP_ID = {n: i for i, n in enumerate(_OP_NAMES)}
 _DT_NAMES = ["float16", "float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool"]
+_MAGIC = 0x6E74_7369_6701  # first word of every signature: tells a signature from other data
+_LABELS = {"ddp_bucket": "DistributedDataParallel's gradient all_reduce",
+           "ddp_unused_map": "DistributedDataParallel's unused-parameter all_reduce"}
+_REDUCE_NAMES = {0: "SUM", 1: "AVG", 2: "PRODUCT", 3: "MIN", 4: "MAX", 5: "BAND", 6: "BOR",
+                 7: "BXOR"}
+
+
+def _human_bytes(n):
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"
 
 
 def _describe(sig):
-    op = _OP_NAMES[sig[0]] if 0 <= sig[0] < len(_OP_NAMES) else f"op#{sig[0]}"
-    if sig[2] < 0:
-        return f"{op}"
-    nd = int(sig[3])
-    shape = [int(s) for s in sig[5:5 + min(nd, _MAXD)]] + (["..."] if nd > _MAXD else [])
-    dt = _DT_NAMES[sig[2]] if sig[2] < len(_DT_NAMES) else "?"
-    extra = f", arg={int(sig[1])}" if sig[1] >= 0 else ""
-    return f"{op}({dt} {shape}, numel={int(sig[4])}{extra})"
+    """A signature in words: ``barrier()``, ``all_reduce(float32 [3, 2], op=SUM)``,
+    ``all_reduce(bucket 3 of DistributedDataParallel, 1.2 MB float32)``."""
+    sig = [int(v) for v in sig]
+    if sig[0] != _MAGIC or not 0 <= sig[1] < len(_OP_NAMES):
+        return ("an MPI operation that is not a numtorch collective (its data arrived where a "
+                "collective's signature was expected)")
+    op, extra, dti, nd, numel = _OP_NAMES[sig[1]], sig[2], sig[3], sig[4], sig[5]
+    dt = _DT_NAMES[dti] if 0 <= dti < len(_DT_NAMES) else "?"
+    if op == "ddp_bucket":
+        isz = {"float16": 2, "float32": 4, "float64": 8, "int64": 8, "int32": 4, "int16": 2}
+        return (f"all_reduce(bucket {extra} of DistributedDataParallel, "
+                f"{_human_bytes(numel * isz.get(dt, 1))} {dt})")
+    if op == "ddp_unused_map":
+        return f"all_reduce(unused-parameter map of DistributedDataParallel, {numel} flags)"
+    if op == "barrier":
+        return "barrier()"
+    if op in ("broadcast_object_list", "gather_object", "all_gather_object"):
+        args = [f"{numel} objects"] if numel >= 0 and op == "broadcast_object_list" else []
+        if extra >= 0:
+            args.append(("src=" if op == "broadcast_object_list" else "dst=") + str(extra))
+        return f"{op}({', '.join(args)})"
+    if dti < 0:
+        return f"{op}()"
+    shape = [int(s) for s in sig[6:6 + min(max(nd, 0), _MAXD)]] + (["..."] if nd > _MAXD else [])
+    args = [f"{dt} {shape}"]
+    if op in ("all_reduce", "reduce_scatter_tensor") and extra in _REDUCE_NAMES:
+        args.append(f"op={_REDUCE_NAMES[extra]}")
+    elif op == "reduce" and extra >= 0:
+        args.append(f"op={_REDUCE_NAMES.get(extra // 1000, '?')}, dst={extra % 1000}")
+    elif op in ("broadcast", "scatter") and extra >= 0:
+        args.append(f"src={extra}")
+    elif op == "gather" and extra >= 0:
+        args.append(f"dst={extra}")
+    elif extra >= 0:
+        args.append(f"arg={extra}")
+    return f"{op}({', '.join(args)})"
 
 
 def _signature(opname, arr=None, extra=-1, numel=None):
-    sig = np.full(5 + _MAXD, -1, np.int64)
-    sig[0] = _OP_ID[opname]
-    sig[1] = extra
+    sig = np.full(6 + _MAXD, -1, np.int64)
+    sig[0] = _MAGIC
+    sig[1] = _OP_ID[opname]
+    sig[2] = extra
     if arr is not None:
-        sig[2] = _DT_NAMES.index(arr.dtype.name) if arr.dtype.name in _DT_NAMES else 99
-        sig[3] = arr.ndim
-        sig[4] = arr.size if numel is None else numel
-        sig[5:5 + min(arr.ndim, _MAXD)] = arr.shape[:_MAXD]
+        sig[3] = _DT_NAMES.index(arr.dtype.name) if arr.dtype.name in _DT_NAMES else 99
+        sig[4] = arr.ndim
+        sig[5] = arr.size if numel is None else numel
+        sig[6:6 + min(arr.ndim, _MAXD)] = arr.shape[:_MAXD]
     elif numel is not None:
-        sig[2] = 99
-        sig[3] = 0
-        sig[4] = numel
+        sig[3] = 99
+        sig[4] = 0
+        sig[5] = numel
     return sig
+
+
+def _mismatch(group, allsig, detected_in):
+    """The error for signatures that differ: who called what, in words, ranks in order."""
+    rows = {}
+    for r in range(group.size()):
+        rows.setdefault(tuple(int(v) for v in allsig[r]), []).append(group.ranks[r])
+    parts = [f"rank{'s' if len(rk) > 1 else ''} {', '.join(map(str, rk))} called "
+             f"{_describe(s)}" for s, rk in sorted(rows.items(), key=lambda kv: kv[1][0])]
+    calls = parts[0] + " while " + " and ".join(parts[1:])
+    return RuntimeError(
+        f"numtorch.distributed: mismatched collectives: {calls} (detected on rank "
+        f"{group.ranks[group.rank()]} in {detected_in}). Every rank must call the same "
+        "collectives in the same order with tensors of the same shape and dtype.")
 
 
 def _check_signature(group, opname, arr=None, extra=-1, numel=None):
     """Allgather (op, reduce op/root, dtype, shape) of every rank; raise on any difference.
 
     Runs when NUMTORCH_DISTRIBUTED_DEBUG is not OFF. Costs one small Iallgather."""
+    check = _start_signature_check(group, opname, arr, extra, numel)
+    if check is not None:
+        check.wait()
+
+
+class _SignatureCheck:
+    """A started signature exchange: ``wait()`` (with the group's deadline) or ``test()``,
+    then raise if the ranks' signatures differ. Started before the collective it describes,
+    on the same communicator, so it pairs with the peers' signature exchange even when they
+    are in another collective."""
+
+    def __init__(self, group, opname, sig):
+        self.group, self.opname, self.sig = group, opname, sig
+        self.allsig = np.empty((group.size(), sig.size), np.int64)
+        MPI = _mpi()
+        self.req = group.comm.Iallgather([sig, MPI.INT64_T], [self.allsig, MPI.INT64_T])
+
+    def _verify(self):
+        if not (self.allsig == self.sig).all():
+            raise _mismatch(self.group, self.allsig, _LABELS.get(self.opname, self.opname))
+
+    def test(self):
+        if not self.req.Test():
+            return False
+        self._verify()
+        return True
+
+    def wait(self):
+        _wait([self.req], f"{self.opname} (signature check)", self.group, self.group.timeout)
+        self._verify()
+
+
+def _start_signature_check(group, opname, arr=None, extra=-1, numel=None):
+    """Start the signature exchange of a collective; None when checks are off."""
     if not _check_enabled[0] or group.size() == 1:
-        return
-    sig = _signature(opname, arr, extra, numel)
-    allsig = np.empty((group.size(), sig.size), np.int64)
-    MPI = _mpi()
-    req = group.comm.Iallgather([sig, MPI.INT64_T], [allsig, MPI.INT64_T])
-    _wait([req], f"{opname} (signature check)", group, group.timeout)
-    if not (allsig == sig).all():
-        rows = {}
-        for r in range(group.size()):
-            rows.setdefault(tuple(allsig[r]), []).append(group.ranks[r])
-        parts = "; ".join(f"rank{'s' if len(rk) > 1 else ''} {', '.join(map(str, rk))}: "
-                          f"{_describe(np.array(s))}" for s, rk in rows.items())
-        raise RuntimeError(
-            f"numtorch.distributed: mismatched collective across ranks (detected on rank "
-            f"{group.ranks[group.rank()]} calling {opname}): {parts}. Every rank must call the "
-            "same collectives in the same order with tensors of the same shape and dtype.")
+        return None
+    return _SignatureCheck(group, opname, _signature(opname, arr, extra, numel))
 
 
 # --- waiting --------------------------------------------------------------------------------------
@@ -320,8 +397,9 @@ class Work:
     True
     """
 
-    def __init__(self, reqs, what, group, finish=None, result=None, status=None):
+    def __init__(self, reqs, what, group, finish=None, result=None, status=None, check=None):
         self._reqs = reqs
+        self._check = check  # a _SignatureCheck started just before the requests, or None
         self._status = status
         self._what = what
         self._group = group
@@ -338,6 +416,10 @@ class Work:
     def is_completed(self):
         if self._done:
             return True
+        if self._check is not None:
+            if not self._check.test():
+                return False
+            self._check = None
         if not self._reqs or (self._reqs[0].Test(self._status) if self._status is not None
                               else _mpi().Request.Testall(self._reqs)):
             self._complete()
@@ -348,6 +430,9 @@ class Work:
         """Block until done; ``timeout`` (seconds or timedelta) defaults to the group's."""
         if not self._done:
             t = _seconds(timeout) if timeout is not None else self._group.timeout
+            if self._check is not None:
+                self._check.wait()
+                self._check = None
             if self._reqs:
                 _wait(self._reqs, self._what, self._group, t, self._status)
             self._complete()
@@ -429,6 +514,92 @@ def _remove_fail_fast():
     _state.prev_hooks = None
 
 
+# --- start-up watchdog ---------------------------------------------------------------------------
+# MPI start-up blocks in C with the GIL held (mpi4py's MPI_Init_thread), so no Python thread of
+# this process can end the wait: a small watcher process does. It reads stage names from a pipe;
+# EOF (start-up done, or this process gone) ends it; at the deadline it names the rank and the
+# stage on stderr and kills the rank, which makes the launcher end the job.
+_WATCHER = r"""
+import os, select, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+pid, timeout, rank, what = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+deadline, buf = time.monotonic() + timeout, b""
+while True:
+    left = deadline - time.monotonic()
+    if left <= 0 or not select.select([0], [], [], left)[0]:
+        break
+    data = os.read(0, 4096)
+    if not data:
+        sys.exit(0)
+    *lines, buf = (buf + data).split(b"\n")
+    what = lines[-1].decode() if lines else what
+sys.stderr.write(
+    f"[numtorch.distributed] rank {rank}: init_process_group did not finish within {timeout:g} s: "
+    f"still {what}. A rank has probably failed (or not reached init_process_group); ending rank "
+    f"{rank} so that no rank hangs\n")
+sys.stderr.flush()
+try:
+    os.kill(pid, signal.SIGKILL)
+except OSError:
+    pass
+sys.exit(1)
+"""
+
+
+def _rank_hint():
+    """This process's rank from the launcher's environment (before MPI can tell), or '?'."""
+    for var in ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK",
+                "SLURM_PROCID"):
+        v = os.environ.get(var)
+        if v and v.isdigit():
+            return v
+    return "?"
+
+
+class _StartupWatchdog:
+    """Ends this process if MPI start-up has not finished ``timeout`` seconds from now.
+
+    ``stage(what)`` names what the rank waits for next; ``stop()`` disarms it. Without a
+    usable interpreter for the watcher, faulthandler's C timer ends the process instead
+    (exit code 1, with a traceback of where it waited)."""
+
+    def __init__(self, timeout, what):
+        self._fd = self._proc = None
+        self._faulthandler = False
+        r, w = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _WATCHER, str(os.getpid()), repr(float(timeout)),
+                 _rank_hint(), what],
+                stdin=r, stdout=subprocess.DEVNULL, close_fds=True)
+            self._fd = w
+        except (OSError, ValueError):
+            os.close(w)
+            import faulthandler
+            faulthandler.dump_traceback_later(timeout, exit=True)
+            self._faulthandler = True
+        finally:
+            os.close(r)
+
+    def stage(self, what):
+        if self._fd is not None:
+            try:
+                os.write(self._fd, what.encode() + b"\n")
+            except OSError:
+                pass
+
+    def stop(self):
+        if self._fd is not None:
+            os.close(self._fd)  # EOF: the watcher exits; reap it without making init wait
+            self._fd = None
+            threading.Thread(target=self._proc.wait, name="numtorch-watchdog-reaper",
+                             daemon=True).start()
+        if self._faulthandler:
+            import faulthandler
+            faulthandler.cancel_dump_traceback_later()
+            self._faulthandler = False
+
+
 # --- process groups -----------------------------------------------------------------------------
 def is_initialized():
     """True between ``init_process_group`` and ``destroy_process_group``.
@@ -469,7 +640,9 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
 
     Any backend name (``"mpi"``, ``"gloo"``, ``"nccl"``) runs over MPI. ``world_size``/``rank``,
     if given, must agree with MPI's. ``timeout`` (timedelta or seconds, default 30 min) bounds
-    every collective's wait. From here on an uncaught exception in any rank aborts the job.
+    every collective's wait, and MPI start-up itself: a rank still waiting for its peers in
+    MPI's start-up after ``timeout`` says so on stderr and ends (a peer failed before init).
+    From here on an uncaught exception in any rank aborts the job.
 
     >>> import numtorch.distributed as dist
     >>> dist.init_process_group("mpi")           # doctest: +SKIP
@@ -481,27 +654,39 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     if backend is not None and str(backend).split(":")[0].lower() not in (
             "mpi", "gloo", "nccl", "cpu", "cuda", "undefined"):
         raise ValueError(f"Invalid backend: '{backend}'")
-    MPI = _mpi()
-    if not MPI.Is_initialized():
-        MPI.Init_thread()
-    comm = MPI.COMM_WORLD
-    size, me = comm.Get_size(), comm.Get_rank()
-    if world_size is not None and world_size != -1 and world_size != size:
-        raise ValueError(f"init_process_group: world_size={world_size} but MPI runs {size} "
-                         "processes (launch with mpiexec -n N, or leave world_size unset)")
-    if rank is not None and rank != -1 and rank != me:
-        raise ValueError(f"init_process_group: rank={rank} but MPI says this process is rank "
-                         f"{me}")
     t = _seconds(timeout)
     if t is None:
         t = DEFAULT_TIMEOUT.total_seconds()
+    # start-up waits for every rank in C calls without a deadline (MPI_Init_thread, Comm_dup,
+    # Split_type): a watchdog bounds them by the timeout, so a rank that failed before or
+    # during init_process_group ends the job instead of hanging it
+    dog = _StartupWatchdog(t, "waiting in MPI start-up (MPI_Init_thread) for every rank to "
+                              "start MPI")
+    try:
+        MPI = _mpi()
+        if not MPI.Is_initialized():
+            MPI.Init_thread()
+        comm = MPI.COMM_WORLD
+        size, me = comm.Get_size(), comm.Get_rank()
+        if world_size is not None and world_size != -1 and world_size != size:
+            raise ValueError(f"init_process_group: world_size={world_size} but MPI runs {size} "
+                             "processes (launch with mpiexec -n N, or leave world_size unset)")
+        if rank is not None and rank != -1 and rank != me:
+            raise ValueError(f"init_process_group: rank={rank} but MPI says this process is "
+                             f"rank {me}")
+        dog.stage("waiting in MPI_Comm_dup(COMM_WORLD) for every rank to call "
+                  "init_process_group")
+        world = comm.Dup()
+        dog.stage("waiting in MPI_Comm_split_type for the ranks of this node")
+        _share_cores(comm, MPI)
+    finally:
+        dog.stop()
     _check_enabled[0] = _debug_level() != "OFF"
-    _state.world = ProcessGroup(comm.Dup(), range(size), t)
+    _state.world = ProcessGroup(world, range(size), t)
     _state.backend = "mpi"
     _state.groups = []
     GroupMember.WORLD = _state.world
     _install_fail_fast()
-    _share_cores(comm, MPI)
 
 
 def _share_cores(comm, MPI):

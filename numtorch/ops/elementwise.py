@@ -707,13 +707,15 @@ def sign(input):
 
 
 @op(inplace=True, functional=True)
-def relu(input):
-    """``max(0, x)`` elementwise.
+def relu(input, inplace=False):
+    """``max(0, x)`` elementwise; ``inplace`` (``F.relu``'s argument) writes into ``input``.
 
     >>> import numtorch as torch
     >>> torch.relu(torch.tensor([-1.0, 2.0]))
     tensor([0., 2.])
     """
+    if inplace:
+        return input.relu_()
     return Relu.apply(input)
 
 

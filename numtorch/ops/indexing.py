@@ -12,7 +12,7 @@ from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function
 from .._registry import op
-from .inplace import commit_inplace, check_inplace
+from .inplace import commit_inplace, check_inplace, check_overlap
 from ..autograd import grad_mode
 from . import _core
 from ._core import kernels, empty
@@ -20,8 +20,17 @@ from .shape import Slice, _copy_array, view_index
 
 
 # --- validation -----------------------------------------------------------------------------
-def _checked(idx, size, what="index", dim=None):
-    """``idx`` (int64 tensor) validated against ``size`` and wrapped non-negative (an array)."""
+class _IndexOutOfBounds(RuntimeError, IndexError):
+    """PyTorch's RuntimeError for an index out of range in gather/scatter/index_add (also an
+    IndexError, which numtorch raised before)."""
+
+
+def _checked(idx, size, what="index", dim=None, negative=True, exc=IndexError, prefix=""):
+    """``idx`` (int64 tensor) validated against ``size`` and wrapped non-negative (an array).
+
+    ``negative``: whether ``-size <= i < 0`` counts from the end (indexing, take, put) or is out
+    of bounds (gather, scatter, index_select/add/copy, as in PyTorch); ``exc`` and ``prefix``
+    give each op PyTorch's error."""
     if idx.dtype not in (D.int64, D.int32, D.int16, D.int8, D.uint8):
         raise IndexError(
             f"tensors used as indices must be long, int, byte or bool tensors (got {idx.dtype})")
@@ -30,11 +39,11 @@ def _checked(idx, size, what="index", dim=None):
         arr = _core.cast(idx.contiguous() if not arr.flags.c_contiguous else idx, D.int64)._data
     K = kernels(idx.device).index
     flat = arr.reshape(-1)
-    bad = K.check_index(flat, size) if flat.size else -1
+    bad = K.check_index(flat, size, negative) if flat.size else -1
     if bad >= 0:
         where = f" for dimension {dim}" if dim is not None else ""
-        raise IndexError(
-            f"{what} {int(flat[bad])} is out of bounds{where} with size {size}")
+        raise exc(
+            f"{prefix}{what} {int(flat[bad])} is out of bounds{where} with size {size}")
     out = empty(arr.shape, D.int64, idx.device)._data
     K.wrap_index(flat, size, out.reshape(-1))
     return out
@@ -47,13 +56,16 @@ def _check_dtype_long(index, name):
 
 # --- index_select: the primitive of advanced indexing ----------------------------------------
 class IndexSelect(Function):
+    """Rows of ``x`` along ``dim`` at the 1-D ``idx``; ``negative``: ``idx`` may count from the
+    end (``take``), else a negative index is out of range (``index_select``, as in PyTorch)."""
+
     @staticmethod
-    def forward(ctx, x, dim, idx):
+    def forward(ctx, x, dim, idx, negative=False):
         shp = x._data.shape
-        pos = _checked(idx, shp[dim], "index", dim)
-        ctx.meta = (shp, dim)
+        pos = _checked(idx, shp[dim], "index", dim, negative, IndexError,
+                       "" if negative else "index out of range in self: ")
+        ctx.meta = (shp, dim, negative)
         ctx.save_for_backward(idx)
-        ctx.pos = pos
         arr = x._data if x._data.flags.c_contiguous else _copy_array(x)._data
         outer = int(np.prod(shp[:dim], dtype=np.int64))
         inner = int(np.prod(shp[dim + 1:], dtype=np.int64))
@@ -65,18 +77,24 @@ class IndexSelect(Function):
     @staticmethod
     def backward(ctx, g):
         idx, = ctx.saved_tensors
-        shp, dim = ctx.meta
+        shp, dim, negative = ctx.meta
         from .._creation import zeros
-        return IndexAdd.apply(zeros(shp, dtype=g.dtype, device=g.device), dim, idx.reshape(-1), g), None, None
+        gx = IndexAdd.apply(zeros(shp, dtype=g.dtype, device=g.device), dim, idx.reshape(-1), g,
+                            negative)
+        return gx, None, None, None
 
 
 class IndexAdd(Function):
+    """``x`` with the rows of ``src`` added at the 1-D ``idx`` along ``dim`` (``negative``: as
+    in :class:`IndexSelect`)."""
+
     @staticmethod
-    def forward(ctx, x, dim, idx, src):
+    def forward(ctx, x, dim, idx, src, negative=False):
         shp = x._data.shape
-        pos = _checked(idx, shp[dim], "index", dim)
+        pos = _checked(idx, shp[dim], "index", dim, negative, _IndexOutOfBounds)
         ctx.save_for_backward(idx)
         ctx.dim = dim
+        ctx.negative = negative
         out = _copy_array(x)
         outer = int(np.prod(shp[:dim], dtype=np.int64))
         inner = int(np.prod(shp[dim + 1:], dtype=np.int64))
@@ -89,7 +107,7 @@ class IndexAdd(Function):
     @staticmethod
     def backward(ctx, g):
         idx, = ctx.saved_tensors
-        return g, None, None, IndexSelect.apply(g, ctx.dim, idx)
+        return g, None, None, IndexSelect.apply(g, ctx.dim, idx, ctx.negative), None
 
 
 @op()
@@ -104,6 +122,11 @@ def index_select(input, dim, index):
     if index.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     d = input._dim(dim)
+    if input.ndim == 0:  # a scalar: dim 0 or -1 and exactly one index (PyTorch's rule)
+        if index.numel() != 1:
+            raise RuntimeError("index_select(): Index to scalar can have only 1 value, got "
+                               f"{index.numel()} value(s)")
+        return IndexSelect.apply(input.reshape(1), 0, index.reshape(-1)).reshape(())
     return IndexSelect.apply(input, d, index.reshape(-1))
 
 
@@ -147,6 +170,9 @@ def index_copy(input, dim, index, source):
     tensor([6., 0., 5.])
     """
     d = input._dim(dim)
+    # PyTorch refuses negative indices here (indexing, which does the copy, would wrap them)
+    _checked(index, input._data.shape[d] if input.ndim else 1, "index", d, False, IndexError,
+             "index_copy_(): ")
     key = (slice(None),) * d + (index,)
     out = input.clone()
     setitem(out, key, source)
@@ -193,7 +219,8 @@ def _block(x, ishape, dim):
 class Gather(Function):
     @staticmethod
     def forward(ctx, x, dim, index):
-        pos = _checked(index, x._data.shape[dim] if x.ndim else 1, "index", dim)
+        pos = _checked(index, x._data.shape[dim] if x.ndim else 1, "index", dim, False,
+                       _IndexOutOfBounds)
         ctx.save_for_backward(index)
         ctx.meta = (x._data.shape, dim)
         if x.ndim == 0:
@@ -230,7 +257,7 @@ class _ScatterBase(Function):
     @classmethod
     def forward(cls, ctx, x, dim, index, src):
         shp = x._data.shape
-        pos = _checked(index, shp[dim] if x.ndim else 1, "index", dim)
+        pos = _checked(index, shp[dim] if x.ndim else 1, "index", dim, False, _IndexOutOfBounds)
         ctx.save_for_backward(index)
         ctx.meta = (dim, isinstance(src, Tensor))
         ctx.src_shape = src._data.shape if isinstance(src, Tensor) else None
@@ -400,15 +427,18 @@ def nonzero(input, *, as_tuple=False):
     """
     arr = input._data if input._data.flags.c_contiguous else _copy_array(input)._data
     K = kernels(input.device).index
-    a = arr.reshape(1) if arr.ndim == 0 else arr
-    count = K.count_nonzero(a.reshape(-1))
-    out = empty((count, a.ndim), D.int64, input.device)
+    count = K.count_nonzero(arr.reshape(1) if arr.ndim == 0 else arr.reshape(-1))
+    if input.ndim == 0:  # a scalar: one match (or none) with no coordinates, as PyTorch
+        if as_tuple:
+            pos = empty((count,), D.int64, input.device)
+            _core.fill(pos, 0)
+            return (pos,)
+        return empty((count, 0), D.int64, input.device)
+    out = empty((count, arr.ndim), D.int64, input.device)
     if count:
-        K.nonzero(a, out._data)
-    if input.ndim == 0:
-        out = out._view_of(out._data.reshape(count, 0))
+        K.nonzero(arr, out._data)
     if as_tuple:
-        return tuple(out[:, k] for k in range(out.shape[1])) if input.ndim else (out.reshape(-1),)
+        return tuple(out[:, k] for k in range(out.shape[1]))
     return out
 
 
@@ -433,13 +463,13 @@ def take(input, index):
     tensor([1, 4])
     """
     flat = input.reshape(-1)
-    return IndexSelect.apply(flat, 0, index.reshape(-1)).reshape(index.shape)
+    return IndexSelect.apply(flat, 0, index.reshape(-1), True).reshape(index.shape)
 
 
 # --- __getitem__ ---------------------------------------------------------------------------
 def _is_advanced(k):
-    return isinstance(k, (Tensor, list, np.ndarray)) or (
-        isinstance(k, (tuple,)) and False)
+    """An index that selects by a list of positions (PyTorch also takes a ``range``)."""
+    return isinstance(k, (Tensor, list, np.ndarray, range))
 
 
 def _expand_key(x, key):
@@ -498,7 +528,7 @@ def _split_key(x, key):
     basic, adv = [], []
     dim = 0       # dim of x consumed
     outdim = 0    # dim in the basic-indexed view
-    has_adv = any(isinstance(k, (Tensor, list, np.ndarray)) for k in key)
+    has_adv = any(_is_advanced(k) for k in key)
     for k in key:
         if k is None:
             basic.append(None)
@@ -527,7 +557,7 @@ def _split_key(x, key):
             else:
                 basic.append(k)
             dim += 1
-        elif isinstance(k, (Tensor, list, np.ndarray)):
+        elif _is_advanced(k):
             t = _to_index_tensor(k, x.device)
             if t.dtype is D.bool:
                 for j in range(t.ndim):
@@ -615,11 +645,14 @@ def _advanced(view, adv):
 
 # --- __setitem__ ---------------------------------------------------------------------------
 class IndexPut(Function):
-    """``x`` with ``value`` written (or added) at flat positions ``pos`` (validated)."""
+    """``x`` with ``value`` written (or added) at flat positions ``pos`` (validated).
+
+    ``indices``: the user's index tensors that ``pos`` came from, saved only so that backward
+    raises if they were modified in place since (PyTorch's index_put saves them)."""
 
     @staticmethod
-    def forward(ctx, x, pos, value, accumulate):
-        ctx.save_for_backward(pos)
+    def forward(ctx, x, pos, value, accumulate, indices=()):
+        ctx.save_for_backward(pos, *indices)
         ctx.meta = (accumulate, isinstance(value, Tensor) and value.shape)
         out = _copy_array(x)
         v = value.to(x.dtype) if isinstance(value, Tensor) else \
@@ -632,11 +665,20 @@ class IndexPut(Function):
 
     @staticmethod
     def backward(ctx, g):
-        pos, = ctx.saved_tensors
+        pos = ctx.saved_tensors[0]
         accumulate, vshape = ctx.meta
         gx = g if accumulate else IndexPut.apply(g, pos, 0.0, False)
         gv = take(g, pos) if vshape is not False else None
-        return gx, None, gv, None
+        return gx, None, gv, None, None
+
+
+def _index_tensors(key):
+    """The tensors of an indexing key (for :class:`IndexPut`'s version check)."""
+    if isinstance(key, Tensor):
+        return (key,)
+    if isinstance(key, tuple):
+        return tuple(k for k in key if isinstance(k, Tensor))
+    return ()
 
 
 def _flat_positions(x, key):
@@ -657,6 +699,7 @@ def setitem(self, key, value):
     if isinstance(key, Tensor) and key.dtype is D.bool and key.shape == self.shape and \
             not isinstance(value, Tensor) and not tracking:
         check_inplace(self)  # the common ``x[mask] = 0``: one where kernel, in place
+        check_overlap(self._data)
         v = _core.scalar_array(value, self.dtype, self.device)
         kernels(self.device).elementwise.where(key._data, v, self._data, self._data)
         self._ver.v += 1
@@ -665,6 +708,7 @@ def setitem(self, key, value):
     if not adv and not tracking:
         check_inplace(self)
         target = view_index(self._data, basic) if basic else self._data
+        check_overlap(target)  # only the indexed part must not overlap (PyTorch's rule)
         K = kernels(self.device).elementwise
         if isinstance(value, Tensor):
             src = value._data
@@ -691,9 +735,10 @@ def setitem(self, key, value):
         if value.ndim > pos.ndim:
             value = value.reshape(value.shape[value.ndim - pos.ndim:])
     if tracking:
-        commit_inplace(self, IndexPut.apply(self, pos, value, False))
+        commit_inplace(self, IndexPut.apply(self, pos, value, False, _index_tensors(key)))
         return
     check_inplace(self)
+    check_overlap(self._data)
     v = value.to(self.dtype) if isinstance(value, Tensor) else _core.as_tensor_arg(value, self.device).to(self.dtype)
     v = v.expand(pos.shape).contiguous() if v._data.shape != pos._data.shape else v.contiguous()
     if pos._data.size:
@@ -717,7 +762,7 @@ def index_put(input, indices, values, accumulate=False):
     tensor([1., 0., 2.])
     """
     pos = _flat_positions(input, tuple(indices))
-    return IndexPut.apply(input, pos, values, accumulate)
+    return IndexPut.apply(input, pos, values, accumulate, _index_tensors(tuple(indices)))
 
 
 @op(function=False)

@@ -10,6 +10,7 @@ from .. import _dtype as D
 from .._registry import op
 from .._tensor import Tensor
 from ..autograd import grad_mode
+from ..autograd.function import Function
 from . import _core
 from .shape import clone, expand
 
@@ -32,9 +33,46 @@ def check_inplace(self):
                 "rather than compute a wrong gradient). Use an out-of-place operation instead.")
 
 
+def check_overlap(arr):
+    """Refuse to write element-wise into ``arr`` (the target of an in-place op) when several of
+    its elements share one memory location: a 0 stride in a dim of size > 1, i.e. an expanded
+    view (PyTorch's error; ``fill_``/``zero_`` are allowed there, as in PyTorch)."""
+    if 0 in arr.strides and arr.size > 1:  # (an empty array may have 0 strides: no overlap)
+        for n, s in zip(arr.shape, arr.strides):
+            if s == 0 and n > 1:
+                raise RuntimeError(
+                    "unsupported operation: more than one element of the written-to tensor "
+                    "refers to a single memory location. Please clone() the tensor before "
+                    "performing the operation.")
+
+
+class Overwrite(Function):
+    """The history of a tensor overwritten in every element (``copy_``, ``fill_``, an in-place
+    op whose result has no gradient): the old history gets a zero gradient, ``new`` (when given)
+    the incoming one. Forward only hands back metadata; the caller writes the memory."""
+
+    @staticmethod
+    def forward(ctx, old, new=None):
+        ctx.meta = new is not None
+        return old._alias() if new is None else new
+
+    @staticmethod
+    def backward(ctx, g):
+        from .._creation import zeros_like
+        return zeros_like(g), (g if ctx.meta else None)
+
+
+def _take_history(self, result):
+    self._requires_grad = True
+    self.grad_fn = result.grad_fn
+    self._out_nr = result._out_nr
+
+
 def commit_inplace(self, result):
-    """Write ``result`` into ``self``'s memory, bump the version, and take over its history."""
+    """Write ``result`` into ``self``'s memory, bump the version, and take over its history
+    (a result without one cuts ``self``'s old history: it gets a zero gradient)."""
     check_inplace(self)
+    check_overlap(self._data)
     if result.dtype is not self.dtype:
         if not D.can_cast(result.dtype, self.dtype):
             raise RuntimeError(
@@ -46,10 +84,11 @@ def commit_inplace(self, result):
             f"{list(result.shape)}")
     _core.kernels(self.device).elementwise.copy(result._data, self._data)
     self._ver.v += 1
-    if result._requires_grad and grad_mode.state.enabled:
-        self._requires_grad = True
-        self.grad_fn = result.grad_fn
-        self._out_nr = result._out_nr
+    if grad_mode.state.enabled:
+        if result._requires_grad:
+            _take_history(self, result)
+        elif self._requires_grad:
+            _take_history(self, Overwrite.apply(self))
     return self
 
 
@@ -91,7 +130,7 @@ def fill_(self, value):
     _core.fill(self, value)
     self._ver.v += 1
     if grad_mode.state.enabled and self._requires_grad:
-        self.grad_fn = None  # constant now: no history (a non-leaf keeps requires_grad)
+        _take_history(self, Overwrite.apply(self))  # constant now: the old history gets zeros
     return self
 
 
@@ -114,8 +153,11 @@ def copy_(self, src, non_blocking=False):
             f"The size of tensor a ({self._data.shape}) must match the size of tensor b "
             f"({src._data.shape})")
     if grad_mode.state.enabled and (src._requires_grad or self._requires_grad):
-        return commit_inplace(self, clone(expand(src.to(self.dtype), self._data.shape)))
+        new = clone(expand(src.to(self.dtype), self._data.shape))
+        # every element is replaced: the old history gets zeros, src the gradient
+        return commit_inplace(self, Overwrite.apply(self, new) if self._requires_grad else new)
     check_inplace(self)
+    check_overlap(self._data)
     data = src._data
     if self.device.type == "cpu" and np.may_share_memory(data, self._data):
         data = data.copy()

@@ -21,12 +21,15 @@ class CrossEntropy(Function):
         dt, dev = x.dtype, x.device
         N, C = x._data.shape[0], x._data.shape[1]
         inner = prod(x._data.shape[2:])
+        # the kernels index with the targets: backward reads a private copy (checked here), never
+        # memory that the caller can change in between (no copy when no graph is recorded)
+        tgt = target.clone() if ctx.needs_input_grad and target.dtype is D.int64 else target
         if x.ndim == 2:
             xa = x.contiguous()._data
-            ta = carray(target, D.int64).reshape(N)
+            ta = carray(tgt, D.int64).reshape(N)
         else:
             xa = x.contiguous()._data.reshape(N, C, inner)
-            ta = carray(target, D.int64).reshape(N, inner)
+            ta = carray(tgt, D.int64).reshape(N, inner)
         w = channel_array(weight, C, dt, 1.0, dev)
         lse = raw(tuple(ta.shape), D.float64, dev)
         loss = raw(tuple(ta.shape), dt, dev)
@@ -37,7 +40,9 @@ class CrossEntropy(Function):
         err, tot = to_host(err, dev), to_host(tot, dev)
         if err[0]:
             raise IndexError(f"Target {int(err[1])} is out of bounds.")
-        ctx.save_for_backward(x)
+        # target and weight are saved too: backward raises if either was modified in place
+        # since, as PyTorch does, instead of computing another gradient
+        ctx.save_for_backward(x, target, weight)
         ctx.meta = (ta, w, ignore_index, label_smoothing, lse, reduction, tot[1])
         if reduction == "none":
             return Tensor._make(loss.reshape(tuple(target._data.shape)), dt, dev)
@@ -47,7 +52,7 @@ class CrossEntropy(Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
-        x, = ctx.saved_tensors
+        x, _, _ = ctx.saved_tensors
         ta, w, ignore_index, ls, lse, reduction, wsum = ctx.meta
         dt, dev = x.dtype, x.device
         K = kernels(dev).norm

@@ -64,6 +64,13 @@ class BatchNorm(Function):
                 None, None, None, None, None)
 
 
+def _check_values_per_channel(n, size):
+    """Batch and group norm normalise ``n`` values per channel (group): one is refused."""
+    if n == 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size {size}")
+
+
 @functional_op()
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
@@ -89,9 +96,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if not training:
         if running_mean is None:
             raise RuntimeError("running_mean must be defined in evaluation mode")
-    elif input.numel() // C <= 1:
-        raise ValueError(
-            f"Expected more than 1 value per channel when training, got input size {input.shape}")
+    else:
+        # exactly one value per channel is refused; an empty batch gives an empty output and
+        # leaves the running statistics alone (PyTorch's rule)
+        _check_values_per_channel(input.shape[0] * prod(input.shape[2:]), input.shape)
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"batch_norm: expected a floating point input, got {input.dtype}")
     return BatchNorm.apply(input, weight, bias, running_mean, running_var, bool(training),
@@ -197,9 +205,13 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                 f"Expected {name} to be a vector of size equal to the number of channels in "
                 f"input, but got {name} of shape {shape_str(t.shape)} and input of shape "
                 f"{shape_str(input.shape)}")
-    k = input.numel() // max(N * num_groups, 1)
+    L = prod(input.shape[2:])
+    # PyTorch's check sees (N * C / G, G, *spatial): it refuses N * C / G * L == 1
+    _check_values_per_channel(N * C // num_groups * L,
+                              [N * C // num_groups, num_groups] + list(input.shape[2:]))
+    k = C // num_groups * L  # explicit sizes: -1 cannot be inferred when N or C is 0
     y = LayerNorm.apply(input.reshape(N, num_groups, k), (k,), None, None, float(eps))
-    y = y.reshape(N, C, -1)
+    y = y.reshape(N, C, L)
     if weight is not None:
         y = y * weight.reshape(1, C, 1)
     if bias is not None:

@@ -220,6 +220,15 @@ def amin(input, dim=(), keepdim=False):
     return AMin.apply(input, _dims(input, dim), keepdim)
 
 
+def _along(input, dim, keepdim):
+    """``(input, dim, keepdim)`` for a reduction along one ``dim``: a 0-d input reduces as one
+    element along dim 0 or -1 and gives a 0-d result, even with ``keepdim`` (PyTorch's rule)."""
+    d = input._dim(dim)
+    if input.ndim == 0:
+        return input.reshape(1), 0, False
+    return input, d, keepdim
+
+
 class MaxDim(Function):
     kernel = "max_index"
 
@@ -270,7 +279,7 @@ def max(input, dim=None, keepdim=False, *, out=None):
         return maximum(input, dim)
     if dim is None:
         return AMax.apply(input, _dims(input, None), False)
-    return values_indices(*MaxDim.apply(input, input._dim(dim), keepdim))
+    return values_indices(*MaxDim.apply(*_along(input, dim, keepdim)))
 
 
 @op()
@@ -289,7 +298,7 @@ def min(input, dim=None, keepdim=False, *, out=None):
         return minimum(input, dim)
     if dim is None:
         return AMin.apply(input, _dims(input, None), False)
-    return values_indices(*MinDim.apply(input, input._dim(dim), keepdim))
+    return values_indices(*MinDim.apply(*_along(input, dim, keepdim)))
 
 
 @op()
@@ -313,7 +322,7 @@ def _arg(kernel, input, dim, keepdim):
         arr = arr.reshape(1, -1, 1)
         shape = (1,) * input.ndim if keepdim else ()
     else:
-        d = input._dim(dim)
+        input, d, keepdim = _along(input, dim, keepdim)
         _nonempty(input, (d,), "argmax" if kernel == "max_index" else "argmin")
         arr, _ = _canon(input, (d,))
         shape = _out_shape(input._data.shape, (d,), keepdim)

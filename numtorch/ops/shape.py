@@ -565,13 +565,22 @@ def split(tensor, split_size_or_sections, dim=0):
     >>> torch.split(torch.arange(5), 2)
     (tensor([0, 1]), tensor([2, 3]), tensor([4]))
     """
+    if tensor.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = tensor._dim(dim)
     n = tensor._data.shape[d]
+    if isinstance(split_size_or_sections, Tensor) and split_size_or_sections.ndim == 0:
+        split_size_or_sections = int(split_size_or_sections.item())
     if isinstance(split_size_or_sections, int):
         s = split_size_or_sections
-        if s <= 0 and not (s == 0 and n == 0):
+        if s < 0:
+            raise RuntimeError(
+                f"split expects split_size be non-negative, but got split_size={s}")
+        if s == 0 and n:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
-        sizes = [s] * (n // s) + ([n % s] if n % s else []) if s else [0]
+        # ceil(n / s) pieces, the last one shorter; a zero-size dim gives one empty piece
+        count = builtins.max(-(-n // s), 1) if s else 1
+        sizes = [builtins.min(s, n - i * s) for i in range(count)]
     else:
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
@@ -595,15 +604,32 @@ def tensor_split(input, indices_or_sections, dim=0):
     >>> torch.tensor_split(torch.arange(5), [1, 3])
     (tensor([0]), tensor([1, 2]), tensor([3, 4]))
     """
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
+                           "tensor with 0 dims")
     d = input._dim(dim)
     n = input._data.shape[d]
+    if isinstance(indices_or_sections, Tensor):
+        if indices_or_sections.ndim > 1:
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                f"one-dimensional tensor, but got a tensor with {indices_or_sections.ndim} dims")
+        indices_or_sections = indices_or_sections.tolist()
     if isinstance(indices_or_sections, int):
         k = indices_or_sections
+        if k <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {k}")
         sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
-    else:
-        bounds = [0] + [builtins.min(builtins.max(i, 0), n) for i in indices_or_sections] + [n]
-        sizes = [builtins.max(b - a, 0) for a, b in zip(bounds, bounds[1:])]
-    return split(input, sizes, d)
+        return split(input, sizes, d)
+    # piece i is input[idx[i-1]:idx[i]] along d with Python's slice rules (negatives count
+    # from the end; a bound before its start gives an empty piece): pieces may overlap
+    bounds = [0] + list(indices_or_sections) + [n]
+    out = []
+    for a, b in zip(bounds, bounds[1:]):
+        start, stop, _ = slice(a, b).indices(n)
+        key = (slice(None),) * d + (slice(start, builtins.max(start, stop)),)
+        out.append(Slice.apply(input, key))
+    return tuple(out)
 
 
 @op()
@@ -614,11 +640,14 @@ def chunk(input, chunks, dim=0):
     >>> torch.chunk(torch.arange(5), 2)
     (tensor([0, 1, 2]), tensor([3, 4]))
     """
+    if input.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
-        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: 0")
-    n = input._data.shape[input._dim(dim)]
-    size = -(-n // chunks) if n else 0
-    return split(input, size if size else 1, dim) if n else split(input, [0] * 1, dim)
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = input._dim(dim)
+    n = input._data.shape[d]
+    # a zero-size dim gives ``chunks`` empty pieces (PyTorch's split_with_sizes case)
+    return split(input, -(-n // chunks), d) if n else split(input, [0] * chunks, d)
 
 
 @op()
@@ -629,6 +658,8 @@ def unbind(input, dim=0):
     >>> torch.unbind(torch.tensor([[1, 2], [3, 4]]))
     (tensor([1, 2]), tensor([3, 4]))
     """
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = input._dim(dim)
     return tuple(select(input, d, i) for i in range(input._data.shape[d]))
 
@@ -684,6 +715,27 @@ def flipud(input):
     return flip(input, (0,))
 
 
+class Repeat(Function):
+    """``Tensor.repeat``: always a fresh contiguous tensor (PyTorch copies; a stride-0 view
+    could not be written in place); the gradient sums the copies."""
+    @staticmethod
+    def forward(ctx, x, sizes):
+        shp = (1,) * (len(sizes) - x.ndim) + x._data.shape
+        # a new axis before each dim, broadcast, merged: (r0, s0, r1, s1, ...) -> (r0*s0, ...)
+        inter = [n for s in shp for n in (1, s)]
+        target = [n for r, s in zip(sizes, shp) for n in (r, s)]
+        ctx.meta = (x._data.shape, target)
+        out = empty(tuple(r * s for r, s in zip(sizes, shp)), x.dtype, x.device)
+        src = kernels(x.device).memory.broadcast_to(x.reshape(inter)._data, target)
+        kernels(x.device).elementwise.copy(src, out._data.reshape(target))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, target = ctx.meta
+        return g.reshape(target).sum(tuple(range(0, len(target), 2))).reshape(shape), None
+
+
 @op(function=False)
 def repeat(input, *sizes):
     """Tile the tensor ``sizes[i]`` times along each dim (a copy)."""
@@ -691,17 +743,11 @@ def repeat(input, *sizes):
     if len(sizes) < input.ndim:
         raise RuntimeError(
             "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
-    x = input.reshape((1,) * (len(sizes) - input.ndim) + input._data.shape)
-    shp = x._data.shape
-    # expand a new axis before each dim, then merge: (r0, s0, r1, s1, ...) -> (r0*s0, ...)
-    inter = []
-    for r, s in zip(sizes, shp):
-        inter += [1, s]
-    x = x.reshape(inter)
-    target = []
-    for r, s in zip(sizes, shp):
-        target += [r, s]
-    return expand(x, target).reshape(tuple(r * s for r, s in zip(sizes, shp)))
+    for r in sizes:
+        if r < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {r}: "
+                               f"{list(sizes)}")
+    return Repeat.apply(input, tuple(sizes))
 
 
 @op()

@@ -57,7 +57,7 @@ class Adagrad(Optimizer):
                 grad = _grad(p)
                 state = self.state[p]
                 step = _bump_step(state["step"])
-                with _Updated(p, state["sum"]) as (param, ssum):
+                with _Updated(self, p, sum=state["sum"]) as (param, ssum):
                     _kernels(p.device).adagrad_step(
                         param, grad, ssum, float(group["lr"]), float(group["lr_decay"]),
                         float(group["eps"]), float(group["weight_decay"]), step,

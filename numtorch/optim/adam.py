@@ -70,8 +70,8 @@ class Adam(Optimizer):
                         state["max_exp_avg_sq"] = _zeros_like(p)
                 step = _bump_step(state["step"])
                 max_sq = state["max_exp_avg_sq"] if amsgrad else None
-                with _Updated(p, state["exp_avg"], state["exp_avg_sq"], max_sq) as (
-                        param, m, v, vmax):
+                with _Updated(self, p, exp_avg=state["exp_avg"], exp_avg_sq=state["exp_avg_sq"],
+                              max_exp_avg_sq=max_sq) as (param, m, v, vmax):
                     _kernels(p.device).adam_step(
                         param, grad, m, v, _none(p) if vmax is None else vmax,
                         float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),

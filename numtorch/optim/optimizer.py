@@ -251,13 +251,15 @@ class Optimizer:
 
     @staticmethod
     def _cast_state_value(param, value, key, fused_or_capturable):
-        # floating state follows the parameter's dtype and device; 'step' keeps its own dtype.
-        # Tensors are copied (PyTorch may alias them): the loaded dict stays untouched.
+        # as PyTorch's _process_value_according_to_param_policy: state follows the parameter's
+        # device and, for a floating parameter, its dtype; 'step' keeps its own dtype. Shapes
+        # are step()'s check (_Updated). Tensors are copied (PyTorch may alias them): the
+        # loaded dict stays untouched.
         if key == "step":
             if fused_or_capturable:
                 return value.to(dtype=D.float32, device=param.device).clone()
             return value.clone()
-        if param.is_floating_point() and value.is_floating_point():
+        if param.is_floating_point():
             return value.to(dtype=param.dtype, device=param.device).clone()
         return value.to(device=param.device).clone()
 
@@ -347,14 +349,22 @@ def _flat(t, dtype=None):
 
 
 class _Updated:
-    """Hand a kernel flat contiguous arrays and write results back where a temp was needed.
+    """Hand a kernel flat contiguous arrays of a parameter and its state, and write results back
+    where a temp was needed.
 
-    ``with _Updated(p, s1, s2) as (a, b, c): kernel(a, b, c)`` bumps every version counter.
+    ``with _Updated(opt, p, exp_avg=m, unused=None) as (a, b, c): kernel(a, b, c)`` bumps every
+    version counter. It is the gate of the fused kernels, which index every state array with the
+    parameter's positions: each state tensor must have the parameter's shape, dtype and device
+    (a state dict loaded from elsewhere may not), else a RuntimeError names the key.
     """
     __slots__ = ("tensors", "arrays")
 
-    def __init__(self, *tensors):
-        self.tensors = tensors
+    def __init__(self, opt, p, **state):
+        for key, t in state.items():
+            if t is not None and not (isinstance(t, Tensor) and t._data.shape == p._data.shape
+                                      and t.dtype is p.dtype and t.device == p.device):
+                _bad_state(opt, p, key, t)
+        self.tensors = (p,) + tuple(state.values())
 
     def __enter__(self):
         self.arrays = []
@@ -376,6 +386,23 @@ class _Updated:
         return False
 
 
+def _bad_state(opt, p, key, t):
+    index = next((i for i, q in enumerate(chain.from_iterable(
+        g["params"] for g in opt.param_groups)) if q is p), "?")
+    where = f"optimizer state '{key}' of parameter {index}"
+    if not isinstance(t, Tensor):
+        raise RuntimeError(f"{where} must be a Tensor, got {type(t).__name__}")
+    if t._data.shape != p._data.shape:
+        raise RuntimeError(
+            f"size mismatch for {where}: the state has shape {list(t._data.shape)}, the "
+            f"parameter has shape {list(p._data.shape)}")
+    if t.dtype is not p.dtype:
+        raise RuntimeError(
+            f"dtype mismatch for {where}: the state is {t.dtype}, the parameter {p.dtype}")
+    raise RuntimeError(
+        f"device mismatch for {where}: the state is on {t.device}, the parameter on {p.device}")
+
+
 def _none(p):
     """The empty array a kernel gets for state that its options do not use."""
     if p.device.type == "cpu":
@@ -392,4 +419,7 @@ def _grad(p):
                            f"parameter's shape {tuple(p._data.shape)}")
     if g.device != p.device:
         raise RuntimeError("gradient and parameter are on different devices")
-    return _flat(g, p._data.dtype)
+    if g.dtype is not p.dtype:
+        raise RuntimeError(f"gradient of dtype {g.dtype} does not match its parameter's dtype "
+                           f"{p.dtype}")
+    return _flat(g)

@@ -63,9 +63,12 @@ class RMSprop(Optimizer):
                     if centered:
                         state["grad_avg"] = _zeros_like(p)
                 _bump_step(state["step"])
-                with _Updated(p, state["square_avg"], state.get("grad_avg") if centered else None,
-                              state.get("momentum_buffer") if momentum > 0 else None) as (
-                        param, sq, gavg, buf):
+                # state[...], not .get: options switched on after the first step find no
+                # buffer (a KeyError, as in PyTorch), never an empty array the kernel would index
+                with _Updated(self, p, square_avg=state["square_avg"],
+                              grad_avg=state["grad_avg"] if centered else None,
+                              momentum_buffer=state["momentum_buffer"] if momentum > 0 else None
+                              ) as (param, sq, gavg, buf):
                     _kernels(p.device).rmsprop_step(
                         param, grad, sq, _none(p) if gavg is None else gavg,
                         _none(p) if buf is None else buf, float(group["lr"]),

@@ -57,7 +57,7 @@ class SGD(Optimizer):
                     if buf is None:
                         buf = state["momentum_buffer"] = _zeros_like(p)
                         first = True
-                with _Updated(p, buf) as (param, b):
+                with _Updated(self, p, momentum_buffer=buf) as (param, b):
                     _kernels(p.device).sgd_step(
                         param, grad, _none(p) if b is None else b, float(group["lr"]),
                         float(momentum), float(group["dampening"]),

@@ -65,7 +65,10 @@ class Device:
         return v, self.memory.as_strided(flat, v.shape, v.strides), d
 
     def like(self, view):
-        """The device twin of the NumPy view ``view`` (shape, strides, offset into its base)."""
+        """The device twin of the NumPy view ``view`` (shape, strides, offset into its base) for
+        a kernel that only reads it; on the CPU, ``view`` itself (negative strides too)."""
+        if not self.is_cuda:
+            return view
         base = view
         while base.base is not None and isinstance(base.base, np.ndarray):
             base = base.base

@@ -3,8 +3,19 @@ come from the ops they are built of (``where``, ``clamp``)."""
 import math
 
 from ..._registry import functional_op
+from ...autograd import grad_mode
 from ...ops.elementwise import clamp, erf, exp, log1p, sigmoid, tanh, where
+from ...ops.inplace import check_inplace, commit_inplace
 from ...ops.reduction import softmax
+
+
+def _write_back(f, input, *args):
+    """``f(input, *args)`` written into ``input``, which is returned (PyTorch's ``inplace=True``):
+    its version bumped, the result's history taken over. While autograd records, ``f`` runs on a
+    clone so that no tensor saved for backward is the one overwritten."""
+    check_inplace(input)
+    src = input.clone() if grad_mode.state.enabled and input.requires_grad else input
+    return commit_inplace(input, f(src, *args))
 
 
 @functional_op()
@@ -16,6 +27,8 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     >>> F.leaky_relu(torch.tensor([-1.0, 2.0]), 0.1)
     tensor([-0.1000,  2.0000])
     """
+    if inplace:
+        return _write_back(leaky_relu, input, negative_slope)
     return where(input > 0, input, input * negative_slope)
 
 
@@ -28,6 +41,8 @@ def elu(input, alpha=1.0, inplace=False):
     >>> F.elu(torch.tensor([-1.0, 0.0, 2.0]))
     tensor([-0.6321,  0.0000,  2.0000])
     """
+    if inplace:
+        return _write_back(elu, input, alpha)
     return where(input > 0, input, (exp(clamp(input, max=0)) - 1) * alpha)
 
 
@@ -57,6 +72,8 @@ def silu(input, inplace=False):
     >>> F.silu(torch.tensor([-1.0, 0.0, 2.0]))
     tensor([-0.2689,  0.0000,  1.7616])
     """
+    if inplace:
+        return _write_back(silu, input)
     return input * sigmoid(input)
 
 
@@ -85,6 +102,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if inplace:
+        return _write_back(hardtanh, input, min_val, max_val)
     inside = (input > min_val) & (input < max_val)
     return where(inside, input, clamp(input, min_val, max_val).detach())
 
@@ -98,7 +117,7 @@ def relu6(input, inplace=False):
     >>> F.relu6(torch.tensor([-1.0, 3.0, 8.0]))
     tensor([0., 3., 6.])
     """
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 @functional_op()
@@ -164,7 +183,7 @@ def softsign(input):
 
 
 @functional_op()
-def mish(input):
+def mish(input, inplace=False):
     """``x * tanh(softplus(x))``.
 
     >>> import numtorch as torch
@@ -172,6 +191,8 @@ def mish(input):
     >>> F.mish(torch.tensor([-1.0, 0.0, 2.0]))
     tensor([-0.3034,  0.0000,  1.9440])
     """
+    if inplace:
+        return _write_back(mish, input)
     return input * softplus(input).tanh()
 
 
@@ -184,6 +205,8 @@ def hardsigmoid(input, inplace=False):
     >>> F.hardsigmoid(torch.tensor([-3.0, 0.0, 3.0]))
     tensor([0.0000, 0.5000, 1.0000])
     """
+    if inplace:
+        return _write_back(hardsigmoid, input)
     return ((input + 3).clamp(0, 6)) / 6
 
 
@@ -196,6 +219,8 @@ def hardswish(input, inplace=False):
     >>> F.hardswish(torch.tensor([0.0, 1.0, 3.0]))
     tensor([0.0000, 0.6667, 3.0000])
     """
+    if inplace:
+        return _write_back(hardswish, input)
     return input * hardsigmoid(input)
 
 
@@ -208,6 +233,8 @@ def selu(input, inplace=False):
     >>> F.selu(torch.tensor([0.0, 1.0]))
     tensor([0.0000, 1.0507])
     """
+    if inplace:
+        return _write_back(selu, input)
     alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
     return scale * elu(input, alpha)
 
@@ -221,6 +248,8 @@ def celu(input, alpha=1.0, inplace=False):
     >>> F.celu(torch.tensor([-1.0, 0.0, 2.0]))
     tensor([-0.6321,  0.0000,  2.0000])
     """
+    if inplace:
+        return _write_back(celu, input, alpha)
     # one branch per side (two clamps summed would pass the gradient twice at 0); exp of the
     # clamped input stays finite where the branch is not taken
     return where(input > 0, input, alpha * (exp(clamp(input, max=0) / alpha) - 1))
@@ -235,6 +264,8 @@ def threshold(input, threshold, value, inplace=False):
     >>> F.threshold(torch.tensor([0.5, 2.0]), 1.0, -1.0)
     tensor([-1.,  2.])
     """
+    if inplace:  # (the argument ``threshold`` hides this function's name)
+        return _write_back(lambda x: where(x > threshold, x, value), input)
     return where(input > threshold, input, value)
 
 

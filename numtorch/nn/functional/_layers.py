@@ -10,6 +10,7 @@ from ...ops.elementwise import clamp, where
 from ...ops.indexing import index_select
 from ...ops.linalg import matmul
 from ...ops.reduction import norm as _norm
+from ._activation import _write_back
 
 
 def _check_p(p):
@@ -34,6 +35,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     if not training or p == 0.0:
         return input
+    if inplace:
+        return _write_back(dropout, input, p, training)
     if p == 1.0:
         return input * 0.0
     keep = rand(*input.shape, dtype=input.dtype, device=input.device) < 1.0 - p
@@ -58,6 +61,8 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
                       "deprecated and will result in an error in a future release.", stacklevel=2)
     if not training or p == 0.0:
         return input
+    if inplace:
+        return _write_back(dropout2d, input, p, training)
     if p == 1.0:
         return input * 0.0
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)

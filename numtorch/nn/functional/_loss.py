@@ -83,6 +83,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _reduction(reduction, size_average, reduce)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if not input.dtype.is_floating_point:  # PyTorch's log_softmax has no integer kernel
+        raise NotImplementedError("\"log_softmax_lastdim_kernel_impl\" not implemented for "
+                                  f"'{input.dtype.name.capitalize()}'")
     if target.dtype.is_floating_point and tuple(target._data.shape) == tuple(input._data.shape):
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     input, target, squeeze = _check_class_target(input, target, weight)
@@ -227,7 +230,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(
             f"Using a target size ({target.shape}) that is different to the input size "
             f"({input.shape}) is deprecated. Please ensure they have the same size.")
-    if ((input < 0) | (input > 1)).any().item():
+    # one reduction; NaN fails both comparisons, so it is refused too (as PyTorch)
+    if input.numel() and not ((input >= 0) & (input <= 1)).all().item():
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = -(target * clamp(log(input), min=-100.0)
              + (1 - target) * clamp(log(1 - input), min=-100.0))

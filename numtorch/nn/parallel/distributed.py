@@ -195,7 +195,7 @@ class _Reducer:
         if self.find_unused and not self.unused_marked:
             self.unused_marked = True
             t = Tensor._make(self.used_map, D.int32)
-            self.used_work = dist._collectives._all_reduce_internal(t, self.pg)
+            self.used_work = dist._collectives._all_reduce_internal(t, self.pg, "ddp_unused_map")
             for j in self.unused:
                 self._mark_ready(j)
         self._mark_ready(i)
@@ -240,7 +240,7 @@ class _Reducer:
             if self.world > 1:
                 with no_grad():
                     b.flat.div_(self.world)  # pre-divide: the SUM is then the average
-                b.work = dist._collectives._all_reduce_internal(b.flat, self.pg)
+                b.work = dist._collectives._all_reduce_internal(b.flat, self.pg, index=b.index)
             self.next_bucket += 1
         self.stats["launch_s"] += time.perf_counter() - t0
         if self.next_bucket == len(self.buckets):
