@@ -535,3 +535,64 @@ def test_op_table_has_no_negative_index_rows_for_ops_that_refuse_them():
             for sample in info.samples:
                 for spec in sample:
                     assert not getattr(spec, "neg", False), info.name
+
+
+def test_same_shape_strided_hook_gradients_are_read_correctly():
+    # the engine checks shape/dtype/device only: strided and expanded gradients stay valid
+    xv = np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    for make in (lambda lib, g: lib.ones(1).expand(g.shape),
+                 lambda lib, g: lib.arange(g.numel() * 2.0).reshape(2, 3, 2, 4)[..., ::2]):
+        got = []
+        for lib in LIBS:
+            x = lib.tensor(xv, requires_grad=True)
+            y = lib.nn.functional.max_pool2d(x, 2)
+            y.register_hook(lambda g, lib=lib: make(lib, g))
+            y.sum().backward()
+            got.append(x.grad.tolist())
+        want = np.zeros((2, 3, 4, 4), np.float32)
+        g = np.asarray(make(nt, nt.zeros(2, 3, 2, 2)).tolist(), np.float32)
+        win = xv.reshape(2, 3, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 2, 2, 4)
+        k = win.argmax(-1)
+        for i, j, a, b in np.ndindex(2, 3, 2, 2):
+            want[i, j, 2 * a + k[i, j, a, b] // 2, 2 * b + k[i, j, a, b] % 2] = g[i, j, a, b]
+        for gx in got:
+            np.testing.assert_allclose(gx, want)
+
+
+def test_device_mismatches_raise():
+    if not nt.cuda.is_available():
+        pytest.skip("no CUDA (nor its simulator)")
+
+    class ToCpu(nt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.cpu()
+
+    x = nt.ones(3, device="cuda", requires_grad=True)
+    with pytest.raises(RuntimeError, match="returned an invalid gradient at index 0 - expected "
+                                           "device cuda:0 but got cpu"):
+        ToCpu.apply(x).sum().backward()
+    y = x * 2
+    y.register_hook(lambda g: g.cpu())
+    with pytest.raises(RuntimeError, match=r"hook '<lambda>' has changed the type of value "
+                                           r"\(was torch.cuda.FloatTensor got torch.FloatTensor\)"):
+        y.sum().backward()
+    with pytest.raises(RuntimeError, match="gradient with device type 'cpu' to a tensor with "
+                                           "device type 'cuda'"):
+        x.grad = nt.ones(3)
+    p = nt.nn.Parameter(nt.zeros(3, device="cuda"))
+    p.grad = nt.ones(3, device="cuda")
+    opt = nt.optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.step()
+    opt.state[p]["momentum_buffer"] = nt.ones(3)
+    with pytest.raises(RuntimeError, match="device mismatch for optimizer state "
+                                           "'momentum_buffer' of parameter 0"):
+        opt.step()
+    sd = opt.state_dict()
+    opt.load_state_dict(sd)  # load moves state to the parameter's device, as PyTorch
+    assert opt.state[p]["momentum_buffer"].device == p.device
+    opt.step()

@@ -143,3 +143,127 @@ def _adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step,
 #: ``adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, maximize,
 #: work=n)``: one Adagrad step; ``step`` is the already incremented step count.
 adagrad_step = policy.Twin(_adagrad_step, name="adagrad_step")
+
+
+def _adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize):
+    for i in prange(param.size):
+        g = grad[i]
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + weight_decay * param[i]
+        square_avg[i] = square_avg[i] * rho + (1.0 - rho) * g * g
+        std = _sqrt(square_avg[i] + eps)
+        delta = _sqrt(acc_delta[i] + eps) / std * g
+        acc_delta[i] = acc_delta[i] * rho + (1.0 - rho) * delta * delta
+        param[i] = param[i] - lr * delta
+
+
+#: ``adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize,
+#: work=n)``: one Adadelta step.
+adadelta_step = policy.Twin(_adadelta_step, name="adadelta_step")
+
+
+def _adamax_step(param, grad, exp_avg, exp_inf, lr, beta1, beta2, eps, weight_decay, step,
+                 maximize):
+    clr = lr / (1.0 - beta1 ** step)
+    for i in prange(param.size):
+        g = grad[i]
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + weight_decay * param[i]
+        exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
+        exp_inf[i] = _maximum(exp_inf[i] * beta2, abs(g) + eps)
+        param[i] = param[i] - clr * (exp_avg[i] / exp_inf[i])
+
+
+#: ``adamax_step(param, grad, exp_avg, exp_inf, lr, beta1, beta2, eps, weight_decay, step,
+#: maximize, work=n)``: one Adamax step; ``step`` is the already incremented step count.
+adamax_step = policy.Twin(_adamax_step, name="adamax_step")
+
+
+def _nadam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step,
+                mu, mu_next, mu_product, decoupled, maximize):
+    bias_correction2 = 1.0 - beta2 ** step
+    coef_grad = -lr * (1.0 - mu) / (1.0 - mu_product)
+    coef_avg = (-lr * mu_next) / (1.0 - mu_product * mu_next)
+    decay = 1.0 - lr * weight_decay
+    for i in prange(param.size):
+        g = grad[i]
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            if decoupled:
+                param[i] = param[i] * decay
+            else:
+                g = g + weight_decay * param[i]
+        exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
+        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g
+        denom = _sqrt(exp_avg_sq[i] / bias_correction2) + eps
+        # two addcdiv_ calls in PyTorch: the parameter is rounded between them
+        param[i] = param[i] + coef_grad * (g / denom)
+        param[i] = param[i] + coef_avg * (exp_avg[i] / denom)
+
+
+#: ``nadam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step, mu,
+#: mu_next, mu_product, decoupled, maximize, work=n)``: one NAdam step; ``step`` is the already
+#: incremented count, ``mu_product`` the product of the momentum factors up to this step.
+nadam_step = policy.Twin(_nadam_step, name="nadam_step")
+
+
+def _radam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step,
+                decoupled, maximize):
+    bias_correction1 = 1.0 - beta1 ** step
+    bias_correction2 = 1.0 - beta2 ** step
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * step * (beta2 ** step) / bias_correction2
+    rectify = rho_t > 5.0
+    rect = 0.0
+    if rectify:
+        rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
+    bc2_sqrt = bias_correction2 ** 0.5
+    decay = 1.0 - lr * weight_decay
+    for i in prange(param.size):
+        g = grad[i]
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            if decoupled:
+                param[i] = param[i] * decay
+            else:
+                g = g + weight_decay * param[i]
+        exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
+        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g
+        m = exp_avg[i] / bias_correction1
+        if rectify:
+            param[i] = param[i] - m * lr * (bc2_sqrt / (_sqrt(exp_avg_sq[i]) + eps)) * rect
+        else:
+            param[i] = param[i] - m * lr
+
+
+#: ``radam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step,
+#: decoupled, maximize, work=n)``: one RAdam step; ``step`` is the already incremented count.
+radam_step = policy.Twin(_radam_step, name="radam_step")
+
+
+def _asgd_step(param, grad, ax, eta, mu, lambd, weight_decay, maximize):
+    decay = 1.0 - lambd * eta
+    for i in prange(param.size):
+        g = grad[i]
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + weight_decay * param[i]
+        param[i] = param[i] * decay
+        param[i] = param[i] - eta * g
+        if mu != 1.0:
+            ax[i] = ax[i] + (param[i] - ax[i]) * mu
+        else:
+            ax[i] = param[i]
+
+
+#: ``asgd_step(param, grad, ax, eta, mu, lambd, weight_decay, maximize, work=n)``: one ASGD
+#: step with this step's ``eta`` and ``mu`` (the caller updates them afterwards).
+asgd_step = policy.Twin(_asgd_step, name="asgd_step")

@@ -167,6 +167,140 @@ def adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, 
             float(weight_decay), bool(maximize))
 
 
+@policy.cuda_kernel
+def _adadelta_k(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize):
+    for i in range(cuda.grid(1), param.shape[0], cuda.gridsize(1)):
+        g = float(grad[i])
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + weight_decay * float(param[i])
+        square_avg[i] = float(square_avg[i]) * rho + (1.0 - rho) * g * g
+        std = _sqrt(float(square_avg[i]) + eps)
+        delta = _sqrt(float(acc_delta[i]) + eps) / std * g
+        acc_delta[i] = float(acc_delta[i]) * rho + (1.0 - rho) * delta * delta
+        param[i] = float(param[i]) - lr * delta
+
+
+def adadelta_step(param, grad, square_avg, acc_delta, lr, rho, eps, weight_decay, maximize, *,
+                  work=None):
+    """One Adadelta step in place."""
+    _launch(_adadelta_k, param.shape[0], param, grad, square_avg, acc_delta, float(lr),
+            float(rho), float(eps), float(weight_decay), bool(maximize))
+
+
+@policy.cuda_kernel
+def _adamax_k(param, grad, exp_avg, exp_inf, clr, beta1, beta2, eps, weight_decay, maximize):
+    for i in range(cuda.grid(1), param.shape[0], cuda.gridsize(1)):
+        g = float(grad[i])
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + weight_decay * float(param[i])
+        exp_avg[i] = _lerp(float(exp_avg[i]), g, 1.0 - beta1)
+        exp_inf[i] = _maximum(float(exp_inf[i]) * beta2, abs(g) + eps)
+        param[i] = float(param[i]) - clr * (float(exp_avg[i]) / float(exp_inf[i]))
+
+
+def adamax_step(param, grad, exp_avg, exp_inf, lr, beta1, beta2, eps, weight_decay, step,
+                maximize, *, work=None):
+    """One Adamax step in place; ``step`` is the already incremented step count."""
+    clr = float(lr) / (1.0 - float(beta1) ** float(step))
+    _launch(_adamax_k, param.shape[0], param, grad, exp_avg, exp_inf, clr, float(beta1),
+            float(beta2), float(eps), float(weight_decay), bool(maximize))
+
+
+@policy.cuda_kernel
+def _nadam_k(param, grad, exp_avg, exp_avg_sq, beta1, beta2, eps, weight_decay,
+             bias_correction2, coef_grad, coef_avg, decay, decoupled, maximize):
+    for i in range(cuda.grid(1), param.shape[0], cuda.gridsize(1)):
+        g = float(grad[i])
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            if decoupled:
+                param[i] = float(param[i]) * decay
+            else:
+                g = g + weight_decay * float(param[i])
+        exp_avg[i] = _lerp(float(exp_avg[i]), g, 1.0 - beta1)
+        exp_avg_sq[i] = float(exp_avg_sq[i]) * beta2 + (1.0 - beta2) * g * g
+        denom = _sqrt(float(exp_avg_sq[i]) / bias_correction2) + eps
+        # two addcdiv_ calls in PyTorch: the parameter is rounded between them
+        param[i] = float(param[i]) + coef_grad * (g / denom)
+        param[i] = float(param[i]) + coef_avg * (float(exp_avg[i]) / denom)
+
+
+def nadam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step, mu,
+               mu_next, mu_product, decoupled, maximize, *, work=None):
+    """One NAdam step in place; ``step`` is the already incremented count, ``mu_product`` the
+    product of the momentum factors up to this step."""
+    lr, mu, mu_next, mu_product = float(lr), float(mu), float(mu_next), float(mu_product)
+    _launch(_nadam_k, param.shape[0], param, grad, exp_avg, exp_avg_sq, float(beta1),
+            float(beta2), float(eps), float(weight_decay), 1.0 - float(beta2) ** float(step),
+            -lr * (1.0 - mu) / (1.0 - mu_product), (-lr * mu_next) / (1.0 - mu_product * mu_next),
+            1.0 - lr * float(weight_decay), bool(decoupled), bool(maximize))
+
+
+@policy.cuda_kernel
+def _radam_k(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
+             bias_correction1, bc2_sqrt, rect, decay, rectify, decoupled, maximize):
+    for i in range(cuda.grid(1), param.shape[0], cuda.gridsize(1)):
+        g = float(grad[i])
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            if decoupled:
+                param[i] = float(param[i]) * decay
+            else:
+                g = g + weight_decay * float(param[i])
+        exp_avg[i] = _lerp(float(exp_avg[i]), g, 1.0 - beta1)
+        exp_avg_sq[i] = float(exp_avg_sq[i]) * beta2 + (1.0 - beta2) * g * g
+        m = float(exp_avg[i]) / bias_correction1
+        if rectify:
+            param[i] = float(param[i]) - m * lr * (
+                bc2_sqrt / (_sqrt(float(exp_avg_sq[i])) + eps)) * rect
+        else:
+            param[i] = float(param[i]) - m * lr
+
+
+def radam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step,
+               decoupled, maximize, *, work=None):
+    """One RAdam step in place; ``step`` is the already incremented count."""
+    lr, beta1, beta2, step = float(lr), float(beta1), float(beta2), float(step)
+    bias_correction2 = 1.0 - beta2 ** step
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * step * (beta2 ** step) / bias_correction2
+    rect = 0.0
+    if rho_t > 5.0:
+        rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
+    _launch(_radam_k, param.shape[0], param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2,
+            float(eps), float(weight_decay), 1.0 - beta1 ** step, bias_correction2 ** 0.5, rect,
+            1.0 - lr * float(weight_decay), bool(rho_t > 5.0), bool(decoupled), bool(maximize))
+
+
+@policy.cuda_kernel
+def _asgd_k(param, grad, ax, eta, mu, decay, weight_decay, maximize):
+    for i in range(cuda.grid(1), param.shape[0], cuda.gridsize(1)):
+        g = float(grad[i])
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + weight_decay * float(param[i])
+        param[i] = float(param[i]) * decay
+        param[i] = float(param[i]) - eta * g
+        if mu != 1.0:
+            ax[i] = float(ax[i]) + (float(param[i]) - float(ax[i])) * mu
+        else:
+            ax[i] = param[i]
+
+
+def asgd_step(param, grad, ax, eta, mu, lambd, weight_decay, maximize, *, work=None):
+    """One ASGD step in place with this step's ``eta`` and ``mu`` (the caller updates them)."""
+    _launch(_asgd_k, param.shape[0], param, grad, ax, float(eta), float(mu),
+            1.0 - float(lambd) * float(eta), float(weight_decay), bool(maximize))
+
+
 def ptx_cases():
     """Yield (label, py_func, signature) for every kernel this module can launch, for
     ``numba.cuda.compile_ptx``: each update once per parameter dtype (float16/32/64), with the
@@ -178,5 +312,10 @@ def ptx_cases():
         for k, sig in ((_sgd_k, (v, v, v, f, f, f, f, b, b, b)),
                        (_adam_k, (v,) * 5 + (f,) * 8 + (b,) * 3),
                        (_rmsprop_k, (v,) * 5 + (f,) * 5 + (b,) * 2),
-                       (_adagrad_k, (v, v, v, f, f, f, b))):
+                       (_adagrad_k, (v, v, v, f, f, f, b)),
+                       (_adadelta_k, (v,) * 4 + (f,) * 4 + (b,)),
+                       (_adamax_k, (v,) * 4 + (f,) * 5 + (b,)),
+                       (_nadam_k, (v,) * 4 + (f,) * 8 + (b,) * 2),
+                       (_radam_k, (v,) * 4 + (f,) * 9 + (b,) * 3),
+                       (_asgd_k, (v,) * 3 + (f,) * 4 + (b,))):
             yield f"{k.py_func.__name__}[{dt}]", k.py_func, T.void(*sig)

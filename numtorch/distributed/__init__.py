@@ -12,6 +12,7 @@ first checks that all ranks call the same op with the same shapes and dtypes.
 >>> t = torch.tensor([float(dist.get_rank())])   # doctest: +SKIP
 >>> dist.all_reduce(t)                           # t = 0 + 1 + ... + N-1  # doctest: +SKIP
 """
+from . import _core
 from ._core import (is_available, is_initialized, init_process_group, destroy_process_group,
                     get_rank, get_world_size, get_backend, get_global_rank,
                     get_process_group_ranks, new_group, ProcessGroup, GroupMember, Work,
@@ -22,6 +23,8 @@ from ._collectives import (all_reduce, broadcast, reduce, all_gather, all_gather
                            all_gather_object, gather_object, scatter_object_list)
 
 group = GroupMember  # torch.distributed.group.WORLD
+
+_core._install_prestart_hook()  # under mpiexec: fail fast from the first line, before init
 
 
 def launched_world_size():

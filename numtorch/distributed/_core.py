@@ -1,6 +1,8 @@
 """The communicator layer: process groups over MPI communicators, the polling wait with a
-deadline, ``Work`` handles, fail-fast abort on an uncaught exception, and the cross-rank
-signature check that turns a mismatched collective into an error instead of a hang.
+deadline, ``Work`` handles, fail-fast abort on an uncaught exception (from import on, under an
+MPI launcher), the start-up watchdog that bounds MPI's own start-up by the timeout, and the
+cross-rank signature check that turns a mismatched collective into an error naming both calls
+instead of a hang.
 
 mpi4py is imported lazily (``_mpi()``), so ``import numtorch`` works without it.
 """
@@ -503,6 +505,63 @@ def _install_fail_fast():
     _state.prev_hooks = (prev_sys, prev_thread, excepthook, thread_excepthook)
 
 
+#: how long a rank that failed before init_process_group waits for its peers to start MPI
+_PRESTART_WAIT = 60.0
+
+
+def _launched_by_mpi():
+    """True when an MPI launcher started this process as one of several ranks."""
+    for var in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE"):
+        v = os.environ.get(var)
+        if v and v.isdigit():
+            return int(v) > 1
+    return False
+
+
+def _install_prestart_hook():
+    """Under an MPI launcher, make an uncaught exception end the whole job even before
+    ``init_process_group`` (run at import).
+
+    The peers of a rank that dies before MPI starts wait in MPI's start-up, where the
+    launcher does not see a failure. So this rank starts MPI itself (its peers are usually
+    waiting there already) and aborts the job; if they do not start MPI within
+    ``_PRESTART_WAIT`` s it gives up and ends alone (their own start-up watchdog ends them
+    after their timeout). Once a process group exists, ``_install_fail_fast``'s hook rules."""
+    if not _launched_by_mpi() or getattr(sys.excepthook, "_numtorch_prestart", False):
+        return
+    prev = sys.excepthook
+
+    def excepthook(etype, value, tb):
+        try:
+            prev(etype, value, tb)
+        except Exception:
+            traceback.print_exception(etype, value, tb)
+        if _state.prev_hooks is not None:
+            return  # called by the fail-fast hook to print: it aborts the job itself
+        try:
+            MPI = sys.modules.get("mpi4py.MPI")
+            if MPI is None or not MPI.Is_initialized():
+                rank = _rank_hint()
+                sys.stderr.write(
+                    f"[numtorch.distributed] rank {rank}: uncaught exception before "
+                    "init_process_group; starting MPI to abort the job, so that no rank waits "
+                    f"for this one (for at most {_PRESTART_WAIT:g} s)\n")
+                sys.stderr.flush()
+                _StartupWatchdog(_PRESTART_WAIT, "waiting in MPI start-up", (
+                    f"[numtorch.distributed] rank {rank}: the other ranks did not start MPI "
+                    f"within {_PRESTART_WAIT:g} s, so the job could not be aborted ({{stage}}); "
+                    f"ending rank {rank}"))
+                MPI = _mpi()
+                if not MPI.Is_initialized():
+                    MPI.Init_thread()
+            _abort_job("the main thread, outside a process group")
+        finally:
+            os._exit(1)
+
+    excepthook._numtorch_prestart = True
+    sys.excepthook = excepthook
+
+
 def _remove_fail_fast():
     if _state.prev_hooks is None:
         return
@@ -517,12 +576,12 @@ def _remove_fail_fast():
 # --- start-up watchdog ---------------------------------------------------------------------------
 # MPI start-up blocks in C with the GIL held (mpi4py's MPI_Init_thread), so no Python thread of
 # this process can end the wait: a small watcher process does. It reads stage names from a pipe;
-# EOF (start-up done, or this process gone) ends it; at the deadline it names the rank and the
-# stage on stderr and kills the rank, which makes the launcher end the job.
+# EOF (start-up done, or this process gone) ends it; at the deadline it prints its message with
+# the current stage on stderr and kills the rank, which makes the launcher end the job.
 _WATCHER = r"""
 import os, select, signal, sys, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-pid, timeout, rank, what = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+pid, timeout, message, what = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
 deadline, buf = time.monotonic() + timeout, b""
 while True:
     left = deadline - time.monotonic()
@@ -533,10 +592,7 @@ while True:
         sys.exit(0)
     *lines, buf = (buf + data).split(b"\n")
     what = lines[-1].decode() if lines else what
-sys.stderr.write(
-    f"[numtorch.distributed] rank {rank}: init_process_group did not finish within {timeout:g} s: "
-    f"still {what}. A rank has probably failed (or not reached init_process_group); ending rank "
-    f"{rank} so that no rank hangs\n")
+sys.stderr.write(message.replace("{stage}", what) + "\n")
 sys.stderr.flush()
 try:
     os.kill(pid, signal.SIGKILL)
@@ -556,21 +612,30 @@ def _rank_hint():
     return "?"
 
 
+def _init_timeout_message(timeout):
+    rank = _rank_hint()
+    return (f"[numtorch.distributed] rank {rank}: init_process_group did not finish within "
+            f"{timeout:g} s: still {{stage}}. A rank has probably failed (or not reached "
+            f"init_process_group); ending rank {rank} so that no rank hangs")
+
+
 class _StartupWatchdog:
-    """Ends this process if MPI start-up has not finished ``timeout`` seconds from now.
+    """Ends this process if MPI start-up has not finished ``timeout`` seconds from now,
+    printing ``message`` (``{stage}`` replaced by the last stage) on stderr.
 
     ``stage(what)`` names what the rank waits for next; ``stop()`` disarms it. Without a
     usable interpreter for the watcher, faulthandler's C timer ends the process instead
     (exit code 1, with a traceback of where it waited)."""
 
-    def __init__(self, timeout, what):
+    def __init__(self, timeout, what, message=None):
         self._fd = self._proc = None
         self._faulthandler = False
+        message = _init_timeout_message(timeout) if message is None else message
         r, w = os.pipe()
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _WATCHER, str(os.getpid()), repr(float(timeout)),
-                 _rank_hint(), what],
+                [sys.executable, "-I", "-S", "-c", _WATCHER, str(os.getpid()),
+                 repr(float(timeout)), message, what],
                 stdin=r, stdout=subprocess.DEVNULL, close_fds=True)
             self._fd = w
         except (OSError, ValueError):

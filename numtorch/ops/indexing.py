@@ -20,11 +20,6 @@ from .shape import Slice, _copy_array, view_index
 
 
 # --- validation -----------------------------------------------------------------------------
-class _IndexOutOfBounds(RuntimeError, IndexError):
-    """PyTorch's RuntimeError for an index out of range in gather/scatter/index_add (also an
-    IndexError, which numtorch raised before)."""
-
-
 def _checked(idx, size, what="index", dim=None, negative=True, exc=IndexError, prefix=""):
     """``idx`` (int64 tensor) validated against ``size`` and wrapped non-negative (an array).
 
@@ -91,7 +86,7 @@ class IndexAdd(Function):
     @staticmethod
     def forward(ctx, x, dim, idx, src, negative=False):
         shp = x._data.shape
-        pos = _checked(idx, shp[dim], "index", dim, negative, _IndexOutOfBounds)
+        pos = _checked(idx, shp[dim], "index", dim, negative, RuntimeError)
         ctx.save_for_backward(idx)
         ctx.dim = dim
         ctx.negative = negative
@@ -220,7 +215,7 @@ class Gather(Function):
     @staticmethod
     def forward(ctx, x, dim, index):
         pos = _checked(index, x._data.shape[dim] if x.ndim else 1, "index", dim, False,
-                       _IndexOutOfBounds)
+                       RuntimeError)
         ctx.save_for_backward(index)
         ctx.meta = (x._data.shape, dim)
         if x.ndim == 0:
@@ -257,7 +252,7 @@ class _ScatterBase(Function):
     @classmethod
     def forward(cls, ctx, x, dim, index, src):
         shp = x._data.shape
-        pos = _checked(index, shp[dim] if x.ndim else 1, "index", dim, False, _IndexOutOfBounds)
+        pos = _checked(index, shp[dim] if x.ndim else 1, "index", dim, False, RuntimeError)
         ctx.save_for_backward(index)
         ctx.meta = (dim, isinstance(src, Tensor))
         ctx.src_shape = src._data.shape if isinstance(src, Tensor) else None

@@ -417,18 +417,3 @@ def test_nonzero_nan_0d_dense_sparse(device, n):
     sparse[0, 0] = sparse[4, 17] = sparse[8, 49] = True
     np.testing.assert_array_equal(nonzero(device, sparse)[1], [[0, 0], [4, 17], [8, 49]])
 
-
-# --------------------------------------------------------------------------------------------
-# triangle (tril / triu)
-# --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("device,dtype", cases([(np.float32,), (np.int64,), (np.bool_,)],
-                                               [(np.float64,)]), indirect=["device"])
-def test_triangle(device, dtype):
-    rng = np.random.default_rng(13)
-    for shape in ((1, 1, 1), (2, 5, 7), (3, 7, 4), (1, 0, 3)):
-        x = rand(rng, shape, dtype)
-        for diagonal in (-8, -2, 0, 1, 3, 9):
-            for upper, ref in ((False, np.tril), (True, np.triu)):
-                out = device.stale(shape, dtype)
-                device.index.triangle(device.to_device(x), diagonal, upper, out)
-                np.testing.assert_array_equal(device.to_host(out), ref(x, diagonal))

@@ -5,7 +5,7 @@ compares the parameter and every state array after each step with a NumPy refere
 after ``torch.optim``'s single-tensor code: float64 arithmetic, each state value stored in the
 parameter's dtype and read back before use. On "cpu" the parameter also comes above the
 parallel threshold; on "cuda" (16 threads x 3 blocks in the simulator) its 101 elements make
-every thread loop and are not a multiple of the block.
+every thread loop and are not a multiple of the block, in float32 (and float64 for Adam).
 """
 import itertools
 
@@ -200,3 +200,111 @@ def test_nan_propagates(device):
         np.testing.assert_array_equal(device.to_host(d), s)
     assert np.isnan(p[0]) and np.isfinite(p[1:]).all()
     assert np.isnan(st[2][0])
+
+
+def adadelta_ref(p, g, sq, acc, lr, rho, eps, wd, maximize):
+    g = -f64(g) if maximize else f64(g)
+    if wd:
+        g = g + wd * f64(p)
+    s = store(sq, f64(sq) * rho + (1.0 - rho) * g * g)
+    delta = np.sqrt(f64(acc) + eps) / np.sqrt(s + eps) * g
+    store(acc, f64(acc) * rho + (1.0 - rho) * delta * delta)
+    store(p, f64(p) - lr * delta)
+
+
+def adamax_ref(p, g, m, u, lr, beta1, beta2, eps, wd, step, maximize):
+    g = -f64(g) if maximize else f64(g)
+    if wd:
+        g = g + wd * f64(p)
+    m_ = store(m, lerp(f64(m), g, 1.0 - beta1))
+    u_ = store(u, np.maximum(f64(u) * beta2, np.abs(g) + eps))
+    store(p, f64(p) - lr / (1.0 - beta1 ** step) * (m_ / u_))
+
+
+def nadam_ref(p, g, m, v, lr, beta1, beta2, eps, wd, step, mu, mu_next, mu_product, decoupled,
+              maximize):
+    g = -f64(g) if maximize else f64(g)
+    if wd:
+        if decoupled:
+            store(p, f64(p) * (1.0 - lr * wd))
+        else:
+            g = g + wd * f64(p)
+    m_ = store(m, lerp(f64(m), g, 1.0 - beta1))
+    v_ = store(v, f64(v) * beta2 + (1.0 - beta2) * g * g)
+    denom = np.sqrt(v_ / (1.0 - beta2 ** step)) + eps
+    store(p, f64(p) + (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom))
+    store(p, f64(p) + (-lr * mu_next / (1.0 - mu_product * mu_next)) * (m_ / denom))
+
+
+def radam_ref(p, g, m, v, lr, beta1, beta2, eps, wd, step, decoupled, maximize):
+    g = -f64(g) if maximize else f64(g)
+    if wd:
+        if decoupled:
+            store(p, f64(p) * (1.0 - lr * wd))
+        else:
+            g = g + wd * f64(p)
+    m_ = store(m, lerp(f64(m), g, 1.0 - beta1))
+    v_ = store(v, f64(v) * beta2 + (1.0 - beta2) * g * g)
+    bc2 = 1.0 - beta2 ** step
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * step * beta2 ** step / bc2
+    bce = m_ / (1.0 - beta1 ** step)
+    if rho_t > 5.0:
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        store(p, f64(p) - bce * lr * (bc2 ** 0.5 / (np.sqrt(v_) + eps)) * rect)
+    else:
+        store(p, f64(p) - bce * lr)
+
+
+def asgd_ref(p, g, ax, eta, mu, lambd, wd, maximize):
+    g = -f64(g) if maximize else f64(g)
+    if wd:
+        g = g + wd * f64(p)
+    store(p, f64(p) * (1.0 - lambd * eta))
+    p_ = store(p, f64(p) - eta * g)
+    store(ax, f64(ax) + (p_ - f64(ax)) * mu if mu != 1.0 else p_)
+
+
+@pytest.mark.parametrize("device,dtype,n", GRID, indirect=["device"])
+def test_adadelta_every_option(device, dtype, n, rng):
+    for wd, maximize in itertools.product((0.0, 0.1), (False, True)):
+        run(device, rng, dtype, n, [True, True], device.optim.adadelta_step, adadelta_ref,
+            lambda step: (1.0, 0.9, 1e-6, wd, maximize))
+
+
+@pytest.mark.parametrize("device,dtype,n", GRID, indirect=["device"])
+def test_adamax_every_option(device, dtype, n, rng):
+    for wd, maximize in itertools.product((0.0, 0.1), (False, True)):
+        run(device, rng, dtype, n, [True, True], device.optim.adamax_step, adamax_ref,
+            lambda step: (0.01, 0.9, 0.999, 1e-8, wd, float(step), maximize))
+
+
+def _nadam_mus(step, beta1=0.9, momentum_decay=4e-3):
+    mu = lambda k: beta1 * (1.0 - 0.5 * 0.96 ** (k * momentum_decay))  # noqa: E731
+    return mu(step), mu(step + 1), float(np.prod([mu(k) for k in range(1, step + 1)]))
+
+
+@pytest.mark.parametrize("device,dtype,n", GRID, indirect=["device"])
+def test_nadam_every_option(device, dtype, n, rng):
+    for wd, decoupled, maximize in itertools.product((0.0, 0.1), (False, True), (False, True)):
+        run(device, rng, dtype, n, [True, True], device.optim.nadam_step, nadam_ref,
+            lambda step: (0.01, 0.9, 0.999, 1e-8, wd, float(step), *_nadam_mus(step),
+                          decoupled, maximize))
+
+
+@pytest.mark.parametrize("device,dtype,n", GRID, indirect=["device"])
+def test_radam_every_option(device, dtype, n, rng):
+    # beta2 = 0.9 from step 4: rho_t passes 5 at step 6, so both branches run within STEPS
+    for beta2, wd, decoupled, maximize in itertools.product(
+            (0.9, 0.999), (0.0, 0.1), (False, True), (False, True)):
+        run(device, rng, dtype, n, [True, True], device.optim.radam_step, radam_ref,
+            lambda step: (0.01, 0.9, beta2, 1e-8, wd, float(step + 3), decoupled, maximize))
+
+
+@pytest.mark.parametrize("device,dtype,n", GRID, indirect=["device"])
+def test_asgd_every_option(device, dtype, n, rng):
+    # mu = 1 copies the parameter into ax; mu < 1 averages (steps past t0)
+    for wd, maximize in itertools.product((0.0, 0.1), (False, True)):
+        run(device, rng, dtype, n, [True], device.optim.asgd_step, asgd_ref,
+            lambda step: (0.1 / (1.0 + 1e-3 * step) ** 0.75, 1.0 / max(1.0, step - 2.0), 0.01,
+                          wd, maximize))

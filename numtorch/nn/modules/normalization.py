@@ -11,6 +11,7 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
 
 class _BatchNorm(Module):
     _dims = ()
+    _version = 2  # PyTorch's state_dict version of batch norm (num_batches_tracked exists)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None, *, bias=True):

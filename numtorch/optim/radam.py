@@ -1,0 +1,63 @@
+"""``RAdam``: Adam with the variance of its adaptive rate rectified in the first steps."""
+from ._scalar_state import check_lr, set_flags
+from .adamax import check_betas
+from .optimizer import Optimizer, _Updated, _bump_step, _grad, _kernels, _step_tensor, _zeros_like
+
+__all__ = ["RAdam"]
+
+
+class RAdam(Optimizer):
+    """PyTorch's ``torch.optim.RAdam`` (``maximize``, L2 ``weight_decay``;
+    ``decoupled_weight_decay=True`` shrinks the weights as AdamW); state keys ``step``,
+    ``exp_avg``, ``exp_avg_sq``.
+
+    ``foreach``, ``capturable`` and ``differentiable`` are accepted and ignored: the update is
+    always one fused kernel per parameter.
+
+    >>> import numtorch as torch
+    >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = torch.optim.RAdam([w], lr=0.1)
+    >>> (w * w).sum().backward(); opt.step()
+    >>> w
+    tensor([ 0.8000, -1.6000], requires_grad=True)
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False,
+                 capturable=False, differentiable=False):
+        check_lr(lr)
+        check_betas(eps, betas, weight_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        decoupled_weight_decay=decoupled_weight_decay,
+                        differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        set_flags(self, "maximize", "differentiable", "decoupled_weight_decay", "capturable",
+                  foreach=None)
+
+    def step(self, closure=None):
+        """One RAdam step over every parameter with a gradient; returns the closure's loss."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = _grad(p)
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = _step_tensor()
+                    state["exp_avg"] = _zeros_like(p)
+                    state["exp_avg_sq"] = _zeros_like(p)
+                step = _bump_step(state["step"])
+                with _Updated(self, p, exp_avg=state["exp_avg"],
+                              exp_avg_sq=state["exp_avg_sq"]) as (param, m, v):
+                    _kernels(p.device).radam_step(
+                        param, grad, m, v, float(group["lr"]), float(beta1), float(beta2),
+                        float(group["eps"]), float(group["weight_decay"]), step,
+                        bool(group["decoupled_weight_decay"]), bool(group["maximize"]),
+                        work=param.size)
+        return loss
