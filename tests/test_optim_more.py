@@ -240,11 +240,12 @@ LBFGS_CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("kwargs", LBFGS_CASES, ids=range(len(LBFGS_CASES)))
+# (float32 with the default 20 iterations per step amplifies last-bit differences on Rosenbrock:
+# that case is compared in float64 only)
+@pytest.mark.parametrize("dtype,kwargs", [
+    (dt, kw) for kw in LBFGS_CASES for dt in ("float32", "float64")
+    if not (dt == "float32" and kw.get("max_iter", 20) == 20)])
 def test_lbfgs_matches_torch(kwargs, dtype):
-    if dtype == "float32" and kwargs.get("max_iter", 20) == 20:
-        pytest.skip("20 float32 iterations on Rosenbrock amplify last-bit differences")
     a = rosenbrock_run(torch, dtype, 3, **kwargs)
     b = rosenbrock_run(nt, dtype, 3, **kwargs)
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
@@ -294,3 +295,24 @@ def test_lbfgs_arguments():
     assert nt.optim.LBFGS([x], max_iter=8).defaults["max_eval"] == 10
     t = torch.optim.LBFGS([torch.zeros(2, requires_grad=True)])
     assert nt.optim.LBFGS([x]).defaults == t.defaults
+
+
+def test_lbfgs_cuda_matches_cpu():
+    if not nt.cuda.is_available():
+        pytest.skip("no CUDA (and no simulator)")
+    res = []
+    for device in ("cpu", "cuda"):
+        x = nt.tensor(_X0).to(device).requires_grad_()
+        opt = nt.optim.LBFGS([x], max_iter=5, history_size=3, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(2):
+            opt.step(closure)
+        assert x.device.type == device
+        res.append(as_np(x))
+    np.testing.assert_allclose(res[1], res[0], rtol=1e-12, atol=1e-14)

@@ -4,7 +4,7 @@ import numpy as np
 from .._tensor import Tensor
 from .. import _dtype as D
 
-__all__ = ["scalar_state", "check_lr"]
+__all__ = ["scalar_state", "check_lr", "set_flags"]
 
 
 def scalar_state(value, device=None):

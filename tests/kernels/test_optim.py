@@ -250,7 +250,8 @@ def radam_ref(p, g, m, v, lr, beta1, beta2, eps, wd, step, decoupled, maximize):
     rho_t = rho_inf - 2.0 * step * beta2 ** step / bc2
     bce = m_ / (1.0 - beta1 ** step)
     if rho_t > 5.0:
-        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
         store(p, f64(p) - bce * lr * (bc2 ** 0.5 / (np.sqrt(v_) + eps)) * rect)
     else:
         store(p, f64(p) - bce * lr)
