@@ -692,6 +692,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
 
 #: the largest expansion of DEFLATE (about 1032:1); torch.save writes records uncompressed
 _MAX_INFLATE = 1032
+#: The most pickled structure ``load`` reads (a checkpoint's data.pkl holds the object tree and
+#: tensor metadata only: a few MiB for the largest models).
+_MAX_PICKLE = 256 << 20
 
 
 def _load(fh, name, map_location):
@@ -713,6 +716,10 @@ def _load(fh, name, map_location):
             raise _Corrupt("has no data.pkl record")
         prefix = pkl[0][:-len("data.pkl")]
         budget = [file_len]  # bytes of the file the storage records may still claim
+        if infos[pkl[0]].file_size > _MAX_PICKLE:
+            raise _Corrupt(f"data.pkl claims {infos[pkl[0]].file_size} bytes: more than the "
+                           f"{_MAX_PICKLE >> 20} MiB of structure numtorch reads (tensor data "
+                           "lives in records of its own)")
         data = _read_record(z, infos[pkl[0]], file_len, budget)
         host, moved = {}, {}
 

@@ -17,9 +17,13 @@ restarted after a crash or a hang, which are then failed cases with the case pri
 5. ``test_mpi_faults``            ``mpiexec -n 2`` jobs where one rank fails at each stage.
 
 Families 1, 2 and 4 take torch as the oracle: numtorch gives torch's result or raises an
-exception of the same built-in type. Every family prints a one-line summary (``-s``) with the
-number of cases tried and records it as a junit property; with ``NUMTORCH_FUZZ_SUMMARY=<file>``
-the lines are also appended there as JSON.
+exception of the same built-in type. ``test_sandbox_reports_crashes_and_hangs`` checks the
+isolation itself. Every family prints a one-line summary (``-s``) with the number of cases
+tried and records it as a junit property; with ``NUMTORCH_FUZZ_SUMMARY=<file>`` the lines are
+also appended there as JSON. Other knobs: ``NUMTORCH_FUZZ_EXAMPLES`` (examples per op, 8),
+``NUMTORCH_FUZZ_ONLY=<op name>`` (family 1 on one entry of the table, to reproduce a case),
+``NUMTORCH_FUZZ_TIMEOUT`` (seconds per case, 60), ``NUMTORCH_FUZZ_MPI_DEADLINE`` (15).
+Cases are deterministic (hypothesis derandomized, one seed per op), so a failure reproduces.
 """
 import json
 import os
@@ -40,7 +44,7 @@ import numtorch
 HERE = pathlib.Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-from fuzz import checkpoints, gradcases, optable as OT, opfuzz, optcases  # noqa: E402
+from fuzz import checkpoints, gradcases, known, optable as OT, opfuzz, optcases  # noqa: E402
 from fuzz.sandbox import Sandbox  # noqa: E402
 
 try:
@@ -51,7 +55,7 @@ except ImportError:  # the oracle of families 1, 2 and 4
 needs_torch = pytest.mark.skipif(torch is None, reason="torch (the oracle) is not installed")
 
 #: examples per op of the table in family 1
-OP_EXAMPLES = int(os.environ.get("NUMTORCH_FUZZ_EXAMPLES", "5"))
+OP_EXAMPLES = int(os.environ.get("NUMTORCH_FUZZ_EXAMPLES", "8"))
 #: seconds one case may take in the worker (a cold Numba compile of a new signature included)
 CASE_TIMEOUT = float(os.environ.get("NUMTORCH_FUZZ_TIMEOUT", "60"))
 
@@ -81,6 +85,15 @@ def _record(family, tried, failures, t0, record_property=None, **extra):
     if path:
         with open(path, "a") as f:
             f.write(json.dumps(line) + "\n")
+
+
+def _assert_no_unexpected(failures):
+    """Fail on any failing case that is not a known, listed deviation (tests/fuzz/known.py);
+    print the known ones (``-s``) so the backlog stays visible."""
+    unexpected, known_hits = known.split(failures)
+    for f, why in known_hits:
+        print(f"known deviation ({why}): {f[:200]}")
+    assert not unexpected, _report(unexpected)
 
 
 def _report(failures, limit=60):
@@ -113,6 +126,7 @@ def test_sandbox_reports_crashes_and_hangs():
         assert sb.run("echo", 1, "a").value == (1, "a")
         crash = sb.run("segfault")
         assert crash.kind == "crash" and "SIGSEGV" in crash.detail, crash.describe()
+        assert "_segfault" in crash.detail, crash.detail  # where it crashed, from faulthandler
         assert sb.run("sleep", 30, timeout=1).kind == "hang"
         assert sb.run("exit", 3).detail == "worker exited with status 3"
         err = sb.run("raise")
@@ -158,6 +172,9 @@ def test_ops_match_torch(group, box, record_property):
     failures, tried = [], [0]
     entries = [(i, info) for i, info in enumerate(OT.OPS) if OT.group(info) == group]
     assert entries, f"no op of the table falls in group {group}"
+    only = os.environ.get("NUMTORCH_FUZZ_ONLY")
+    if only:
+        entries = [(i, info) for i, info in entries if info.name == only]
     for index, info in entries:
         @OP_SETTINGS
         @seed(zlib.crc32(info.name.encode()))
@@ -169,8 +186,8 @@ def test_ops_match_torch(group, box, record_property):
                 failures.append(f"{opfuzz.describe(info, case)}: {msg}")
         check()
     _record(f"ops:{group}", tried[0], failures, t0, record_property, ops=len(entries))
-    assert tried[0] >= len(entries)
-    assert not failures, _report(failures)
+    assert tried[0] >= len(entries) * min(OP_EXAMPLES, 2)
+    _assert_no_unexpected(failures)
 
 
 # --- family 2: wrong-shaped gradients into every backward ------------------------------------
@@ -209,7 +226,7 @@ def test_wrong_shaped_gradients(box, record_property):
         lambda c: f"{OT.OPS[c[0]].name} {c[2]}")
     _record("wrong_gradients", len(cases), failures, t0, record_property, ops=len(GRAD_OPS))
     assert len(GRAD_OPS) > 150
-    assert not failures, _report(failures)
+    _assert_no_unexpected(failures)
 
 
 @needs_torch
@@ -223,7 +240,7 @@ def test_bad_grad_before_optimizer_step(box, record_property):
         box, "grad_step", cases, lambda o, k: gradcases.grad_step_case(torch, o, k),
         lambda t, n: gradcases.compare(t, n, rtol=1e-5, atol=1e-6), lambda c: f"{c[0]} {c[1]}")
     _record("bad_grad_step", len(cases), failures, t0, record_property)
-    assert not failures, _report(failures)
+    _assert_no_unexpected(failures)
 
 
 # --- family 3: hostile checkpoints ----------------------------------------------------------------
@@ -255,7 +272,8 @@ def _check_checkpoint(name, expect, out):
             return f"raised {exc['type']} without a message"
         return None
     if expect == "refuse":
-        return f"loaded ({out.value['type']} with {out.value['tensors']} tensors) instead of refusing"
+        return (f"loaded ({out.value['type']} with {out.value['tensors']} tensors) "
+                "instead of refusing")
     if out.value["problems"]:
         return "loaded inconsistent tensors: " + "; ".join(out.value["problems"][:3])
     if expect == "load" and out.value["tensors"] != 1:
@@ -303,7 +321,7 @@ def test_hostile_checkpoints(ckpt_box, tmp_path, record_property):
         failures.append(f"a payload ran late (created {marker.name} after its case returned)")
     _record("checkpoints", len(cases), failures, t0, record_property)
     assert len(cases) > 80
-    assert not failures, _report(failures)
+    _assert_no_unexpected(failures)
 
 
 # --- family 4: optimizer state tampering ------------------------------------------------------
@@ -313,12 +331,17 @@ def test_tampered_optimizer_state(box, record_property):
     wrong param groups, loaded and stepped: PyTorch's exception type, or PyTorch's parameters
     where it casts or ignores the change; never a crash, a hang or NaN."""
     t0 = time.monotonic()
+    exported = {n for n in numtorch.optim.__all__ if isinstance(getattr(numtorch.optim, n), type)
+                and issubclass(getattr(numtorch.optim, n), numtorch.optim.Optimizer)
+                and n != "Optimizer"}
+    covered = {k.split("-")[0] for k in gradcases.OPTIMIZERS}
+    assert exported <= covered, f"optimizers without tampering cases: {exported - covered}"
     cases = [(o, t) for o in gradcases.OPTIMIZERS for t in optcases.TAMPERS]
     failures = _sandboxed(
         box, "optim", cases, lambda o, t: optcases.tamper_case(torch, o, t),
         lambda t, n: gradcases.compare(t, n, rtol=1e-5, atol=1e-6), lambda c: f"{c[0]} {c[1]}")
     _record("optimizer_state", len(cases), failures, t0, record_property)
-    assert not failures, _report(failures)
+    _assert_no_unexpected(failures)
 
 
 # --- family 5: MPI faults -------------------------------------------------------------------
@@ -330,11 +353,8 @@ def _mpiexec():
 
 
 def _have_mpi():
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        return False
-    return _mpiexec() is not None
+    import importlib.util
+    return importlib.util.find_spec("mpi4py") is not None and _mpiexec() is not None
 
 
 #: seconds a failing 2-rank job may take to end (it takes 2-4 s when every rank aborts)
@@ -390,4 +410,4 @@ def test_mpi_faults(record_property):
         elif not re.search(pattern, out):
             failures.append(f"{mode}: no message matching {pattern!r}:\n    {tail}")
     _record("mpi_faults", len(MPI_FAULTS), failures, t0, record_property)
-    assert not failures, _report(failures)
+    _assert_no_unexpected(failures)

@@ -56,6 +56,9 @@ class Adagrad(Optimizer):
                     continue
                 grad = _grad(p)
                 state = self.state[p]
+                if not state:  # a loaded state_dict without this parameter's state
+                    state["step"] = _step_tensor()
+                    state["sum"] = _zeros_like(p, group["initial_accumulator_value"])
                 step = _bump_step(state["step"])
                 with _Updated(self, p, sum=state["sum"]) as (param, ssum):
                     _kernels(p.device).adagrad_step(

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._hooks import RemovableHandle
 from .._tensor import Tensor
-from .. import _dtype as D
+from .. import _creation, _dtype as D
 from ..autograd import grad_mode
 from ..ops import _core
 
@@ -283,6 +283,8 @@ class Optimizer:
             return False
 
         def cast(param, value, param_id, key=None):
+            if key == "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = _creation.tensor(float(value))  # older checkpoints: a Python number
             if isinstance(value, Tensor):
                 return self._cast_state_value(param, value, key, flags(param_id))
             if isinstance(value, dict):

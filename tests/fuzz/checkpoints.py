@@ -204,7 +204,7 @@ def _open_expr(marker):
 def _payloads(marker):
     """name -> data.pkl bytes that would create ``marker`` if any code ran."""
     m = str(marker)
-    w = tensor("0", 2, (2,), (1,))
+    w = tensor("0", 12, (3, 4), (4, 1))  # the storage payload_cases writes (F4)
     p = {
         "global_os_system": dumps(Call(Glob("os", "system"), _touch(m))),
         "global_posix_system": dumps(Call(Glob("posix", "system"), _touch(m))),
@@ -267,12 +267,12 @@ def _flipped(seed):
     return build
 
 
-def _pickle_flipped(seed):
+def _pickle_changed(seed):
+    """A valid data.pkl with one byte replaced (an opcode, a length, a name, a number)."""
     def build(marker):
         pkl = bytearray(dumps({"w": tensor("0", 12, (3, 4), (4, 1)), "n": [1, 2.5, "x"]}))
         rng = np.random.default_rng(seed)
-        for i in rng.integers(2, len(pkl) - 1, size=3):
-            pkl[i] = int(rng.integers(0, 256))
+        pkl[int(rng.integers(2, len(pkl) - 1))] = int(rng.integers(0, 256))
         return zip_bytes({"data.pkl": bytes(pkl), "data/0": F4})
     return build
 
@@ -382,10 +382,7 @@ for _name, _fn in [
         ("self_reference", _self_reference),
         ("bytes_flipped_1", _flipped(1)), ("bytes_flipped_2", _flipped(2)),
         ("bytes_flipped_3", _flipped(3)),
-        ("pickle_bytes_changed_1", _pickle_flipped(1)),
-        ("pickle_bytes_changed_2", _pickle_flipped(2)),
-        ("pickle_bytes_changed_3", _pickle_flipped(3)),
-        ("pickle_bytes_changed_4", _pickle_flipped(4)),
+        *[(f"pickle_byte_changed_{i}", _pickle_changed(i)) for i in range(12)],
 ]:
     CASES[_name] = (_fn, "either")
 

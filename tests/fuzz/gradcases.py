@@ -11,14 +11,12 @@ and feeds a wrong gradient into its backward in one of these ways (``KINDS``):
 - ``leaf:*``  a hook on the op's first input (a leaf) returns it.
 
 ``grad_step_case(mod, opt, kind)`` assigns a bad ``.grad`` to a parameter and steps an optimizer.
-Both return ``("ok", arrays)`` or ``("raise", exception summary)``; the parent compares torch's
-with numtorch's (run in the sandbox by ``run_numtorch`` / ``run_numtorch_step``).
+Both return ``("ok", arrays)`` or ``("raise", exception summary)``; the parent runs them with
+torch and compares with numtorch's outcome from the sandbox (``compare``).
 """
 import warnings
 
 import numpy as np
-
-import numtorch
 
 from . import optable as OT
 from .opfuzz import _exc
@@ -100,11 +98,6 @@ def grad_case(mod, info, arrays, kind):
             return "raise", _exc(e)
 
 
-def run_numtorch(op_index, arrays, kinds):
-    info = OT.OPS[op_index]
-    return [grad_case(numtorch, info, arrays, k) for k in kinds]
-
-
 # --- .grad of the wrong shape/dtype, then optimizer.step() -------------------------------------
 OPTIMIZERS = {
     "SGD": lambda t, ps: t.optim.SGD(ps, lr=0.1, momentum=0.9),
@@ -116,7 +109,26 @@ OPTIMIZERS = {
     "RMSprop": lambda t, ps: t.optim.RMSprop(ps, lr=0.01),
     "RMSprop-centered": lambda t, ps: t.optim.RMSprop(ps, lr=0.01, momentum=0.9, centered=True),
     "Adagrad": lambda t, ps: t.optim.Adagrad(ps, lr=0.1),
+    "Adadelta": lambda t, ps: t.optim.Adadelta(ps, lr=1.0, weight_decay=0.01),
+    "Adamax": lambda t, ps: t.optim.Adamax(ps, lr=0.01),
+    "NAdam": lambda t, ps: t.optim.NAdam(ps, lr=0.01),
+    "RAdam": lambda t, ps: t.optim.RAdam(ps, lr=0.01),
+    "ASGD": lambda t, ps: t.optim.ASGD(ps, lr=0.01, t0=1),
+    "LBFGS": lambda t, ps: t.optim.LBFGS(ps, lr=0.5, max_iter=3),
 }
+
+
+def step(mod, opt, params):
+    """``opt.step()``; LBFGS gets the closure it needs (a quadratic loss over ``params``)."""
+    if type(opt).__name__ != "LBFGS":
+        return opt.step()
+
+    def closure():
+        opt.zero_grad()
+        loss = sum(((p - 0.5) ** 2).sum() for p in params)
+        loss.backward()
+        return loss
+    return opt.step(closure)
 
 GRAD_KINDS = ("transposed", "flat", "broadcastable", "float64", "int64", "list", "ndarray",
               "noncontig_ok", "expanded_ok")
@@ -153,15 +165,11 @@ def grad_step_case(mod, opt_name, kind):
             opt = OPTIMIZERS[opt_name](mod, [w, b])
             b.grad = mod.full((4,), 0.25)
             w.grad = _bad_grad(mod, kind)
-            opt.step()
-            opt.step()
+            step(mod, opt, [w, b])
+            step(mod, opt, [w, b])
             return "ok", [np.array(p.detach().numpy(), copy=True) for p in (w, b)]
         except Exception as e:  # noqa: BLE001
             return "raise", _exc(e)
-
-
-def run_numtorch_step(cases):
-    return [grad_step_case(numtorch, o, k) for o, k in cases]
 
 
 # --- comparing ---------------------------------------------------------------------------------

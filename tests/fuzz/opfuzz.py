@@ -21,7 +21,6 @@ from .sandbox import builtin_bases
 ALL_DTYPES = ("float32", "float64", "int64", "bool")
 FLOAT_SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -2.5, 0.5, 1e4])
 INT_SPECIAL = np.array([0, 0, -1, 1, 2, -3, 7, 2 ** 31, -(2 ** 40)], dtype=np.int64)
-LAYOUTS = ("contig", "T", "step", "offset", "expand")
 
 
 # --- inputs ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 
 import numtorch
 
-from .gradcases import OPTIMIZERS, _params
+from .gradcases import OPTIMIZERS, _params, step
 from .opfuzz import _exc
 
 
@@ -87,7 +87,7 @@ def tamper_case(mod, opt_name, tamper):
         w, b = _params(mod)
         opt = make(mod, [w, b])
         _grads(mod, w, b)
-        opt.step()
+        step(mod, opt, [w, b])
         sd = _clone(mod, opt.state_dict())
         TAMPERS[tamper](mod, sd)
         w2, b2 = _params(mod)
@@ -96,7 +96,7 @@ def tamper_case(mod, opt_name, tamper):
             opt2.load_state_dict(sd)
             for _ in range(2):
                 _grads(mod, w2, b2)
-                opt2.step()
+                step(mod, opt2, [w2, b2])
             return "ok", [np.array(p.detach().numpy(), copy=True) for p in (w2, b2)]
         except Exception as e:  # noqa: BLE001 -- compared with torch's
             return "raise", _exc(e)

@@ -12,10 +12,12 @@ hang is charged to the case that caused it and the rest go on in a fresh worker.
 many GiB: an allocation that blows up is then a ``MemoryError`` in the case, not a machine that
 swaps. (A fork of pytest already maps about 1 GiB, so the cap is relative to that, not absolute.)
 """
+import faulthandler
 import multiprocessing
 import os
 import resource
 import signal
+import tempfile
 import traceback
 
 __all__ = ["Sandbox", "Outcome", "exc_summary"]
@@ -69,7 +71,11 @@ def _limit_memory(gib):
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
-def _serve(conn, table, memory_gib):
+def _serve(conn, table, memory_gib, crash_log):
+    if crash_log is None:
+        faulthandler.disable()
+    else:  # where a fatal signal's Python traceback goes: the parent reads it after a crash
+        faulthandler.enable(file=open(crash_log, "w"), all_threads=False)
     if memory_gib:
         _limit_memory(memory_gib)
     while True:
@@ -100,18 +106,34 @@ def _outcome(reply):
 class Sandbox:
     """A forked worker serving ``table[key](*args)``; see the module docstring."""
 
-    def __init__(self, table, timeout=60.0, memory_gib=None):
+    def __init__(self, table, timeout=60.0, memory_gib=None, tracebacks=True):
         self.table = table
         self.timeout = timeout
         self.memory_gib = memory_gib
         self._proc = None
         self._conn = None
         self.forks = 0
+        self._log = None
+        if tracebacks:
+            fd, self._log = tempfile.mkstemp(prefix="numtorch-sandbox-", suffix=".log")
+            os.close(fd)
+
+    def _crash_trace(self):
+        """The last lines of the worker's fatal-signal traceback (faulthandler), if any."""
+        if self._log is None:
+            return ""
+        try:
+            with open(self._log) as f:
+                lines = [ln.rstrip() for ln in f if ln.strip()]
+        except OSError:
+            return ""
+        frames = [ln.strip() for ln in lines if ln.strip().startswith("File ")]
+        return ("; traceback: " + " <- ".join(frames[:4])) if frames else ""
 
     def _start(self):
         parent, child = _CTX.Pipe()
-        self._proc = _CTX.Process(target=_serve, args=(child, self.table, self.memory_gib),
-                                  daemon=True)
+        self._proc = _CTX.Process(target=_serve, args=(child, self.table, self.memory_gib,
+                                                       self._log), daemon=True)
         self._proc.start()
         child.close()
         self._conn = parent
@@ -134,6 +156,11 @@ class Sandbox:
 
     def close(self):
         self._stop(kill=True)
+        if self._log is not None:
+            try:
+                os.unlink(self._log)
+            except OSError:
+                pass
 
     def _send(self, key, args, many):
         if self._proc is None or not self._proc.is_alive():
@@ -158,7 +185,7 @@ class Sandbox:
                     name = signal.Signals(-code).name
                 except ValueError:
                     name = str(-code)
-                return Outcome("crash", detail=f"worker killed by {name}")
+                return Outcome("crash", detail=f"worker killed by {name}{self._crash_trace()}")
             return Outcome("crash", detail=f"worker exited with status {code}")
 
     def run(self, key, *args, timeout=None):
