@@ -593,7 +593,7 @@ OPS = [
     unary("to.int", lambda t, x: x.to(t.int32), dtypes=F, grad=False),
     unary("to.copy", lambda t, x: x.to(x.dtype, copy=True), dtypes=FI),
     unary("type", lambda t, x: x.type(t.float64), dtypes=F),
-    unary("cpu", lambda t, x: x.cpu() * 1, dtypes=FI),
+    unary("cpu", lambda t, x: x.cpu().to(x.device) * 1, dtypes=FI),  # (cuda: a round trip)
     # (byte: a negative float has no uint8 value; the cast is undefined in C, so not tested)
     # (float: a float32 result is too coarse for a numerical gradient check; torch's grad is compared)
     *[unary(n, lambda t, x, _n=n: getattr(x, _n)(), dtypes=F, grad=n in ("double", "float"),

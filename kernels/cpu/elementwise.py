@@ -42,8 +42,8 @@ def _unary(op, x):
         return x if x >= 0 else -x
     if op == SIGN:
         return (x > 0) - (x < 0) if x == x else x
-    if op == RELU:
-        return x if x > 0 or x != x else x - x
+    if op == RELU:  # (a literal 0, not x - x: that is NaN at -inf)
+        return x if x > 0 or x != x else 0
     if op == SQUARE:
         return x * x
     if op == EXP:

@@ -49,7 +49,6 @@ def _max_pool2d_dense(x, w_, hw, kh, kw, sh, sw, oh_n, ow_n, out, idx):
     negative-index tests to the inner loop."""
     ohw = oh_n * ow_n
     P = out.shape[0] // ohw if ohw else 0
-    one = np.uint64(1)
     for p in prange(P):
         xb = np.uint64(p) * np.uint64(hw)
         ob = np.uint64(p) * np.uint64(ohw)

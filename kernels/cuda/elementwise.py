@@ -58,8 +58,8 @@ def _unary(x):
         return x if x >= 0 else -x
     if OP == SIGN:
         return 1 if x > 0 else (-1 if x < 0 else x - x)  # x - x: 0, or NaN for NaN
-    if OP == RELU:
-        return x if x > 0 or x != x else x - x
+    if OP == RELU:  # (a literal 0, not x - x: that is NaN at -inf)
+        return x if x > 0 or x != x else 0
     if OP == SQUARE:
         return x * x
     if OP == EXP:

@@ -186,8 +186,8 @@ def scatter_ref(out, idx, src, add):
 
 
 @pytest.mark.parametrize("device,dtype,form",
-                         scatter_cases([np.float64, np.int32, np.int8, np.bool_], [np.float64, np.int8]),
-                         indirect=["device"])
+                         scatter_cases([np.float64, np.int32, np.int8, np.bool_],
+                                       [np.float64, np.int8]), indirect=["device"])
 def test_scatter_duplicates_last_wins(device, dtype, form, monkeypatch):
     set_form(device, form, monkeypatch)
     rng = np.random.default_rng(4)
