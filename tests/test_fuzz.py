@@ -22,7 +22,8 @@ isolation itself. Every family prints a one-line summary (``-s``) with the numbe
 tried and records it as a junit property; with ``NUMTORCH_FUZZ_SUMMARY=<file>`` the lines are
 also appended there as JSON. Other knobs: ``NUMTORCH_FUZZ_EXAMPLES`` (examples per op, 8),
 ``NUMTORCH_FUZZ_ONLY=<op name>`` (family 1 on one entry of the table, to reproduce a case),
-``NUMTORCH_FUZZ_TIMEOUT`` (seconds per case, 60), ``NUMTORCH_FUZZ_MPI_DEADLINE`` (15).
+``NUMTORCH_FUZZ_TIMEOUT`` (seconds per case, 240: a case may compile kernels on an empty Numba
+cache), ``NUMTORCH_FUZZ_MPI_DEADLINE`` (15).
 Cases are deterministic (hypothesis derandomized, one seed per op), so a failure reproduces.
 """
 import json
@@ -57,7 +58,7 @@ needs_torch = pytest.mark.skipif(torch is None, reason="torch (the oracle) is no
 #: examples per op of the table in family 1
 OP_EXAMPLES = int(os.environ.get("NUMTORCH_FUZZ_EXAMPLES", "8"))
 #: seconds one case may take in the worker (a cold Numba compile of a new signature included)
-CASE_TIMEOUT = float(os.environ.get("NUMTORCH_FUZZ_TIMEOUT", "60"))
+CASE_TIMEOUT = float(os.environ.get("NUMTORCH_FUZZ_TIMEOUT", "240"))
 
 # what the forked workers can run, by key (the table exists before any fork)
 TABLE = {"op": opfuzz.run_numtorch,
