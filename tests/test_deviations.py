@@ -456,3 +456,16 @@ def test_repeat_gradient_and_inplace_on_result():
     g, tg = _grads(lambda t, x: x.repeat(3).mul_(2), np.arange(2.0))  # in place on the result
     _assert_equal(_plain(g), _plain(tg))
     same(lambda t: t.zeros(2).repeat(-1), match="negative dimension")
+
+
+@pytest.mark.parametrize("args", [(1, -2, 2), (1, 5, 1), (1, 2, 5), (1, -1, 2), (1, 1, -1),
+                                  (0, -2, 1), (0, 1, 0)])
+def test_narrow_errors_like_torch(args):
+    torch = pytest.importorskip("torch")
+    try:
+        expected = torch.zeros(1, 4).narrow(*args).shape
+    except Exception as e:  # noqa: BLE001  (the type is what is compared)
+        with pytest.raises(type(e)):
+            numtorch.zeros(1, 4).narrow(*args)
+    else:
+        assert tuple(numtorch.zeros(1, 4).narrow(*args).shape) == tuple(expected)

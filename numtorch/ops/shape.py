@@ -408,9 +408,14 @@ def narrow(input, dim, start, length):
     n = input._data.shape[d]
     if isinstance(start, Tensor):
         start = int(start)
+    if not -n <= start <= n:  # PyTorch: IndexError for the start, RuntimeError for the rest
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
     if start < 0:
         start += n
-    if not 0 <= start <= n or length < 0 or start + length > n:
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > n:
         raise RuntimeError(
             f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
     key = (slice(None),) * d + (slice(start, start + length),)

@@ -31,8 +31,6 @@ KNOWN = [(re.compile(p), why) for p, why in [
     # exception types
     (r"^(amin|min|norm\.inf|norm\.inf_dim)[.\w]*\(.*numtorch IndexError",
      "reductions over an empty dim raise IndexError (torch RuntimeError)"),
-    (r"^narrow\.neg_start", "narrow with an out-of-range negative start raises RuntimeError "
-     "(torch IndexError)"),
     (r"^index_add\.alpha.*numtorch ValueError", "index_add with a mis-shaped source leaks "
      "NumPy's ValueError (torch RuntimeError)"),
     # autograd
