@@ -469,3 +469,18 @@ def test_narrow_errors_like_torch(args):
             numtorch.zeros(1, 4).narrow(*args)
     else:
         assert tuple(numtorch.zeros(1, 4).narrow(*args).shape) == tuple(expected)
+
+
+@pytest.mark.parametrize("shape,index", [((1, 3), [0, 1, 2]), ((3, 2), [0, 1, 2]),
+                                         ((3, 3), [0, 1]), ((2, 3, 3), [0, 1, 2]),
+                                         ((3, 3), [0, 1, 3])])
+def test_index_add_checks_the_source_shape_like_torch(shape, index):
+    torch = pytest.importorskip("torch")
+    try:
+        expected = torch.zeros(3, 4).index_add(1, torch.tensor(index), torch.ones(shape))
+    except RuntimeError as e:
+        with pytest.raises(RuntimeError, match=re.escape(str(e)[:40])):
+            numtorch.zeros(3, 4).index_add(1, numtorch.tensor(index), numtorch.ones(shape))
+    else:
+        got = numtorch.zeros(3, 4).index_add(1, numtorch.tensor(index), numtorch.ones(shape))
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())

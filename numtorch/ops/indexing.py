@@ -87,6 +87,15 @@ class IndexAdd(Function):
     def forward(ctx, x, dim, idx, src, negative=False):
         shp = x._data.shape
         pos = _checked(idx, shp[dim], "index", dim, negative, RuntimeError)
+        sshp = src._data.shape
+        if len(sshp) != len(shp) or sshp[:dim] + sshp[dim + 1:] != shp[:dim] + shp[dim + 1:]:
+            raise RuntimeError(
+                "source tensor shape must match self tensor shape, excluding the specified "
+                f"dimension. Got self.shape = {list(shp)} source.shape = {list(sshp)}")
+        if sshp[dim] != pos.size:
+            raise RuntimeError(
+                f"index_add_(): Number of indices ({pos.size}) should be equal to "
+                f"source.size(dim): ({sshp[dim]}), for dim: {dim}")
         ctx.save_for_backward(idx)
         ctx.dim = dim
         ctx.negative = negative

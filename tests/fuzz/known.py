@@ -31,8 +31,6 @@ KNOWN = [(re.compile(p), why) for p, why in [
     # exception types
     (r"^(amin|min|norm\.inf|norm\.inf_dim)[.\w]*\(.*numtorch IndexError",
      "reductions over an empty dim raise IndexError (torch RuntimeError)"),
-    (r"^index_add\.alpha.*numtorch ValueError", "index_add with a mis-shaped source leaks "
-     "NumPy's ValueError (torch RuntimeError)"),
     # autograd
     (r"fn:flat: torch raised RuntimeError \(Function BadBackward returned an invalid gradient",
      "a one-element gradient is reshaped into any one-element input shape (torch requires a "
