@@ -484,3 +484,16 @@ def test_index_add_checks_the_source_shape_like_torch(shape, index):
     else:
         got = numtorch.zeros(3, 4).index_add(1, numtorch.tensor(index), numtorch.ones(shape))
         np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (2, 3), (2, 4, 1), (2, 4)])
+def test_index_copy_checks_the_source_shape_like_torch(shape):
+    torch = pytest.importorskip("torch")
+    try:
+        expected = torch.zeros(3, 4).index_copy(0, torch.tensor([0, 2]), torch.ones(shape))
+    except (IndexError, RuntimeError) as e:
+        with pytest.raises(type(e), match=re.escape(str(e)[:40])):
+            numtorch.zeros(3, 4).index_copy(0, numtorch.tensor([0, 2]), numtorch.ones(shape))
+    else:
+        got = numtorch.zeros(3, 4).index_copy(0, numtorch.tensor([0, 2]), numtorch.ones(shape))
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())

@@ -177,6 +177,22 @@ def index_copy(input, dim, index, source):
     # PyTorch refuses negative indices here (indexing, which does the copy, would wrap them)
     _checked(index, input._data.shape[d] if input.ndim else 1, "index", d, False, IndexError,
              "index_copy_(): ")
+    shp, sshp, n = input._data.shape, source._data.shape, index._data.size
+    if len(shp) > 0 and len(sshp) > 0:
+        if len(sshp) != len(shp):
+            raise IndexError(
+                "index_copy_(): When source and destination are not scalars, their "
+                f"dimensionality must match. Source dimensionality ({len(sshp)}), destination "
+                f"dimensionality ({len(shp)})")
+        if sshp[d] != n:
+            raise IndexError(f"index_copy_(): Number of indices ({n}) should be equal to "
+                             f"source.size(dim) ({sshp[d]})")
+        for k, (a, b) in enumerate(zip(shp, sshp)):
+            if k != d and a != b:
+                raise RuntimeError(
+                    "index_copy_(): Source/destination tensor must have same slice shapes. "
+                    f"Destination slice shape: {a} at dimension {k} and source slice shape: {b} "
+                    f"at dimension {k}.")
     key = (slice(None),) * d + (index,)
     out = input.clone()
     setitem(out, key, source)

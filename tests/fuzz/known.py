@@ -19,8 +19,6 @@ KNOWN = [(re.compile(p), why) for p, why in [
     (r"^addmm\(.*Target sizes", "addmm broadcasts a mat1 @ mat2 of fewer rows instead of refusing"),
     (r"^addmm\(.*int64 .*dtype float32 != torch's int64", "addmm on int64 computes in float32"),
     (r"^nansum.*bool .*dtype float32 != torch's int64", "nansum of bool gives float32 (torch int64)"),
-    (r"^index_copy\(.*Number of indices", "index_copy with fewer source rows than indices "
-     "returns instead of raising"),
     (r"^lerp\.tensor\(.*nan location", "lerp with infinite operands: inf where torch gives NaN"),
     (r"^pow\.half\(.*nan location", "x ** 0.5 at -inf and -0.0: inf and 0 (torch NaN and -0.0)"),
     (r"^pow\.int\(.*Integers to negative integer powers",
