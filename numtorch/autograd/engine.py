@@ -10,6 +10,8 @@ is summed to its input's shape only where broadcasting allows, and a hook must n
 value's shape, dtype or device (PyTorch's errors), so no backward kernel reads a gradient of
 another shape than its forward made.
 """
+import math
+
 from . import grad_mode
 from .function import AccumulateGrad
 
@@ -54,7 +56,7 @@ def _fit(g, meta, node, i):
     if gshape != shape:
         if _expandable(shape, gshape):
             g = _sum_to(g, shape)
-        elif g._data.size == 1 and _numel(shape) == 1:  # e.g. 0-d for a (1,) input
+        elif g._data.size == 1 and math.prod(shape) == 1:  # e.g. 0-d for a (1,) input
             g = g.reshape(shape)
         else:
             raise RuntimeError(
@@ -67,13 +69,6 @@ def _fit(g, meta, node, i):
     if g.dtype is not dtype:
         g = g.to(dtype)
     return g
-
-
-def _numel(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _type_name(t):

@@ -1,10 +1,11 @@
-"""0-d optimizer state (``mu_product``, ASGD's ``eta``/``mu``) in PyTorch's scalar dtype."""
+"""What the optimizers share besides ``Optimizer``: 0-d state (``mu_product``, ASGD's
+``eta``/``mu``) in PyTorch's scalar dtype, and PyTorch's argument checks."""
 import numpy as np
 
 from .._tensor import Tensor
 from .. import _dtype as D
 
-__all__ = ["scalar_state", "check_lr", "set_flags"]
+__all__ = ["scalar_state", "check_lr", "check_betas", "set_flags"]
 
 
 def scalar_state(value, device=None):
@@ -23,6 +24,18 @@ def check_lr(lr):
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def check_betas(eps, betas, weight_decay):
+    """PyTorch's checks of ``eps``, ``betas`` and ``weight_decay`` (Adam's family)."""
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 def set_flags(optimizer, *names, **values):

@@ -1,20 +1,8 @@
 """``Adamax``: Adam with the infinity norm in place of the second moment."""
-from ._scalar_state import check_lr, set_flags
+from ._scalar_state import check_betas, check_lr, set_flags
 from .optimizer import Optimizer, _Updated, _bump_step, _grad, _kernels, _step_tensor, _zeros_like
 
 __all__ = ["Adamax"]
-
-
-def check_betas(eps, betas, weight_decay):
-    """PyTorch's checks of ``eps``, ``betas`` and ``weight_decay`` (Adam's family)."""
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 class Adamax(Optimizer):

@@ -1,6 +1,5 @@
 """``NAdam``: Adam with Nesterov momentum and a momentum-decay schedule."""
-from ._scalar_state import check_lr, scalar_state, set_flags
-from .adamax import check_betas
+from ._scalar_state import check_betas, check_lr, scalar_state, set_flags
 from .optimizer import Optimizer, _Updated, _bump_step, _grad, _kernels, _step_tensor, _zeros_like
 
 __all__ = ["NAdam"]

@@ -1,6 +1,5 @@
 """``RAdam``: Adam with the variance of its adaptive rate rectified in the first steps."""
-from ._scalar_state import check_lr, set_flags
-from .adamax import check_betas
+from ._scalar_state import check_betas, check_lr, set_flags
 from .optimizer import Optimizer, _Updated, _bump_step, _grad, _kernels, _step_tensor, _zeros_like
 
 __all__ = ["RAdam"]
