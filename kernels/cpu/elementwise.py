@@ -13,9 +13,11 @@ How a call runs (the launcher picks, the kernels stay simple loops):
    (a bias add runs at full bandwidth without expanding the bias);
 3. anything else (transposed views, a strided ``out``): a generic N-d loop.
 
-Each op is an integer code that the kernel factories close over; the scalar function switches
-on it and LLVM folds the switch away. (A closure over a jitted function would defeat Numba's
-disk cache: the dispatcher pickles with a fresh UUID in every process.)
+Each op is an integer code; the scalar bodies switch on the global ``OP``, and every op gets its
+own compiled copy of its body with ``OP`` bound to its code, so Numba prunes the other branches
+before typing (a kernel compiles only its op's code) and the loops call it as the global
+``apply``. (A closure over a jitted function would defeat Numba's disk cache: the dispatcher
+pickles with a fresh UUID in every process.)
 """
 import functools
 import math
@@ -27,6 +29,9 @@ from .. import policy
 from ..layout import collapse_broadcast, pad3
 from . import _vmath
 
+# Globals of the scalar bodies and loops below, bound per op by policy (``bind=``).
+OP = apply = None
+
 # --------------------------------------------------------------------------------------------
 # Scalar definitions, one line per op.
 # --------------------------------------------------------------------------------------------
@@ -34,75 +39,72 @@ from . import _vmath
  SIGMOID, ERF, RECIPROCAL, LOG2, FLOOR, CEIL, ROUND, TRUNC) = range(23)
 
 
-@policy.scalar
-def _unary(op, x):
-    if op == NEG:
+def _unary(x):
+    if OP == NEG:
         return -x
-    if op == ABS:  # (the builtin name is taken by the exported kernel below)
+    if OP == ABS:  # (the builtin name is taken by the exported kernel below)
         return x if x >= 0 else -x
-    if op == SIGN:
+    if OP == SIGN:
         return (x > 0) - (x < 0) if x == x else x
-    if op == RELU:  # (a literal 0, not x - x: that is NaN at -inf)
+    if OP == RELU:  # (a literal 0, not x - x: that is NaN at -inf)
         return x if x > 0 or x != x else 0
-    if op == SQUARE:
+    if OP == SQUARE:
         return x * x
-    if op == EXP:
+    if OP == EXP:
         return _vmath.exp(x)
-    if op == LOG:
+    if OP == LOG:
         return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
-    if op == LOG1P:
+    if OP == LOG1P:
         return math.log1p(x) if x > -1 else (-math.inf if x == -1 else math.nan)
-    if op == EXPM1:
+    if OP == EXPM1:
         return math.expm1(x)
-    if op == SQRT:
+    if OP == SQRT:
         return math.sqrt(x) if x >= 0 else math.nan
-    if op == RSQRT:
+    if OP == RSQRT:
         return 1.0 / math.sqrt(x) if x >= 0 else math.nan
-    if op == SIN:
+    if OP == SIN:
         return math.sin(x)
-    if op == COS:
+    if OP == COS:
         return math.cos(x)
-    if op == TAN:
+    if OP == TAN:
         return math.tan(x)
-    if op == TANH:
+    if OP == TANH:
         return math.tanh(x)
-    if op == SIGMOID:
+    if OP == SIGMOID:
         # exp of -|x| never overflows; selects, not branches, keep the loop vectorised
         e = _vmath.exp(-x if x >= 0 else x)
         return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
-    if op == ERF:
+    if OP == ERF:
         return math.erf(x)
-    if op == RECIPROCAL:
+    if OP == RECIPROCAL:
         return 1.0 / x
-    if op == LOG2:
+    if OP == LOG2:
         return math.log2(x) if x > 0 else (-math.inf if x == 0 else math.nan)
     # np.floor & co. keep the sign of zero (ceil(-0.5) is -0.0) and need no int64 round trip
-    if op == FLOOR:
+    if OP == FLOOR:
         return np.floor(x)
-    if op == CEIL:
+    if OP == CEIL:
         return np.ceil(x)
-    if op == ROUND:
+    if OP == ROUND:
         return np.rint(x)
     return np.trunc(x)  # TRUNC
 
 
-@policy.scalar
-def _identity(op, x):  # copies and casts: the store into out converts
+def _identity(x):  # copies and casts: the store into out converts
     return x
 
 
 (ISNAN, ISINF, ISFINITE, LOGICAL_NOT, SIGNBIT) = range(5)
 
 
-@policy.scalar
-def _predicate(op, x):
-    if op == ISNAN:
+def _predicate(x):
+    if OP == ISNAN:
         return x != x
-    if op == ISINF:
+    if OP == ISINF:
         return x == math.inf or x == -math.inf
-    if op == ISFINITE:
+    if OP == ISFINITE:
         return x == x and x != math.inf and x != -math.inf
-    if op == LOGICAL_NOT:
+    if OP == LOGICAL_NOT:
         return not x
     return np.signbit(x)  # SIGNBIT: true for -0.0 and -nan too (not ``x < 0``)
 
@@ -110,29 +112,28 @@ def _predicate(op, x):
 (ADD, SUB, MUL, DIV, FLOORDIV, REMAINDER, POW, MAXIMUM, MINIMUM, ATAN2, FMAX, FMIN) = range(12)
 
 
-@policy.scalar
-def _binary(op, x, y):
-    if op == ADD:
+def _binary(x, y):
+    if OP == ADD:
         return x + y
-    if op == SUB:
+    if OP == SUB:
         return x - y
-    if op == MUL:
+    if OP == MUL:
         return x * y
-    if op == DIV:
+    if OP == DIV:
         return x / y
-    if op == FLOORDIV:
+    if OP == FLOORDIV:
         return x // y
-    if op == REMAINDER:
+    if OP == REMAINDER:
         return x % y
-    if op == POW:
+    if OP == POW:
         return x ** y
-    if op == MAXIMUM:  # NaN propagates, as torch.maximum
+    if OP == MAXIMUM:  # NaN propagates, as torch.maximum
         return x if x > y or x != x else y
-    if op == MINIMUM:
+    if OP == MINIMUM:
         return x if x < y or x != x else y
-    if op == ATAN2:
+    if OP == ATAN2:
         return math.atan2(x, y)
-    if op == FMAX:
+    if OP == FMAX:
         return x if x > y or y != y else y
     return x if x < y or y != y else y  # FMIN
 
@@ -140,11 +141,10 @@ def _binary(op, x, y):
 (BITAND, BITOR, BITXOR) = range(3)
 
 
-@policy.scalar
-def _bitwise(op, x, y):  # integers and bool only
-    if op == BITAND:
+def _bitwise(x, y):  # integers and bool only
+    if OP == BITAND:
         return x & y
-    if op == BITOR:
+    if OP == BITOR:
         return x | y
     return x ^ y
 
@@ -152,23 +152,22 @@ def _bitwise(op, x, y):  # integers and bool only
 (EQ, NE, LT, LE, GT, GE, LOGICAL_AND, LOGICAL_OR, LOGICAL_XOR) = range(9)
 
 
-@policy.scalar
-def _compare(op, x, y):
-    if op == EQ:
+def _compare(x, y):
+    if OP == EQ:
         return x == y
-    if op == NE:
+    if OP == NE:
         return x != y
-    if op == LT:
+    if OP == LT:
         return x < y
-    if op == LE:
+    if OP == LE:
         return x <= y
-    if op == GT:
+    if OP == GT:
         return x > y
-    if op == GE:
+    if OP == GE:
         return x >= y
-    if op == LOGICAL_AND:
+    if OP == LOGICAL_AND:
         return (x != 0) and (y != 0)
-    if op == LOGICAL_OR:
+    if OP == LOGICAL_OR:
         return (x != 0) or (y != 0)
     return (x != 0) != (y != 0)  # LOGICAL_XOR
 
@@ -176,36 +175,43 @@ def _compare(op, x, y):
 # --------------------------------------------------------------------------------------------
 # Kernel factories: each returns loops specialised (by closure constant) to one op.
 # --------------------------------------------------------------------------------------------
-def _unary_kernels(name, scalar_fn, op):
-    # the loops call ``apply`` as a global that policy binds to scalar_fn (not a closure cell)
+def _apply(name, body, code):
+    # one scalar function per op: ``OP`` is a global constant there, so Numba prunes the other
+    # branches before typing them (one compile types one op's code, not the whole switch); it
+    # is compiled once per dtype and LLVM inlines it into each loop (see policy.scalar)
+    return policy.scalar(body, name=f"ew_{name}_scalar", bind={"OP": code}, inline="never")
+
+
+def _unary_kernels(name, body, code):
+    # the loops call ``apply`` as a global that policy binds to the op's scalar function
     def flat(x, out):
         for i in prange(out.shape[0]):
-            out[i] = apply(op, x[i])
+            out[i] = apply(x[i])
 
     def nd(x, out):
         for idx in np.ndindex(out.shape):
-            out[idx] = apply(op, x[idx])
+            out[idx] = apply(x[idx])
 
-    bind = {"apply": scalar_fn}
+    bind = {"apply": _apply(name, body, code)}
     return (policy.Twin(flat, name + "_flat", bind),
             policy.kernel(nd, name=name + "_nd", bind=bind))
 
 
-def _binary_kernels(name, scalar_fn, op):
-    # the loops call ``apply`` as a global that policy binds to scalar_fn (not a closure cell)
+def _binary_kernels(name, body, code):
+    # the loops call ``apply`` as a global that policy binds to the op's scalar function
     def flat(a, b, out):
         n = out.shape[0]
         if a.shape[0] == n and b.shape[0] == n:
             for i in prange(n):
-                out[i] = apply(op, a[i], b[i])
+                out[i] = apply(a[i], b[i])
         elif a.shape[0] == n:
             s = b[0]
             for i in prange(n):
-                out[i] = apply(op, a[i], s)
+                out[i] = apply(a[i], s)
         else:
             s = a[0]
             for i in prange(n):
-                out[i] = apply(op, s, b[i])
+                out[i] = apply(s, b[i])
 
     def rows(a, b, out):
         L, M, N = out.shape
@@ -218,21 +224,21 @@ def _binary_kernels(name, scalar_fn, op):
             mb = m if b.shape[1] > 1 else 0
             if a.shape[2] == N and b.shape[2] == N:
                 for k in range(N):
-                    out[l, m, k] = apply(op, a[la, ma, k], b[lb, mb, k])
+                    out[l, m, k] = apply(a[la, ma, k], b[lb, mb, k])
             elif a.shape[2] == N:
                 s = b[lb, mb, 0]
                 for k in range(N):
-                    out[l, m, k] = apply(op, a[la, ma, k], s)
+                    out[l, m, k] = apply(a[la, ma, k], s)
             else:
                 s = a[la, ma, 0]
                 for k in range(N):
-                    out[l, m, k] = apply(op, s, b[lb, mb, k])
+                    out[l, m, k] = apply(s, b[lb, mb, k])
 
     def nd(a, b, out):
         for idx in np.ndindex(out.shape):
-            out[idx] = apply(op, a[idx], b[idx])
+            out[idx] = apply(a[idx], b[idx])
 
-    bind = {"apply": scalar_fn}
+    bind = {"apply": _apply(name, body, code)}
     return (policy.Twin(flat, name + "_flat", bind), policy.Twin(rows, name + "_rows", bind),
             policy.kernel(nd, name=name + "_nd", bind=bind))
 
