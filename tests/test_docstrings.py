@@ -18,7 +18,7 @@ import pytest
 NAMESPACES = [
     "numtorch", "numtorch.nn", "numtorch.nn.functional", "numtorch.nn.init", "numtorch.nn.utils",
     "numtorch.optim", "numtorch.optim.lr_scheduler", "numtorch.autograd", "numtorch.utils.data",
-    "numtorch.utils.hooks",
+    "numtorch.utils.hooks", "numtorch.nn.utils.rnn",
     "numtorch.vision.datasets", "numtorch.vision.transforms", "numtorch.distributed",
     "numtorch.nn.parallel", "numtorch.cuda", "numtorch.accelerator", "numtorch.backends",
     "numtorch.backends.cudnn", "numtorch.backends.mps", "numtorch.backends.cpu",

@@ -1,0 +1,125 @@
+"""Fused recurrent cells: the pointwise part of an LSTM or GRU time step (gate activations, the
+cell and hidden updates) as one kernel forward and one backward (``kernels/<device>/rnn.py``).
+
+They are not public ops: ``nn.LSTM``/``nn.GRU`` and their cells call them between the GEMMs,
+which stay ordinary matmuls (the input projection of every time step in one, the recurrent one
+per step). ``SplitRows`` hands the per-step slices of that one projection to the steps as a
+single graph node. The backward rules call kernels, so they are once-differentiable.
+"""
+from .. import _dtype as D
+from .._tensor import Tensor
+from ..autograd.function import Function, once_differentiable
+from ._core import carray, channel_array, kernels, raw, same_device, shape_str
+from .shape import cat
+
+
+def _check(name, *pairs):
+    """Refuse what the kernels cannot index: ``pairs`` are (what, tensor, expected shape); every
+    tensor on one device, of one float dtype, float32 or float64."""
+    ref = pairs[0][1]
+    if ref.ndim != 2:
+        raise RuntimeError(f"{name}: expected {pairs[0][0]} of 2 dimensions (batch, hidden), got "
+                           f"shape {shape_str(ref._data.shape)}")
+    dt = ref.dtype
+    if dt is not D.float32 and dt is not D.float64:
+        raise RuntimeError(f"{name}: expected float32 or float64 tensors, got {dt}")
+    same_device(*(t for _, t, _ in pairs))
+    for what, t, shape in pairs:
+        if t.dtype is not dt:
+            raise RuntimeError(f"{name}: expected {what} to have dtype {dt}, got {t.dtype}")
+        if tuple(t._data.shape) != shape:
+            raise RuntimeError(f"{name}: expected {what} of shape {shape_str(shape)}, got "
+                               f"{shape_str(t._data.shape)}")
+
+
+class SplitRows(Function):
+    """``x`` (N, ...) -> views of consecutive row blocks of the given ``sizes`` (summing to N), as
+    one graph node: backward concatenates the blocks' gradients once. (``split`` makes one
+    slice node per block, each scattering its gradient into zeros of x's shape: quadratic in the
+    number of time steps.)"""
+
+    @staticmethod
+    def forward(ctx, x, sizes):
+        if sum(sizes) != x._data.shape[0] or any(n < 0 for n in sizes):
+            raise RuntimeError(f"split_rows: sizes {list(sizes)} do not partition the "
+                               f"{x._data.shape[0]} rows of the input")
+        out, pos = [], 0
+        for n in sizes:
+            out.append(x._view_of(x._data[pos:pos + n]))
+            pos += n
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(grads, 0), None
+
+
+class FusedLSTMCell(Function):
+    """LSTM step from pre-activations: ``(xg, hg, c_prev) -> (h, c)`` with gates = xg + hg
+    (B, 4H) in PyTorch's order i, f, g, o, ``c = f * c_prev + i * g``, ``h = o * tanh(c)``.
+    ``xg`` holds the input projection and both biases, ``hg`` the recurrent product."""
+
+    @staticmethod
+    def forward(ctx, xg, hg, c_prev):
+        B, H = c_prev._data.shape[-2:] if c_prev.ndim >= 2 else (0, 0)
+        _check("lstm_cell", ("c_prev", c_prev, (B, H)), ("the input gates", xg, (B, 4 * H)),
+               ("the hidden gates", hg, (B, 4 * H)))
+        dt, dev = c_prev.dtype, c_prev.device
+        act, c, h = raw((B, 4 * H), dt, dev), raw((B, H), dt, dev), raw((B, H), dt, dev)
+        kernels(dev).rnn.lstm_cell(carray(xg), carray(hg), carray(c_prev), act, c, h)
+        c = Tensor._make(c, dt, dev)
+        # c is saved as a tensor: backward refuses to run if it was modified in place since
+        ctx.save_for_backward(c_prev, c)
+        ctx.act = act
+        return Tensor._make(h, dt, dev), c
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gh, gc):
+        c_prev, c = ctx.saved_tensors
+        dt, dev = c.dtype, c.device
+        B, H = c._data.shape
+        gg, gcp = raw((B, 4 * H), dt, dev), raw((B, H), dt, dev)
+        kernels(dev).rnn.lstm_cell_backward(carray(gh, dt), carray(gc, dt), ctx.act,
+                                            carray(c_prev), c._data, gg, gcp)
+        gg = Tensor._make(gg, dt, dev)
+        need = ctx.needs_input_grad
+        return (gg if need[0] else None, gg if need[1] else None,
+                Tensor._make(gcp, dt, dev) if need[2] else None)
+
+
+class FusedGRUCell(Function):
+    """GRU step: ``(gi, gh, b_hh, h_prev) -> h`` with gi = x W_ih^T + b_ih and gh = h_prev W_hh^T
+    (B, 3H) in PyTorch's order r, z, n and the hidden bias ``b_hh`` (3H,) or None:
+    ``r, z = sigmoid(gi + gh + b_hh)``, ``n = tanh(gi_n + r * (gh_n + b_hn))``,
+    ``h = (1 - z) * n + z * h_prev``."""
+
+    @staticmethod
+    def forward(ctx, gi, gh, b_hh, h_prev):
+        B, H = h_prev._data.shape[-2:] if h_prev.ndim >= 2 else (0, 0)
+        pairs = [("h_prev", h_prev, (B, H)), ("the input gates", gi, (B, 3 * H)),
+                 ("the hidden gates", gh, (B, 3 * H))]
+        if b_hh is not None:
+            pairs.append(("bias_hh", b_hh, (3 * H,)))
+        _check("gru_cell", *pairs)
+        dt, dev = h_prev.dtype, h_prev.device
+        ws, h = raw((B, 4 * H), dt, dev), raw((B, H), dt, dev)
+        hp = carray(h_prev)
+        kernels(dev).rnn.gru_cell(carray(gi), carray(gh), channel_array(b_hh, 3 * H, dt, 0.0, dev),
+                                  hp, ws, h)
+        ctx.save_for_backward(h_prev)
+        ctx.ws = ws
+        return Tensor._make(h, dt, dev)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        h_prev, = ctx.saved_tensors
+        dt, dev = h_prev.dtype, h_prev.device
+        B, H = h_prev._data.shape
+        ggi, ggh, ghp = raw((B, 3 * H), dt, dev), raw((B, 3 * H), dt, dev), raw((B, H), dt, dev)
+        kernels(dev).rnn.gru_cell_backward(carray(g, dt), carray(h_prev), ctx.ws, ggi, ggh, ghp)
+        need = ctx.needs_input_grad
+        ggh = Tensor._make(ggh, dt, dev)
+        return (Tensor._make(ggi, dt, dev) if need[0] else None, ggh if need[1] else None,
+                ggh.sum(0) if need[2] else None, Tensor._make(ghp, dt, dev) if need[3] else None)
