@@ -492,6 +492,14 @@ OPS = [
     OpInfo("addmm", lambda t, c, x, y: t.addmm(c, x, y, beta=0.5, alpha=2),
            [((3, 5), (3, 4), (4, 5)), ((5,), (3, 4), (4, 5))],
            np_fn=lambda c, x, y: 0.5 * c + 2 * x @ y),
+    OpInfo("einsum", lambda t, x, y: t.einsum("bij,bjk->bik", x, y),
+           [((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (1, 4, 5)), ((1, 0, 4), (2, 4, 3))],
+           np_fn=np.matmul),
+    OpInfo("einsum.ellipsis_diagonal", lambda t, x, y: t.einsum("...ii,i->...i", x, y),
+           [((2, 3, 3), (3,)), ((3, 3), (3,))], np_fn=lambda x, y: np.einsum("...ii,i->...i", x, y)),
+    OpInfo("einsum.implicit_sum", lambda t, x, y, z: t.einsum("ij,jk,k", x, y, z),
+           [((2, 3), (3, 4), (4,))],
+           np_fn=lambda x, y, z: np.einsum("ij,jk,k", x, y, z)),
     # --- indexing -------------------------------------------------------------------------------
     OpInfo("gather", lambda t, x, i: t.gather(x, 1, i), [((3, 4), Idx((3, 6), 4)),
                                                          ((3, 4), Idx((2, 0), 4))], dtypes=FI),
@@ -870,12 +878,12 @@ def test_every_public_op_has_an_entry():
 
 
 def test_every_functional_op_is_tested():
-    """The nn.functional ops outside this table are compared with torch in test_norm_loss.py
-    (composites, norms, padding) or test_conv_pool.py (convolution, pooling), which call them as
-    ``F.<name>`` / ``M.<name>`` / ``NF.<name>``."""
+    """The nn.functional ops outside this table are compared with torch in the other test files
+    (test_norm_loss.py: composites, norms, padding; test_conv_pool.py: convolution, pooling; ...),
+    which call them as ``F.<name>`` / ``M.<name>`` / ``NF.<name>``."""
     here = os.path.dirname(__file__)
-    src = "".join(open(os.path.join(here, f)).read()
-                  for f in ("test_norm_loss.py", "test_conv_pool.py"))
+    src = "".join(open(os.path.join(here, f)).read() for f in sorted(os.listdir(here))
+                  if f.startswith("test_") and f.endswith(".py") and f != "test_ops.py")
     covered = {o.op for o in OPS}
     names = [(n, d.name) for d in _registry.OPS.values() if d.functional for n in d.names]
     assert len(names) > 50

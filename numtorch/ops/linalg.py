@@ -1,5 +1,8 @@
 """Matrix products: one batched-broadcast primitive (``MatMul``); the 1-D rules, ``mm``, ``bmm``,
 ``mv``, ``dot`` and ``outer`` are shape handling around it."""
+import math
+import operator
+
 import numpy as np
 
 from .. import _dtype as D
@@ -234,3 +237,251 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
         p = p * alpha
     return p + (input if beta == 1 else input * beta)
 
+
+
+# --- einsum: parsed into labels, then diagonals, sums, broadcast products and batched matmuls ----
+# A label is an int: 'A'..'Z' -> 0..25, 'a'..'z' -> 26..51 (PyTorch's order, so an implicit output
+# lists capitals first); the dims an ellipsis covers get the labels -k..-1, right-aligned, so they
+# broadcast across operands like the batch dims of matmul.
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _einsum_char(label):
+    return chr(ord("A") + label) if label < 26 else chr(ord("a") + label - 26)
+
+
+def _einsum_sublist_equation(args):
+    """The sublist form ``einsum(op1, [0, 1], op2, [1, 2], [0, 2])`` as (equation, operands)."""
+    def term(sub):
+        out = []
+        for s in sub:
+            if s is Ellipsis:
+                out.append("...")
+                continue
+            s = operator.index(s)
+            if not 0 <= s < 52:
+                raise ValueError("einsum(): subscript in subscript list is not within the valid "
+                                 "range [0, 52)")
+            out.append(_einsum_char(s))
+        return "".join(out)
+    if len(args) < 2:
+        raise ValueError("einsum(): must specify the equation string and at least one operand, "
+                         "or at least one operand and its subscripts list")
+    n = len(args) // 2
+    eq = ",".join(term(args[2 * k + 1]) for k in range(n))
+    if len(args) % 2:
+        eq += "->" + term(args[-1])
+    return eq, [args[2 * k] for k in range(n)]
+
+
+def _einsum_parse(equation, operands):
+    """(per-operand label lists, output label list) with PyTorch's checks and messages."""
+    arrow = equation.find("->")
+    lhs = equation if arrow < 0 else equation[:arrow]
+    terms, labels, pos = lhs.split(","), [], 0
+    if len(terms) > len(operands):
+        raise RuntimeError("einsum(): fewer operands were provided than specified in the equation")
+    if len(terms) < len(operands):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+    for i, (term, x) in enumerate(zip(terms, operands)):
+        subs, ell, j = [], -1, 0
+        while j < len(term):
+            c = term[j]
+            if c == ".":
+                if ell >= 0:
+                    raise RuntimeError(f"einsum(): found '.' for operand {i} for which an "
+                                       "ellipsis was already found")
+                if term[j:j + 3] != "...":
+                    raise RuntimeError(f"einsum(): found '.' for operand {i} that is not part "
+                                       "of any ellipsis")
+                ell, j = len(subs), j + 3
+                continue
+            if c != " ":
+                if not ("a" <= c <= "z" or "A" <= c <= "Z"):
+                    raise RuntimeError(f"einsum(): invalid subscript given at index {pos + j} in "
+                                       "the equation string, subscripts must be in [a-zA-Z]")
+                subs.append(ord(c) - (ord("A") if c <= "Z" else ord("a") - 26))
+            j += 1
+        pos += len(term) + 1
+        if ell < 0 and len(subs) != x.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(subs)}) "
+                               f"does not match the number of dimensions ({x.ndim}) for operand "
+                               f"{i} and no ellipsis was given")
+        if ell >= 0:
+            if len(subs) > x.ndim:
+                raise RuntimeError(f"einsum(): the number of subscripts in the equation "
+                                   f"({len(subs)}) is more than the number of dimensions "
+                                   f"({x.ndim}) for operand {i}")
+            k = x.ndim - len(subs)
+            subs[ell:ell] = range(-k, 0)
+        labels.append(subs)
+    n_ell = max((-min(s + [0]) for s in labels), default=0)
+    seen = [l for s in labels for l in s]
+    if arrow < 0:  # implicit: the ellipsis dims, then every label seen once, in label order
+        out = list(range(-n_ell, 0)) + sorted(l for l in set(seen) if l >= 0 and seen.count(l) == 1)
+        return labels, out
+    rhs, out, ell, j = equation[arrow + 2:], [], False, 0
+    while j < len(rhs):
+        c = rhs[j]
+        if c == ".":
+            if ell:
+                raise RuntimeError("einsum(): found '.' for output but an ellipsis (...) was "
+                                   "already found")
+            if rhs[j:j + 3] != "...":
+                raise RuntimeError("einsum(): found '.' for output that is not part of any "
+                                   "ellipsis (...)")
+            out.extend(range(-n_ell, 0))
+            ell, j = True, j + 3
+            continue
+        if c != " ":
+            if not ("a" <= c <= "z" or "A" <= c <= "Z"):
+                raise RuntimeError(f"einsum(): invalid subscript given at index {arrow + 2 + j} "
+                                   "in the equation string, subscripts must be in [a-zA-Z]")
+            lab = ord(c) - (ord("A") if c <= "Z" else ord("a") - 26)
+            if lab not in seen:
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                   "equation for any input operand")
+            if lab in out:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in "
+                                   "the output")
+            out.append(lab)
+        j += 1
+    return labels, out
+
+
+def _einsum_diagonal(x, subs, i):
+    """Take the diagonal of every label repeated in ``subs``: (tensor, labels, each once)."""
+    while len(set(subs)) < len(subs):
+        lab = next(l for l in subs if subs.count(l) > 1)
+        where_ = [d for d, l in enumerate(subs) if l == lab]
+        n = x.shape[where_[0]]
+        for d in where_[1:]:
+            if x.shape[d] != n:
+                raise RuntimeError(f"einsum(): subscript {_einsum_char(lab)} is repeated for "
+                                   f"operand {i} but the sizes don't match, {x.shape[d]} != {n}")
+        rest = [d for d in range(len(subs)) if d not in where_]
+        x = x.permute(rest + where_)
+        k = len(where_)
+        # the flattened k-cube's diagonal is every (1 + n + ... + n^(k-1))-th element
+        x = x.reshape(tuple(x.shape[:len(rest)]) + (n ** k,))
+        if n > 1:
+            x = x[..., ::(n ** k - 1) // (n - 1)]
+        subs = [subs[d] for d in rest] + [lab]
+    return x, subs
+
+
+def _einsum_pair(a, la, b, lb, keep):
+    """Contract operands a (labels la) and b (lb), keeping the labels in ``keep``."""
+    batch = [l for l in la if l in lb and l in keep]
+    contracted = [l for l in la if l in lb and l not in keep]
+    a_only = [l for l in la if l not in lb]
+    b_only = [l for l in lb if l not in la]
+    size = dict(zip(la, a.shape))
+    size.update(zip(lb, b.shape))
+    out_shape = tuple(size[l] for l in batch + a_only + b_only)
+    if not contracted:  # a broadcast product, no reduction
+        a = a.permute([la.index(l) for l in batch + a_only])
+        b = b.permute([lb.index(l) for l in batch + b_only])
+        for _ in b_only:
+            a = a.unsqueeze(-1)
+        for _ in a_only:
+            b = b.unsqueeze(len(batch))
+        return a * b, batch + a_only + b_only
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"expected scalar type {_SCALAR_NAMES[a.dtype.name]} but found "
+                           f"{_SCALAR_NAMES[b.dtype.name]}")
+    if a.dtype is D.bool:
+        raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
+    nb, m, k, n = (math.prod(size[l] for l in g) for g in (batch, a_only, contracted, b_only))
+    a = a.permute([la.index(l) for l in batch + a_only + contracted])
+    b = b.permute([lb.index(l) for l in batch + contracted + b_only])
+    lead = (nb,) if batch else ()
+    out = MatMul.apply(a.reshape(lead + (m, k)), b.reshape(lead + (k, n)))
+    return out.reshape(out_shape), batch + a_only + b_only
+
+
+@op(method=False)
+def einsum(*args):
+    """Einstein summation: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``.
+
+    Subscripts are letters (``[a-zA-Z]``); ``...`` stands for the dims not named (broadcast across
+    operands); a letter repeated in one operand takes a diagonal; letters missing from the output
+    are summed. Without ``->`` the output is ``...`` followed by the letters seen once, in
+    alphabetical order (capitals first). Operands may also come as one list, or in the sublist
+    form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``. Two-operand contractions run as one batched
+    matmul; operands are reduced left to right.
+
+    >>> import numtorch as torch
+    >>> a = torch.arange(6.).reshape(2, 3)
+    >>> torch.einsum("ij,kj->ik", a, a)
+    tensor([[ 5., 14.],
+            [14., 50.]])
+    >>> torch.einsum("ii", torch.eye(3))          # trace
+    tensor(3.)
+    >>> torch.einsum("...ij->...ji", torch.ones(4, 2, 3)).shape
+    torch.Size([4, 3, 2])
+    """
+    if not args:
+        raise ValueError("einsum(): must specify the equation string and at least one operand, "
+                         "or at least one operand and its subscripts list")
+    if isinstance(args[0], Tensor):
+        equation, operands = _einsum_sublist_equation(args)
+    else:
+        equation, operands = args[0], args[1:]
+        if not isinstance(equation, str):
+            raise TypeError(f"einsum(): argument 'equation' (position 1) must be str, not "
+                            f"{type(equation).__name__}")
+        if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+            operands = operands[0]
+    if not operands:
+        raise ValueError("einsum(): must specify the equation string and at least one operand, "
+                         "or at least one operand and its subscripts list")
+    for i, x in enumerate(operands):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 1, but got "
+                            f"{type(x).__name__}")
+    labels, out = _einsum_parse(equation, operands)
+    ops = [_einsum_diagonal(x, s, i) for i, (x, s) in enumerate(zip(operands, labels))]
+    # sizes must agree up to broadcasting (1 against n); a broadcast dim is dropped from the
+    # operand that has size 1, as it contributes the same value along that label
+    size = {}
+    for i, (x, subs) in enumerate(ops):
+        for lab, n in zip(subs, x.shape):
+            prev = size.setdefault(lab, n)
+            if n != prev and n != 1 and prev != 1:
+                if lab < 0:
+                    raise RuntimeError(
+                        f"einsum(): dimension {labels[i].index(lab)} covered by ellipsis in "
+                        f"operand {i} has size {n} which does not broadcast with previously "
+                        f"seen ellipsis with size {prev} for the respective dimension")
+                raise RuntimeError(f"einsum(): subscript {_einsum_char(lab)} has size {n} for "
+                                   f"operand {i} which does not broadcast with previously seen "
+                                   f"size {prev}")
+            if prev == 1:
+                size[lab] = n
+    for i, (x, subs) in enumerate(ops):
+        drop = [d for d, lab in enumerate(subs) if x.shape[d] == 1 and size[lab] != 1]
+        if drop:
+            x = x.reshape(tuple(n for d, n in enumerate(x.shape) if d not in drop))
+            subs = [lab for d, lab in enumerate(subs) if d not in drop]
+        ops[i] = (x, subs)
+
+    def needed(k):  # labels the output or the operands after the k-th still need
+        return set(out).union(*(s for _, s in ops[k + 1:]))
+
+    def sum_unneeded(x, subs, keep):
+        dims = [d for d, lab in enumerate(subs) if lab not in keep]
+        if dims:
+            x = x.sum(dims)
+            subs = [lab for lab in subs if lab in keep]
+        return x, subs
+
+    acc, acc_labels = sum_unneeded(*ops[0], needed(0) | set().union(*(s for _, s in ops[1:])))
+    for k in range(1, len(ops)):
+        keep = needed(k)
+        x, subs = sum_unneeded(*ops[k], keep | set(acc_labels))
+        acc, acc_labels = sum_unneeded(acc, acc_labels, keep | set(subs))
+        acc, acc_labels = _einsum_pair(acc, acc_labels, x, subs, keep)
+    acc, acc_labels = sum_unneeded(acc, acc_labels, set(out))
+    return acc.permute([acc_labels.index(lab) for lab in out])

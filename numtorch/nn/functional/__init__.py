@@ -7,6 +7,7 @@ is composed from Tensor ops and has no backward code (``_activation``, ``_loss``
 from ... import _registry
 from ...ops import conv as _conv, norm as _norm, pad as _pad, pool as _pool  # noqa: F401
 from . import _activation, _layers, _loss  # noqa: F401
+from . import _attention  # noqa: F401
 
 # numtorch.nn.functional.<name> for every op declared with functional=True / @functional_op()
 globals().update(_registry.functional())

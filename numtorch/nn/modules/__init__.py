@@ -12,3 +12,5 @@ from .sparse import Embedding
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,
                    BCEWithLogitsLoss, KLDivLoss)
+from .transformer import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
+                          TransformerEncoder, TransformerDecoder, Transformer)

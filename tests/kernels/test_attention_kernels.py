@@ -1,0 +1,97 @@
+"""Fused attention kernels (``kernels/<device>/attention.py``) against NumPy.
+
+The reference materialises the (L, S) scores in float64: ``softmax(q k^T * scale [causal]) v``,
+its log-sum-exp, and the textbook gradients (dP = gout v^T, dS = P * (dP - rowsum(gout * out)),
+dq = dS k * scale, dk = dS^T q * scale, dv = P^T gout). On "cpu" shapes cross the kernels'
+query/key blocks (64) and the parallel build runs; on "cuda" (the simulator) small shapes
+take several rounds of the grid-stride loops.
+"""
+import numpy as np
+import pytest
+
+FLOATS = [np.float32, np.float64]
+
+
+def tol(dtype):
+    return dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+
+
+@np.errstate(invalid="ignore")  # inf - inf and NaN inputs give NaN, as in the kernels
+def reference(q, k, v, scale, causal, gout):
+    q, k, v, gout = (np.asarray(a, np.float64) for a in (q, k, v, gout))
+    s = q @ np.swapaxes(k, 1, 2) * scale
+    L, S = s.shape[1:]
+    if causal:
+        s = np.where(np.arange(S)[None, :] <= np.arange(L)[:, None], s, -np.inf)
+    m = s.max(-1, keepdims=True, initial=-np.inf)
+    e = np.exp(s - np.where(np.isfinite(m), m, 0))
+    den = e.sum(-1, keepdims=True)
+    p = np.where(den > 0, e / np.where(den > 0, den, 1), 0)
+    out = p @ v
+    with np.errstate(divide="ignore"):
+        lse = np.where(den[..., 0] > 0, (m + np.log(den))[..., 0], -np.inf)
+    dp = gout @ np.swapaxes(v, 1, 2)
+    ds = p * (dp - (gout * out).sum(-1, keepdims=True))
+    return out, lse, ds @ k * scale, np.swapaxes(ds, 1, 2) @ q * scale, np.swapaxes(p, 1, 2) @ gout
+
+
+def _run(device, q, k, v, scale, causal, gout):
+    dt = q.dtype
+    B, L, _ = q.shape
+    dq, dk, dv = (device.stale(a.shape, dt) for a in (q, k, v))
+    out, lse, delta = device.stale((B, L, v.shape[2]), dt), device.stale((B, L), np.float64), \
+        device.stale((B, L), np.float64)
+    dq_, dk_, dv_, qd, kd, vd, gd = dq, dk, dv, *(device.to_device(a) for a in (q, k, v, gout))
+    device.attention.attention_forward(qd, kd, vd, scale, causal, out, lse)
+    device.attention.attention_backward(qd, kd, vd, out, gd, lse, scale, causal, delta, dq_, dk_,
+                                        dv_)
+    return [device.to_host(a) for a in (out, lse, dq_, dk_, dv_)]
+
+
+CASES = [  # (B, L, S, E, Ev, causal), cpu only when large
+    (2, 3, 5, 4, 3, False),
+    (2, 5, 3, 4, 2, True),
+    (1, 4, 4, 3, 3, True),
+    (3, 70, 130, 5, 6, False),   # several query and key blocks
+    (2, 130, 70, 4, 3, True),
+    (2, 3, 0, 4, 3, False),      # no keys: zeros, lse -inf, zero gradients
+    (0, 3, 4, 2, 2, True),
+    (2, 3, 4, 0, 3, False),      # E == 0: every score is 0
+]
+
+
+def _params():
+    for c in CASES:
+        for dt in FLOATS:
+            for dev in ("cpu", "cpu-parallel", "cuda"):
+                # the simulator runs each small case once, in float64
+                if dev != "cuda" or (max(c[1:3]) <= 8 and dt == np.float64):
+                    yield pytest.param(dev, c, dt, id=f"{dev}-{c}-{dt.__name__}")
+
+
+@pytest.mark.parametrize("device,case,dtype", list(_params()), indirect=["device"])
+def test_attention_kernels_match_reference(device, case, dtype, rng):
+    B, L, S, E, Ev, causal = case
+    if device.is_cuda and (L > 8 or S > 8 or dtype == np.float32):
+        pytest.skip("the simulator runs the small cases in float64")
+    q, k, v = (rng.standard_normal(s).astype(dtype) for s in ((B, L, E), (B, S, E), (B, S, Ev)))
+    gout = rng.standard_normal((B, L, Ev)).astype(dtype)
+    scale = 0.7
+    got = _run(device, q, k, v, scale, causal, gout)
+    want = reference(q, k, v, scale, causal, gout)
+    for name, g, w in zip(("out", "lse", "dq", "dk", "dv"), got, want):
+        np.testing.assert_allclose(g, w, **tol(dtype), err_msg=name)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"], indirect=True)
+def test_attention_kernels_propagate_nan_and_inf(device, rng):
+    q, k, v = (rng.standard_normal((1, 3, 2)) for _ in range(3))
+    q[0, 1, 0] = np.nan   # row 1: NaN scores -> NaN output
+    k[0, 2, 1] = np.inf   # key 2: +-inf scores in the other rows
+    out, lse, *_ = _run(device, q, k, v, 1.0, False, np.ones((1, 3, 2)))
+    assert np.isnan(out[0, 1]).all() and np.isnan(lse[0, 1])
+    ref = reference(q, k, v, 1.0, False, np.ones((1, 3, 2)))[0]
+    for i in (0, 2):  # a +inf score gives NaN (inf - inf), a -inf one weight 0: as the reference
+        np.testing.assert_array_equal(np.isnan(out[0, i]), np.isnan(ref[0, i]))
+        np.testing.assert_allclose(out[0, i][~np.isnan(ref[0, i])],
+                                   ref[0, i][~np.isnan(ref[0, i])], rtol=1e-12)
