@@ -33,6 +33,8 @@ from . import accelerator, backends
 from ._legacy import (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor,  # noqa: F401
                       ShortTensor, CharTensor, ByteTensor, BoolTensor)
 from .serialization import save, load
+from ._threads import (get_num_threads, set_num_threads, get_num_interop_threads,  # noqa: F401
+                       set_num_interop_threads)
 from . import nn
 from . import optim
 from . import utils
