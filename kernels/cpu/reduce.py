@@ -16,6 +16,7 @@ How a call runs:
   chunk; large ones the parallel twin, with n split into chunks when ``outer * inner`` alone
   gives too few tasks (a full reduction of a 16M vector runs on all cores).
 """
+import functools
 import math
 
 import numba
@@ -28,12 +29,14 @@ from .. import policy
 # (VAR and LSE read a per-(o, i) float64 ``center``: the mean, the max).
 (SUM, PROD, ALL, ANY, AMAX, AMIN, MEAN, VAR, LSE) = range(9)
 
+# Globals of the helper and kernel bodies below, bound per op by policy (``bind=``).
+op = pick = update = combine = finish = better = extremum = None
+
 _IB = 1024  # inner elements per task block (a float64 partial row: 8 KiB, L1-resident)
 _MIN_TASK = 16384  # elements a parallel chunk should at least cover
 
 
-@policy.scalar
-def _update(op, s, v, c):
+def _update(s, v, c):
     if op == SUM or op == MEAN:
         return s + v
     if op == PROD:
@@ -52,8 +55,7 @@ def _update(op, s, v, c):
     return s + math.exp(v - c)  # LSE
 
 
-@policy.scalar
-def _combine(op, s, t):
+def _combine(s, t):
     if op == PROD:
         return s * t
     if op == ALL:
@@ -67,8 +69,7 @@ def _combine(op, s, t):
     return s + t  # SUM, MEAN, VAR, LSE
 
 
-@policy.scalar
-def _finish(op, s, c, div):
+def _finish(s, c, div):
     if op == MEAN or op == VAR:
         return s / div
     if op == LSE:  # an infinite or NaN max is the answer (all -inf -> -inf, +inf -> +inf)
@@ -76,15 +77,19 @@ def _finish(op, s, c, div):
     return s
 
 
-@policy.scalar
-def _pick(op, s, v):  # NaN-blind max/min (a plain select); NaN is counted apart
+def _pick(s, v):  # NaN-blind max/min (a plain select); NaN is counted apart
     if op == AMAX:
         return v if v > s else s
     return v if v < s else s
 
 
-@policy.scalar
-def _extremum(op, x, uo, j0, m):
+def _better(v, m):  # v beats m (max/min with the first NaN winning)
+    if op == AMAX:
+        return v > m or (v != v and m == m)
+    return v < m or (v != v and m == m)
+
+
+def _extremum(x, uo, j0, m):
     # (max/min of x[uo, j0:j0+m, 0] ignoring NaN, whether a NaN is there); m >= 1; 8 independent lanes so the selects
     # pipeline (LLVM does not vectorise a select reduction without 'nnan')
     z = np.uint64(0)
@@ -101,21 +106,21 @@ def _extremum(op, x, uo, j0, m):
         v5 = x[uo, j + np.uint64(5), z]
         v6 = x[uo, j + np.uint64(6), z]
         v7 = x[uo, j + np.uint64(7), z]
-        s0 = _pick(op, s0, v0)
-        s1 = _pick(op, s1, v1)
-        s2 = _pick(op, s2, v2)
-        s3 = _pick(op, s3, v3)
-        s4 = _pick(op, s4, v4)
-        s5 = _pick(op, s5, v5)
-        s6 = _pick(op, s6, v6)
-        s7 = _pick(op, s7, v7)
+        s0 = pick(s0, v0)
+        s1 = pick(s1, v1)
+        s2 = pick(s2, v2)
+        s3 = pick(s3, v3)
+        s4 = pick(s4, v4)
+        s5 = pick(s5, v5)
+        s6 = pick(s6, v6)
+        s7 = pick(s7, v7)
         nan += ((v0 != v0) + (v1 != v1) + (v2 != v2) + (v3 != v3)
                 + (v4 != v4) + (v5 != v5) + (v6 != v6) + (v7 != v7))
-    s = _pick(op, _pick(op, _pick(op, s0, s1), _pick(op, s2, s3)),
-              _pick(op, _pick(op, s4, s5), _pick(op, s6, s7)))
+    s = pick(pick(pick(s0, s1), pick(s2, s3)),
+              pick(pick(s4, s5), pick(s6, s7)))
     for j in range(nb * np.uint64(8), m):
         v = x[uo, j0 + j, z]
-        s = _pick(op, s, v)
+        s = pick(s, v)
         nan += v != v
     return s, nan > 0
 
@@ -136,14 +141,14 @@ def _fold(x, ident, center, div, chunk, ib, part, out):
             z = np.uint64(0)
             cen = center[o, 0] if (op == VAR or op == LSE) else 0.0
             if op == AMAX or op == AMIN:
-                s, bad = extremum(op, x, uo, j0, m)
+                s, bad = extremum(x, uo, j0, m)
                 part[o, c, 0] = s
                 if bad:
                     part[o, c, 0] = math.nan
             else:
                 s = ident[0]
                 for j in range(m):
-                    s = update(op, s, x[uo, j0 + j, z], cen)
+                    s = update(s, x[uo, j0 + j, z], cen)
                 part[o, c, 0] = s
         else:
             o = t // (C * nb)
@@ -169,30 +174,45 @@ def _fold(x, ident, center, div, chunk, ib, part, out):
                 j = j0 + jb * np.uint64(4)
                 for i in range(w):
                     cen = center[uo, i0 + i] if (op == VAR or op == LSE) else 0.0
-                    p = update(op, part[uo, uc, i0 + i], x[uo, j, i0 + i], cen)
-                    p = update(op, p, x[uo, j + u1, i0 + i], cen)
-                    p = update(op, p, x[uo, j + u2, i0 + i], cen)
-                    part[uo, uc, i0 + i] = update(op, p, x[uo, j + u3, i0 + i], cen)
+                    p = update(part[uo, uc, i0 + i], x[uo, j, i0 + i], cen)
+                    p = update(p, x[uo, j + u1, i0 + i], cen)
+                    p = update(p, x[uo, j + u2, i0 + i], cen)
+                    part[uo, uc, i0 + i] = update(p, x[uo, j + u3, i0 + i], cen)
             for j in range(m4, m):
                 for i in range(w):
                     cen = center[uo, i0 + i] if (op == VAR or op == LSE) else 0.0
-                    part[uo, uc, i0 + i] = update(op, part[uo, uc, i0 + i],
+                    part[uo, uc, i0 + i] = update(part[uo, uc, i0 + i],
                                                   x[uo, j0 + j, i0 + i], cen)
     for t in range(outer * inner):
         o = t // inner
         i = t - o * inner
         s = part[o, 0, i]
         for c in range(1, C):
-            s = combine(op, s, part[o, c, i])
+            s = combine(s, part[o, c, i])
         cen = center[o, i] if (op == VAR or op == LSE) else 0.0
-        out[o, i] = finish(op, s, cen, div)
+        out[o, i] = finish(s, cen, div)
 
 
-_SCALARS = {"update": _update, "extremum": _extremum, "combine": _combine, "finish": _finish}
+_NAMES = ("sum", "prod", "all", "any", "amax", "amin", "mean", "var", "lse")
+
+
+@functools.lru_cache(maxsize=None)
+def _helpers(code):
+    """The scalar helpers of op ``code``, each its own function with ``op`` bound as a global
+    constant (Numba prunes the other ops' branches before typing) and compiled once per
+    signature, then linked into every kernel of that op and inlined there by LLVM (not retyped
+    in each kernel specialisation: see policy.scalar). Globals for the kernels' ``bind``."""
+    def scalar(body, what, **more):
+        return policy.scalar(body, name=f"reduce_{_NAMES[code]}_{what}", bind=dict(more, op=code),
+                             inline="never")
+    pick = scalar(_pick, "pick")
+    return {"op": code, "update": scalar(_update, "update"), "combine": scalar(_combine, "combine"),
+            "finish": scalar(_finish, "finish"), "better": scalar(_better, "better"),
+            "extremum": scalar(_extremum, "extremum", pick=pick)}
 
 
 def _make_fold(name, op):
-    return policy.Twin(_fold, "reduce_" + name, dict(_SCALARS, op=op))
+    return policy.Twin(_fold, "reduce_" + name, _helpers(op))
 
 
 _FOLDS = {op: _make_fold(name, op) for name, op in dict(
@@ -325,13 +345,6 @@ def logsumexp(x, out):
 # --------------------------------------------------------------------------------------------
 # max/min with the index of the first extremum (the first NaN if any).
 # --------------------------------------------------------------------------------------------
-@policy.scalar
-def _better(op, v, m):
-    if op == AMAX:
-        return v > m or (v != v and m == m)
-    return v < m or (v != v and m == m)
-
-
 def _argfold(x, chunk, ib, pval, pidx, values, indices):
     outer, n, inner = x.shape
     C = pval.shape[1]
@@ -346,7 +359,7 @@ def _argfold(x, chunk, ib, pval, pidx, values, indices):
             uo = np.uint64(o)
             uj0 = np.uint64(j0)
             z = np.uint64(0)
-            best, isnan = extremum(op, x, uo, uj0, np.uint64(m))
+            best, isnan = extremum(x, uo, uj0, np.uint64(m))
             k = 0
             for b0 in range(0, m, 256):
                 e = np.uint64(min(256, m - b0))
@@ -378,7 +391,7 @@ def _argfold(x, chunk, ib, pval, pidx, values, indices):
             for j in range(1, m):
                 for i in range(w):
                     v = x[o, j0 + j, i0 + i]
-                    if better(op, v, pval[o, c, i0 + i]):
+                    if better(v, pval[o, c, i0 + i]):
                         pval[o, c, i0 + i] = v
                         pidx[o, c, i0 + i] = j0 + j
     for t in range(outer * inner):
@@ -388,15 +401,14 @@ def _argfold(x, chunk, ib, pval, pidx, values, indices):
         k = pidx[o, 0, i]
         for c in range(1, C):
             v = pval[o, c, i]
-            if better(op, v, best):
+            if better(v, best):
                 best = v
                 k = pidx[o, c, i]
         values[o, i] = best
         indices[o, i] = k
 
 
-_ARGFOLDS = {op: policy.Twin(_argfold, "reduce_" + name + "_index",
-                             {"better": _better, "extremum": _extremum, "op": op})
+_ARGFOLDS = {op: policy.Twin(_argfold, "reduce_" + name + "_index", _helpers(op))
              for name, op in (("max", AMAX), ("min", AMIN))}
 
 
@@ -432,7 +444,7 @@ def _scan(x, ib, acc, out):
             acc[o, 0] = 1 if op == PROD else 0
             s = acc[o, 0]
             for j in range(n):
-                s = update(op, s, x[o, j, 0], 0.0)
+                s = update(s, x[o, j, 0], 0.0)
                 out[o, j, 0] = s
     else:
         nb = (inner + ib - 1) // ib
@@ -444,12 +456,12 @@ def _scan(x, ib, acc, out):
                 acc[o, i0 + i] = 1 if op == PROD else 0
             for j in range(n):
                 for i in range(w):
-                    s = update(op, acc[o, i0 + i], x[o, j, i0 + i], 0.0)
+                    s = update(acc[o, i0 + i], x[o, j, i0 + i], 0.0)
                     acc[o, i0 + i] = s
                     out[o, j, i0 + i] = s
 
 
-_SCANS = {op: policy.Twin(_scan, "scan_" + name, {"update": _update, "op": op})
+_SCANS = {op: policy.Twin(_scan, "scan_" + name, _helpers(op))
           for name, op in (("sum", SUM), ("prod", PROD))}
 
 
