@@ -18,12 +18,15 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     "$VENV/bin/python" -m pip install -q "torch==2.13.0" \
         || echo "note: torch==2.13.0 not installable here; tests fall back to NumPy references"
 fi
-# Real data for the vision/training/notebook tests (they fall back to files they write when
-# it is missing): Debian's package, where we are root with apt-get.
-if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && \
-        [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
-        || echo "note: dataset-fashion-mnist not installable; data tests use generated files"
+# Real data for the vision/training/notebook tests (they fall back to files they write, or to
+# this repository's own text, when it is missing): Debian's packages, where we are root with
+# apt-get: Fashion-MNIST, and the English text of fortunes (the sequence-model notebook).
+PKGS=""
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || PKGS="dataset-fashion-mnist"
+[ -e /usr/share/games/fortunes/fortunes ] || PKGS="$PKGS fortunes"
+if [ -n "$PKGS" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq $PKGS) >/dev/null 2>&1 \
+        || echo "note: $PKGS not installable; data tests use generated files"
 fi
 # the pytest executable, not `python -m pytest`: that would put the repo root on sys.path and
 # make kernels/ importable as a top-level package (see shared/TOOLCHAIN.md). pytest-xdist runs

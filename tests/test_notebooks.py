@@ -33,6 +33,8 @@ SMALL = {
     "NB_ELEMENTWISE_N": str(1 << 20),
     "NB_TRAIN_STEPS": "3",
     "NB_REPEATS": "2",
+    # 06_sequence_models
+    "NB_LM_STEPS": "40",
 }
 
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
