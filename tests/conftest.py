@@ -30,7 +30,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in _OWN_PROCESSES:
             item.add_marker(pytest.mark.xdist_group("processes"))
-        elif item.path.parent.name == "kernels":
-            # one kernel family's tests on one worker: on a cold Numba cache (every fresh clone)
-            # two workers in the same family would compile the same specialisations side by side
-            item.add_marker(pytest.mark.xdist_group("kernels-" + item.path.stem))
