@@ -17,10 +17,9 @@ import time
 import numtorch as torch
 import numtorch.nn as nn
 import numtorch.nn.functional as F
-from numtorch.utils.data import DataLoader, Subset
-from numtorch.vision import datasets, transforms
+from numtorch.utils.data import DataLoader
 
-from train_fashion_mnist import evaluate, find_data
+from train_fashion_mnist import evaluate, find_data, load_datasets
 
 try:
     from tqdm.auto import tqdm
@@ -64,12 +63,7 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     root = find_data(args.data)
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
-    train_set = datasets.FashionMNIST(root, train=True, transform=tf)
-    test_set = datasets.FashionMNIST(root, train=False, transform=tf)
-    if args.limit:
-        train_set = Subset(train_set, range(min(args.limit, len(train_set))))
-        test_set = Subset(test_set, range(min(max(args.limit // 6, 1), len(test_set))))
+    train_set, test_set = load_datasets(root, args.limit)
     g = torch.Generator().manual_seed(args.seed)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=g)
     test_loader = DataLoader(test_set, batch_size=1000)

@@ -78,6 +78,18 @@ def find_data(root):
              "in ./data, or pass --data DIR.")
 
 
+def load_datasets(root, limit=0):
+    """Fashion-MNIST's train and test sets, normalised; with ``limit``, the first ``limit``
+    training images and ``limit // 6`` test images (quick runs)."""
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
+    train_set = datasets.FashionMNIST(root, train=True, transform=tf)
+    test_set = datasets.FashionMNIST(root, train=False, transform=tf)
+    if limit:
+        train_set = Subset(train_set, range(min(limit, len(train_set))))
+        test_set = Subset(test_set, range(min(max(limit // 6, 1), len(test_set))))
+    return train_set, test_set
+
+
 def evaluate(model, loader, device):
     model.eval()
     correct = total = 0
@@ -128,12 +140,7 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     root = find_data(args.data)
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
-    train_set = datasets.FashionMNIST(root, train=True, transform=tf)
-    test_set = datasets.FashionMNIST(root, train=False, transform=tf)
-    if args.limit:
-        train_set = Subset(train_set, range(min(args.limit, len(train_set))))
-        test_set = Subset(test_set, range(min(max(args.limit // 6, 1), len(test_set))))
+    train_set, test_set = load_datasets(root, args.limit)
     g = torch.Generator().manual_seed(args.seed)
     train_sampler = test_sampler = None
     if ddp:  # each rank reads its shard; set_epoch reshuffles identically on every rank
