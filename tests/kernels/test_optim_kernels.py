@@ -60,15 +60,21 @@ def sgd_ref(p, g, buf, lr, momentum, dampening, wd, nesterov, maximize, first):
     store(p, f64(p) - lr * g)
 
 
-def adam_ref(p, g, m, v, vmax, lr, beta1, beta2, eps, wd, step, amsgrad, maximize, decoupled):
+def adam_moments(p, g, m, v, lr, beta1, beta2, wd, maximize, decoupled):
+    """The Adam family's common first half: weight decay (L2 or decoupled) and both moments,
+    stored; returns the effective gradient and the new moments in float64."""
     g = -f64(g) if maximize else f64(g)
     if wd:
         if decoupled:
             store(p, f64(p) * (1.0 - lr * wd))
         else:
             g = g + wd * f64(p)
-    m_ = store(m, lerp(f64(m), g, 1.0 - beta1))
-    v_ = store(v, f64(v) * beta2 + (1.0 - beta2) * g * g)
+    return (g, store(m, lerp(f64(m), g, 1.0 - beta1)),
+            store(v, f64(v) * beta2 + (1.0 - beta2) * g * g))
+
+
+def adam_ref(p, g, m, v, vmax, lr, beta1, beta2, eps, wd, step, amsgrad, maximize, decoupled):
+    g, m_, v_ = adam_moments(p, g, m, v, lr, beta1, beta2, wd, maximize, decoupled)
     if amsgrad:
         v_ = store(vmax, np.maximum(f64(vmax), v_))  # NaN propagates
     with np.errstate(invalid="ignore"):
@@ -223,28 +229,14 @@ def adamax_ref(p, g, m, u, lr, beta1, beta2, eps, wd, step, maximize):
 
 def nadam_ref(p, g, m, v, lr, beta1, beta2, eps, wd, step, mu, mu_next, mu_product, decoupled,
               maximize):
-    g = -f64(g) if maximize else f64(g)
-    if wd:
-        if decoupled:
-            store(p, f64(p) * (1.0 - lr * wd))
-        else:
-            g = g + wd * f64(p)
-    m_ = store(m, lerp(f64(m), g, 1.0 - beta1))
-    v_ = store(v, f64(v) * beta2 + (1.0 - beta2) * g * g)
+    g, m_, v_ = adam_moments(p, g, m, v, lr, beta1, beta2, wd, maximize, decoupled)
     denom = np.sqrt(v_ / (1.0 - beta2 ** step)) + eps
     store(p, f64(p) + (-lr * (1.0 - mu) / (1.0 - mu_product)) * (g / denom))
     store(p, f64(p) + (-lr * mu_next / (1.0 - mu_product * mu_next)) * (m_ / denom))
 
 
 def radam_ref(p, g, m, v, lr, beta1, beta2, eps, wd, step, decoupled, maximize):
-    g = -f64(g) if maximize else f64(g)
-    if wd:
-        if decoupled:
-            store(p, f64(p) * (1.0 - lr * wd))
-        else:
-            g = g + wd * f64(p)
-    m_ = store(m, lerp(f64(m), g, 1.0 - beta1))
-    v_ = store(v, f64(v) * beta2 + (1.0 - beta2) * g * g)
+    g, m_, v_ = adam_moments(p, g, m, v, lr, beta1, beta2, wd, maximize, decoupled)
     bc2 = 1.0 - beta2 ** step
     rho_inf = 2.0 / (1.0 - beta2) - 1.0
     rho_t = rho_inf - 2.0 * step * beta2 ** step / bc2
