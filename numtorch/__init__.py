@@ -39,6 +39,7 @@ from . import nn
 from . import optim
 from . import utils
 from . import distributed
+from . import multiprocessing
 
 __version__ = "0.1.0"
 

@@ -535,6 +535,30 @@ class Tensor:
         return (_rebuild, (self.detach().cpu()._data.copy(), self.dtype.name, str(self.device),
                            self._requires_grad))
 
+    def share_memory_(self):
+        """Move this CPU tensor's storage (shared with its views) into shared memory in place, so
+        processes given it through ``numtorch.multiprocessing`` see each other's writes; a no-op
+        when already shared. CUDA tensors raise (numtorch has no CUDA IPC).
+
+        >>> import numtorch as torch
+        >>> x = torch.zeros(2)
+        >>> x.share_memory_() is x, x.is_shared()
+        (True, True)
+        """
+        from .multiprocessing import _storage
+        return _storage.share_memory_(self)
+
+    def is_shared(self):
+        """True if this tensor's memory is in shared memory (``share_memory_``, or received
+        from another process).
+
+        >>> import numtorch as torch
+        >>> torch.ones(2).is_shared()
+        False
+        """
+        from .multiprocessing import _storage
+        return _storage.is_shared(self)
+
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
             raise RuntimeError(

@@ -22,7 +22,8 @@ NAMESPACES = [
     "numtorch.vision.datasets", "numtorch.vision.transforms", "numtorch.distributed",
     "numtorch.nn.parallel", "numtorch.cuda", "numtorch.accelerator", "numtorch.backends",
     "numtorch.backends.cudnn", "numtorch.backends.mps", "numtorch.backends.cpu",
-    "numtorch.backends.cuda", "numtorch.backends.mkldnn",
+    "numtorch.backends.cuda", "numtorch.backends.mkldnn", "numtorch.multiprocessing",
+    "numtorch.serialization",
 ]
 
 # Public names that need no example, with the reason. Keep this small.

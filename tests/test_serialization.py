@@ -1,4 +1,5 @@
-"""Checkpoints: round trips, PyTorch interop both ways, no code on load, atomic save."""
+"""Checkpoints: round trips, PyTorch interop both ways, the weights_only policy (no code on a
+default load, allowlists, the trusted opt-in), atomic save."""
 import collections
 import io
 import os
@@ -129,10 +130,188 @@ def test_crafted_file_is_refused_without_running_code(tmp_path):
         nt.load(tmp_path / "obj.pt")
 
 
-def test_save_refuses_arbitrary_objects(tmp_path):
-    with pytest.raises(TypeError, match="can't save an object of type"):
-        nt.save({"f": _Evil()}, tmp_path / "x.pt")
-    assert not (tmp_path / "x.pt").exists()
+class _Shell:
+    """Pickles as ``os.system(command)``: a file that runs a shell command when unpickled."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+class _Point:
+    """A user class with instance state (pickled by NEWOBJ + BUILD)."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+def _pickled(path):
+    with zipfile.ZipFile(path) as z:
+        return z.read([n for n in z.namelist() if n.endswith("/data.pkl")][0])
+
+
+def test_default_load_refuses_code_without_running_it(tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pt"
+    nt.save({"w": nt.ones(2), "x": _Shell(f"touch {marker}")}, path)  # save pickles anything
+    name = f"{os.system.__module__}.system"  # posix.system (nt.system on Windows)
+    assert nt.serialization.get_unsafe_globals_in_checkpoint(path) == [name]
+    with pytest.raises(pickle.UnpicklingError) as e:
+        nt.load(path)
+    msg = str(e.value)
+    assert "Weights only load failed" in msg and name in msg and "weights_only=False" in msg
+    with nt.serialization.safe_globals([os.system]):  # os/posix stay blocked, even allowlisted
+        with pytest.raises(pickle.UnpicklingError, match=f"{name}.*never allows"):
+            nt.load(path)
+    monkeypatch.setenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "1")  # PyTorch's override wins
+    with pytest.raises(pickle.UnpicklingError, match=name):
+        nt.load(path, weights_only=False)
+    monkeypatch.delenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+    with pytest.raises(RuntimeError, match="pickle_module"):
+        nt.load(path, pickle_module=pickle)
+    if torch is not None:
+        with pytest.raises(pickle.UnpicklingError, match=name):
+            torch.load(path, weights_only=True)
+        assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == [name]
+    assert not marker.exists()
+    # the payload is live: the documented opt-in for trusted files runs it
+    assert nt.load(path, weights_only=False)["x"] == 0 and marker.exists()
+
+
+def test_objects_and_numpy_arrays_round_trip_with_pytorch(tmp_path):
+    base = nt.arange(6.0)
+    t = nt.ones(2)
+    t.note = "kept"  # a tensor's own attributes are saved, as in PyTorch
+    obj = {"a": np.arange(3.0), "i": np.arange(4, dtype=np.int32).reshape(2, 2), "base": base,
+           "view": base.reshape(2, 3)[:, 1], "t": t, "shape": nt.Size([2, 3]), "dev":
+           nt.device("cpu"), "dt": nt.float64, "raw": b"\x00\xff", "set": {1, 2}, "c": 1 + 2j}
+    nt.save(obj, tmp_path / "n.pt")
+    with zipfile.ZipFile(tmp_path / "n.pt") as z:  # tensors are storage records, views share
+        assert sum("/data/" in n for n in z.namelist()) == 2
+
+    def check(back, tensor=lambda x: x.numpy()):
+        np.testing.assert_array_equal(back["a"], obj["a"])
+        assert back["i"].dtype == np.int32 and back["i"].tolist() == [[0, 1], [2, 3]]
+        assert tensor(back["view"]).tolist() == [1.0, 4.0] and back["t"].note == "kept"
+        assert back["raw"] == b"\x00\xff" and back["set"] == {1, 2} and back["c"] == 1 + 2j
+        assert list(back["shape"]) == [2, 3] and str(back["dev"]) == "cpu"
+
+    back = nt.load(tmp_path / "n.pt", weights_only=False)
+    check(back)
+    assert type(back["shape"]) is nt.Size and back["dt"] is nt.float64
+    back["base"][1] = -1.0  # the view shares the loaded storage
+    assert back["view"].tolist() == [-1.0, 4.0]
+    numpy_globals = ["numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype"]
+    assert nt.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "n.pt") == numpy_globals
+    with pytest.raises(pickle.UnpicklingError, match=r"numpy\._core\.multiarray\._reconstruct"):
+        nt.load(tmp_path / "n.pt")
+    allow = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.Float64DType,
+             np.dtypes.Int32DType]  # (BUILD sets a NumPy dtype's state: its class too)
+    with nt.serialization.safe_globals(allow):
+        check(nt.load(tmp_path / "n.pt"))
+    if torch is not None:
+        assert sorted(torch.serialization.get_unsafe_globals_in_checkpoint(
+            tmp_path / "n.pt")) == sorted(numpy_globals)
+        check(torch.load(tmp_path / "n.pt", weights_only=False), lambda x: x.numpy())
+        with torch.serialization.safe_globals(allow):
+            check(torch.load(tmp_path / "n.pt", weights_only=True))
+        tobj = {**obj, "base": torch.arange(6.0), "shape": torch.Size([2, 3]),
+                "dev": torch.device("cpu"), "dt": torch.float64}
+        tobj["view"] = tobj["base"].reshape(2, 3)[:, 1]
+        tobj["t"] = torch.ones(2)
+        tobj["t"].note = "kept"
+        torch.save(tobj, tmp_path / "t.pt")
+        back = nt.load(tmp_path / "t.pt", weights_only=False)
+        check(back)
+        assert type(back["view"]) is nt.Tensor and back["dt"] is nt.float64
+        with pytest.raises(pickle.UnpicklingError, match="numpy"):
+            nt.load(tmp_path / "t.pt")
+
+
+def test_whole_module_and_optimizer_round_trip(tmp_path):
+    nt.manual_seed(0)
+    model = nt.nn.Sequential(nt.nn.Linear(3, 4), nt.nn.BatchNorm1d(4), nt.nn.ReLU(),
+                             nt.nn.Linear(4, 2))
+    opt = nt.optim.Adam(model.parameters(), lr=1e-2)
+    x = nt.randn(8, 3)
+
+    def step(m, o):
+        o.zero_grad()
+        m(x).pow(2).sum().backward()
+        o.step()
+
+    step(model, opt)
+    nt.save({"model": model, "opt": opt}, tmp_path / "whole.pt", pickle_protocol=4)
+    back = nt.load(tmp_path / "whole.pt", weights_only=False)
+    m2, o2 = back["model"], back["opt"]
+    assert type(m2) is nt.nn.Sequential and all(type(p) is nt.nn.Parameter
+                                                 for p in m2.parameters())
+    assert o2.param_groups[0]["params"][0] is next(m2.parameters())  # one object, as saved
+    model.eval(), m2.eval()
+    np.testing.assert_array_equal(m2(x).detach().numpy(), model(x).detach().numpy())
+    model.train(), m2.train()
+    step(model, opt), step(m2, o2)  # training resumes from the saved optimizer state
+    for a, b in zip(model.parameters(), m2.parameters()):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+
+    with pytest.raises(pickle.UnpicklingError,
+                       match=r"numtorch\.nn\.modules\.container\.Sequential(.|\n)*weights_only="
+                             r"False(.|\n)*add_safe_globals"):
+        nt.load(tmp_path / "whole.pt")
+    unsafe = nt.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "whole.pt")
+    assert {"numtorch.nn.modules.linear.Linear", "numtorch.optim.adam.Adam"} <= set(unsafe)
+    # an allowlisted class is created (NEWOBJ) and given its state (BUILD), as in PyTorch
+    nt.save(model[0], tmp_path / "lin.pt")
+    assert nt.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "lin.pt") == \
+        ["numtorch.nn.modules.linear.Linear"]
+    with nt.serialization.safe_globals([nt.nn.Linear]):
+        lin = nt.load(tmp_path / "lin.pt", map_location=lambda t, location: t)
+    assert type(lin.weight) is nt.nn.Parameter
+    np.testing.assert_array_equal(lin(x).detach().numpy(), model[0](x).detach().numpy())
+
+
+def test_safe_globals_allowlist(tmp_path):
+    nt.save({"p": _Point(nt.ones(2), [1, "a"])}, tmp_path / "p.pt")
+    full = f"{_Point.__module__}._Point"
+    assert nt.serialization.get_safe_globals() == []
+    with pytest.raises(pickle.UnpicklingError, match=full + r"(.|\n)*safe_globals"):
+        nt.load(tmp_path / "p.pt")
+    nt.serialization.add_safe_globals([_Point])
+    try:
+        assert nt.serialization.get_safe_globals() == [_Point]
+        assert nt.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "p.pt") == []
+        with nt.serialization.safe_globals([_Point, np.ndarray]):  # restores what was there
+            assert nt.serialization.get_safe_globals() == [_Point, np.ndarray]
+        assert nt.serialization.get_safe_globals() == [_Point]
+        p = nt.load(tmp_path / "p.pt")["p"]
+        assert type(p) is _Point and p.x.tolist() == [1.0, 1.0] and p.y == [1, "a"]
+    finally:
+        nt.serialization.clear_safe_globals()
+    assert nt.serialization.get_safe_globals() == []
+    with nt.serialization.safe_globals([(_Point, full)]):  # (object, name in the file)
+        assert type(nt.load(tmp_path / "p.pt")["p"]) is _Point
+        if torch is not None:  # PyTorch reads the same bytes the same way
+            with torch.serialization.safe_globals([_Point]):
+                assert torch.load(tmp_path / "p.pt", weights_only=True)["p"].y == [1, "a"]
+    with pytest.raises(ValueError):
+        nt.serialization.add_safe_globals([(_Point, full, 1)])
+    with pytest.raises(TypeError):
+        nt.serialization.add_safe_globals([(_Point, 3)])
+    with pytest.raises(TypeError):
+        nt.serialization.add_safe_globals([5])
+    with pytest.raises(ValueError, match="checkpoint"):
+        nt.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(b"not a zip"))
+
+
+def test_plain_checkpoints_keep_their_format(tmp_path):
+    import numtorch.serialization as S
+    sd = nt.nn.Linear(3, 2).state_dict()
+    nt.save(sd, tmp_path / "sd.pt")
+    assert _pickled(tmp_path / "sd.pt") == S._Writer().dump(sd)  # written opcode by opcode
+    nt.save({"shape": nt.Size([2])}, tmp_path / "s.pt")  # a non-plain type: pickled
+    assert type(nt.load(tmp_path / "s.pt")["shape"]) is nt.Size
 
 
 def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):

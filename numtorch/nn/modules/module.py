@@ -331,6 +331,17 @@ class Module:
     def cpu(self):
         return self._apply(lambda t: t.cpu())
 
+    def share_memory(self):
+        """Move parameters, buffers and gradients into shared memory in place
+        (``Tensor.share_memory_``): processes given the module train one set of weights.
+
+        >>> import numtorch as torch
+        >>> m = torch.nn.Linear(2, 1).share_memory()
+        >>> m.weight.is_shared()
+        True
+        """
+        return self._apply(lambda t: t.share_memory_())
+
     def cuda(self, device=None):
         return self._apply(lambda t: t.cuda(device))
 
