@@ -20,7 +20,7 @@ from ._dtype import (dtype, float16, float32, float64, int64, int32, int16, int8
                      promote_types, result_type as _result_type, can_cast)
 from ._device import device
 from ._size import Size
-from ._tensor import Tensor
+from ._tensor import Tensor, layout, strided, sparse_coo
 from . import autograd
 from .autograd import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled)
 from ._random import (Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state,
@@ -29,6 +29,7 @@ from . import _registry, _creation, ops
 # numtorch.<op> for every op declared with @op(...) (numtorch/_registry.py): no list kept here
 globals().update(_registry.functions())
 from . import cuda
+from . import sparse
 from . import accelerator, backends
 from ._legacy import (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor,  # noqa: F401
                       ShortTensor, CharTensor, ByteTensor, BoolTensor)

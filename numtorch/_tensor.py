@@ -13,7 +13,32 @@ from .autograd import grad_mode
 from ._hooks import RemovableHandle
 from ._registry import fn as _op
 
-__all__ = ["Tensor"]
+__all__ = ["Tensor", "layout", "strided", "sparse_coo"]
+
+
+class layout:
+    """How a tensor's elements are stored (PyTorch's ``torch.layout``): ``torch.strided``
+    (dense memory with strides) or ``torch.sparse_coo`` (indices and values).
+
+    >>> import numtorch as torch
+    >>> torch.zeros(2).layout, torch.zeros(2).to_sparse().layout
+    (torch.strided, torch.sparse_coo)
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return "torch." + self.name
+
+    def __reduce__(self):  # pickles as the module-level singleton
+        return self.name
+
+
+strided = layout("strided")
+sparse_coo = layout("sparse_coo")
 
 
 class _Version:
@@ -173,9 +198,7 @@ class Tensor:
     def is_sparse(self):
         return False
 
-    @property
-    def layout(self):
-        return "torch.strided"
+    layout = strided  # (a SparseCooTensor says sparse_coo)
 
     def get_device(self):
         return -1 if self.device.type == "cpu" else (self.device.index or 0)

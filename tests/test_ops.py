@@ -130,6 +130,19 @@ class D:
     dtype: Optional[str] = None  # fixed dtype overriding the test dtype
 
 
+def _coo_dense(idx, val, shape):
+    """The dense matrix of COO entries (duplicates added): the NumPy reference of sparse ops."""
+    out = np.zeros(shape, val.dtype)
+    np.add.at(out, tuple(idx), val)
+    return out
+
+
+def _coo(t, idx, val):
+    """A 3 x 3 sparse COO tensor (duplicates allowed). check_invariants: torch checks the indices
+    only when asked (numtorch always does), and the fuzzer passes out-of-range ones."""
+    return t.sparse_coo_tensor(idx, val, (3, 3), check_invariants=True)
+
+
 # --- the table -----------------------------------------------------------------------------------
 @dataclass
 class OpInfo:
@@ -492,6 +505,17 @@ OPS = [
     OpInfo("addmm", lambda t, c, x, y: t.addmm(c, x, y, beta=0.5, alpha=2),
            [((3, 5), (3, 4), (4, 5)), ((5,), (3, 4), (4, 5))],
            np_fn=lambda c, x, y: 0.5 * c + 2 * x @ y),
+    # --- sparse COO (numtorch/ops/sparse.py; the layout's own tests: tests/test_sparse.py) ------
+    # (to_sparse keeps the pattern of nonzeros: a numerical gradient moving a zero off zero
+    # changes it, so those entries have no gradcheck; test_sparse.py gradchecks off the zeros)
+    OpInfo("to_sparse", lambda t, x: x.to_sparse().to_dense(), [((3, 4),), ((0, 3),)],
+           domain=ZEROS, gradcheck=False, np_fn=lambda x: x),
+    OpInfo("to_dense", lambda t, i, v: _coo(t, i, v).to_dense(), [(Idx((2, 6), 3), (6,))],
+           np_fn=lambda i, v: _coo_dense(i, v, (3, 3))),
+    OpInfo("coalesce", lambda t, i, v: _coo(t, i, v).coalesce().values(), [(Idx((2, 6), 3), (6,))],
+           np_fn=lambda i, v: _coo_dense(i, v, (3, 3))[tuple(np.unique(i, axis=1))]),
+    OpInfo("spmm", lambda t, x, y: t.spmm(x.to_sparse(), y),
+           [((3, 4), (4, 5)), ((0, 3), (3, 2)), ((3, 0), (0, 2))], np_fn=np.matmul),
     OpInfo("einsum", lambda t, x, y: t.einsum("bij,bjk->bik", x, y),
            [((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (1, 4, 5)), ((1, 0, 4), (2, 4, 3))],
            np_fn=np.matmul),

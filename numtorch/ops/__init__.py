@@ -7,7 +7,7 @@ its methods and in-place variants from the registry.
 from .. import _registry
 from .._tensor import Tensor
 from . import elementwise, compare, shape, reduction, linalg, indexing, device, inplace  # noqa: F401
-from . import sort, triangular  # noqa: F401
+from . import sort, triangular, sparse  # noqa: F401
 
 for _name, _fn in _registry.methods(inplace.make_inplace).items():
     setattr(Tensor, _name, _fn)

@@ -105,6 +105,9 @@ def matmul(input, other):
     """
     if not isinstance(input, Tensor) or not isinstance(other, Tensor):
         raise TypeError("matmul(): argument 'other' must be Tensor")
+    if input.is_sparse or other.is_sparse:  # a sparse COO operand: numtorch/ops/sparse.py
+        from .sparse import sparse_matmul
+        return sparse_matmul(input, other, "matmul")
     da, db = input.ndim, other.ndim
     if da == 0 or db == 0:
         raise RuntimeError(
@@ -132,6 +135,9 @@ def mm(input, mat2):
     tensor([[1, 2],
             [3, 4]])
     """
+    if input.is_sparse or mat2.is_sparse:  # a sparse COO operand: numtorch/ops/sparse.py
+        from .sparse import sparse_matmul
+        return sparse_matmul(input, mat2, "mm")
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"self must be a matrix" if input.ndim != 2 else "mat2 must be a matrix")
     return MatMul.apply(input, mat2)
