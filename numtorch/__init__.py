@@ -41,6 +41,7 @@ from . import optim
 from . import utils
 from . import distributed
 from . import multiprocessing
+from . import distributions
 
 __version__ = "0.1.0"
 

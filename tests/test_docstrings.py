@@ -23,7 +23,8 @@ NAMESPACES = [
     "numtorch.nn.parallel", "numtorch.cuda", "numtorch.accelerator", "numtorch.backends",
     "numtorch.backends.cudnn", "numtorch.backends.mps", "numtorch.backends.cpu",
     "numtorch.backends.cuda", "numtorch.backends.mkldnn", "numtorch.multiprocessing",
-    "numtorch.serialization",
+    "numtorch.serialization", "numtorch.distributions",
+    "numtorch.distributions.constraints", "numtorch.sparse",
 ]
 
 # Public names that need no example, with the reason. Keep this small.
