@@ -49,8 +49,14 @@ def _pad_index(n, lo, hi, mode):
     i = np.arange(-lo, n + hi)
     if mode == "replicate":
         return np.clip(i, 0, n - 1)
-    if mode == "circular":
-        return np.mod(i, n)
+    if mode == "circular":  # PyTorch crops first: the period is what negative pads leave
+        a, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
+        if m <= 0:  # nothing left to repeat (PyTorch reads uninitialised memory here)
+            if i.size:
+                raise RuntimeError("circular padding: negative padding leaves nothing to wrap "
+                                   f"around but the output has size {i.size}")
+            return i
+        return a + np.mod(np.arange(-max(lo, 0), m + max(hi, 0)), m)
     # reflect (the edge is not repeated)
     period = 2 * (n - 1)
     i = np.mod(i, period) if period else np.zeros_like(i)
@@ -79,17 +85,29 @@ def pad(input, pad, mode="constant", value=None):
     if mode == "constant":
         return Pad.apply(input, pad, 0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
-        raise NotImplementedError(f"Padding mode \"{mode}\" is not supported")
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value not in (None, 0):
         raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
+    npad = len(pad) // 2  # PyTorch pads 1 to 3 trailing dims of a batched or unbatched input
+    if npad > 3 or input.ndim not in (npad + 1, npad + 2):
+        raise NotImplementedError(f"Padding size {len(pad)} is not supported for {input.ndim}D "
+                                  "input tensor.")
+    spatial = tuple(input.shape)[1 if input.ndim == npad + 2 else 0:]  # all but a batch dim
+    if mode != "circular" and 0 in spatial:
+        raise RuntimeError(
+            f"Expected {npad + 1}D or {npad + 2}D (batch mode) tensor with possibly 0 batch size "
+            f"and other non-zero dimensions for input, but got: {list(input.shape)}")
     out = input
-    for k in range(len(pad) // 2):
+    for k in range(npad):
         d = input.ndim - 1 - k
         lo, hi, n = pad[2 * k], pad[2 * k + 1], input.shape[d]
         if mode == "reflect" and (lo >= n or hi >= n):
             raise RuntimeError(
-                f"Argument #4: Padding size should be less than the corresponding input "
-                f"dimension, but got: padding ({lo}, {hi}) at dimension {d} of input {input.ndim}")
+                f"Argument #{4 + 2 * k}: Padding size should be less than the corresponding input "
+                f"dimension, but got: padding ({lo}, {hi}) at dimension {d} of input "
+                f"{list(input.shape)}")
+        if mode == "circular" and (lo > n or hi > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
         idx = tensor(_pad_index(n, lo, hi, mode), dtype=D.int64, device=input.device)
         out = index_select(out, d, idx)
     return out
