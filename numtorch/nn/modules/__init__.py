@@ -1,7 +1,7 @@
 from .module import Module
 from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict
 from .linear import Identity, Linear, Bilinear, Flatten, Unflatten
-from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool2d,
                       AdaptiveAvgPool1d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
                       AdaptiveMaxPool3d, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d,
@@ -10,7 +10,9 @@ from .normalization import (BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, Inst
                             InstanceNorm2d, InstanceNorm3d, RMSNorm, LocalResponseNorm)
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout
 from .activation import (ReLU, ReLU6, LeakyReLU, ELU, GELU, SiLU, Sigmoid, Tanh, Softmax,
-                         LogSoftmax, Softplus, Hardtanh, Mish, Softmin, Hardswish, Hardsigmoid)
+                         LogSoftmax, Softplus, Hardtanh, Mish, Softmin, Hardswish, Hardsigmoid,
+                         PReLU, RReLU, Hardshrink, Softshrink, Threshold, GLU, CELU, SELU,
+                         Softsign, Tanhshrink, LogSigmoid, Softmax2d)
 from .sparse import Embedding
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,

@@ -1,9 +1,18 @@
 """Activation layers (thin wrappers over nn.functional)."""
+from ... import _creation as C
 from .. import functional as F
+from .. import init
+from ..parameter import Parameter
 from .module import Module
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax",
-           "LogSoftmax", "Softplus", "Hardtanh", "Mish", "Softmin", "Hardswish", "Hardsigmoid"]
+           "LogSoftmax", "Softplus", "Hardtanh", "Mish", "Softmin", "Hardswish", "Hardsigmoid",
+           "PReLU", "RReLU", "Hardshrink", "Softshrink", "Threshold", "GLU", "CELU", "SELU",
+           "Softsign", "Tanhshrink", "LogSigmoid", "Softmax2d"]
+
+
+def _inplace_str(inplace):
+    return ", inplace=True" if inplace else ""
 
 
 class _Act(Module):
@@ -216,7 +225,7 @@ class Hardtanh(Module):
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self):
-        return f"min_val={self.min_val}, max_val={self.max_val}"
+        return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace_str(self.inplace)
 
 
 class Softmax(Module):
@@ -263,3 +272,206 @@ class LogSoftmax(Softmax):
     """
     def forward(self, input):
         return F.log_softmax(input, self.dim)
+
+
+class SELU(_Act):
+    """Module form of ``F.selu``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> m = nn.SELU()
+    >>> m(torch.tensor([0.0, 1.0]))
+    tensor([0.0000, 1.0507])
+    """
+    fn = staticmethod(F.selu)
+
+
+class CELU(Module):
+    """Module form of ``F.celu``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> m = nn.CELU(alpha=2.0)
+    >>> m(torch.tensor([-1.0, 2.0]))
+    tensor([-0.7869,  2.0000])
+    """
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input):
+        return F.celu(input, self.alpha, self.inplace)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + _inplace_str(self.inplace)
+
+
+class Threshold(Module):
+    """Module form of ``F.threshold``: ``value`` where ``x <= threshold``, else ``x``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> m = nn.Threshold(1.0, -1.0)
+    >>> m(torch.tensor([0.5, 2.0]))
+    tensor([-1.,  2.])
+    """
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}" + _inplace_str(self.inplace)
+
+
+class RReLU(Module):
+    """Module form of ``F.rrelu``: random slopes in ``[lower, upper)`` while training, their
+    mean in evaluation.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> m = nn.RReLU(0.1, 0.3).eval()
+    >>> m(torch.tensor([-1.0, 2.0]))
+    tensor([-0.2000,  2.0000])
+    """
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + _inplace_str(self.inplace)
+
+
+class PReLU(Module):
+    """Leaky ReLU with learnable slopes: one for all channels (``num_parameters=1``) or one per
+    channel (dim 1 of the input); the parameter ``weight`` starts at ``init``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> m = nn.PReLU()
+    >>> m(torch.tensor([-2.0, 2.0]))
+    tensor([-0.5000,  2.0000], grad_fn=<WhereBackward0>)
+    """
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(C.empty(num_parameters, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Hardshrink(Module):
+    """Module form of ``F.hardshrink``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> m = nn.Hardshrink()
+    >>> m(torch.tensor([-1.0, 0.3, 2.0]))
+    tensor([-1.,  0.,  2.])
+    """
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """Module form of ``F.softshrink``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> m = nn.Softshrink()
+    >>> m(torch.tensor([-1.0, 0.3, 2.0]))
+    tensor([-0.5000,  0.0000,  1.5000])
+    """
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
+class GLU(Module):
+    """Module form of ``F.glu`` along ``dim``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> m = nn.GLU()
+    >>> m(torch.tensor([1.0, 2.0, 0.0, 0.0]))
+    tensor([0.5000, 1.0000])
+    """
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.glu(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softsign(Module):
+    """Module form of ``F.softsign``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.Softsign()(torch.tensor([-1.0, 3.0]))
+    tensor([-0.5000,  0.7500])
+    """
+    def forward(self, input):
+        return F.softsign(input)
+
+
+class Tanhshrink(Module):
+    """Module form of ``F.tanhshrink``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.Tanhshrink()(torch.tensor([0.0]))
+    tensor([0.])
+    """
+    def forward(self, input):
+        return F.tanhshrink(input)
+
+
+class LogSigmoid(Module):
+    """Module form of ``F.logsigmoid``.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.LogSigmoid()(torch.tensor([0.0]))
+    tensor([-0.6931])
+    """
+    def forward(self, input):
+        return F.logsigmoid(input)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) of a (C, H, W) or (N, C, H, W) input.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> nn.Softmax2d()(torch.zeros(1, 2, 1, 1)).flatten()
+    tensor([0.5000, 0.5000])
+    """
+    def forward(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(
+                f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        return F.softmax(input, -3)

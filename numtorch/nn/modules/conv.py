@@ -1,11 +1,11 @@
-"""Conv1d, Conv2d, ConvTranspose2d: thin layers over the fused conv primitives."""
+"""Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d: thin layers over the fused conv primitives."""
 from ... import _creation as C
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 def _tuple(v, n):
@@ -100,6 +100,48 @@ class Conv2d(_ConvNd):
     def forward(self, input):
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
+
+
+class ConvTranspose1d(_ConvNd):
+    """Transposed 1-D convolution over (N, C, L) inputs (the gradient of Conv1d with respect to
+    its input). ``output_size`` picks one of the ``stride`` lengths a strided layer can give.
+
+    >>> import numtorch as torch
+    >>> from numtorch import nn
+    >>> up = nn.ConvTranspose1d(3, 2, kernel_size=2, stride=2)
+    >>> up(torch.zeros(1, 3, 4)).shape
+    torch.Size([1, 2, 8])
+    >>> nn.ConvTranspose1d(1, 1, 3, stride=2)(torch.zeros(1, 1, 4), output_size=[10]).shape
+    torch.Size([1, 1, 10])
+    """
+    _n = 1
+    _transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype, output_padding)
+
+    def _output_padding(self, input, output_size):
+        if output_size is None:
+            return self.output_padding
+        size = list(output_size)
+        if len(size) not in (1, input.dim()):
+            raise ValueError(f"ConvTranspose1D: for {input.dim()}D input, output_size must have "
+                             f"1 or {input.dim()} elements (got {len(size)})")
+        lo = ((input.shape[-1] - 1) * self.stride[0] - 2 * self.padding[0]
+              + self.dilation[0] * (self.kernel_size[0] - 1) + 1)
+        hi = lo + self.stride[0] - 1
+        if not lo <= size[-1] <= hi:
+            raise ValueError(f"requested an output size of {size[-1:]}, but valid sizes range "
+                             f"from [{lo}] to [{hi}] (for an input of {input.shape[-1:]})")
+        return (size[-1] - lo,)
+
+    def forward(self, input, output_size=None):
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups,
+                                  self.dilation)
 
 
 class ConvTranspose2d(_ConvNd):
