@@ -41,14 +41,10 @@ class ToDtype(Function):
         return (g.to(ctx.dtype) if ctx.dtype.is_floating_point else None), None
 
 
-@op(function=False)
-def to(self, *args, **kwargs):
-    """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; ``copy``, ``non_blocking``.
-
-    >>> import numtorch as torch
-    >>> torch.tensor([1.5, 2.5]).to(torch.int64)
-    tensor([1, 2])
-    """
+def to_args(args, kwargs):
+    """``(device, dtype, copy)`` of the arguments of ``Tensor.to`` (each None/False if not given):
+    ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``, keywords ``dtype``,
+    ``device``, ``copy`` (``non_blocking`` and ``memory_format`` are accepted and ignored)."""
     dtype = kwargs.pop("dtype", None)
     device = kwargs.pop("device", None)
     copy = kwargs.pop("copy", False)
@@ -65,6 +61,18 @@ def to(self, *args, **kwargs):
             copy = a
         elif a is not None:
             device = a
+    return device, dtype, copy
+
+
+@op(function=False)
+def to(self, *args, **kwargs):
+    """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; ``copy``, ``non_blocking``.
+
+    >>> import numtorch as torch
+    >>> torch.tensor([1.5, 2.5]).to(torch.int64)
+    tensor([1, 2])
+    """
+    device, dtype, copy = to_args(args, kwargs)
     out = self
     if device is not None:
         dev = as_device(device)

@@ -32,6 +32,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from . import _core
 from ._core import kernels, empty
+from .device import to_args
 from .linalg import _SCALAR_NAMES
 
 
@@ -279,22 +280,7 @@ class SparseCooTensor(Tensor):
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``: indices and values
         move together; the values are cast (differentiably)."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {list(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            elif isinstance(a, D.dtype) or a in (builtins.float, builtins.int, builtins.bool):
-                dtype = a
-            elif isinstance(a, builtins.bool):
-                copy = a
-            elif a is not None:
-                device = a
+        device, dtype, copy = to_args(args, kwargs)
         ind, val = self._ind, self._val
         if device is not None and as_device(device) != self.device:
             dev = as_device(device)
