@@ -256,3 +256,20 @@ def test_errors_match_torch(i):
 def test_groups_error_names_shapes():
     with pytest.raises(RuntimeError, match="divisible by 2 at dimension 0"):
         NF.conv2d(nt.randn(2, 4, 5, 5), nt.randn(3, 2, 3, 3), groups=2)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_conv_transpose_output_size(n):
+    # output_size picks the output padding (stride 2 reaches two sizes); out of range raises
+    m = getattr(nt.nn, f"ConvTranspose{n}d")(2, 3, 3, stride=2, padding=1)
+    x = nt.randn(1, 2, *[5] * n)
+    f = getattr(NF, f"conv_transpose{n}d")
+    for size, pad in ((9, 0), (10, 1)):
+        y = m(x, output_size=[size] * n)
+        assert tuple(y.shape) == (1, 3) + (size,) * n
+        want = f(x, m.weight, m.bias, stride=2, padding=1, output_padding=pad)
+        np.testing.assert_array_equal(y.detach().numpy(), want.detach().numpy())
+    with pytest.raises(ValueError, match=r"valid sizes range from \[9(, 9)?\] to \[10(, 10)?\]"):
+        m(x, output_size=[12] * n)
+    with pytest.raises(ValueError, match=f"must have {n} or {n + 2} elements"):
+        m(x, output_size=[10] * (n + 3))

@@ -123,24 +123,9 @@ class ConvTranspose1d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype, output_padding)
 
-    def _output_padding(self, input, output_size):
-        if output_size is None:
-            return self.output_padding
-        size = list(output_size)
-        if len(size) not in (1, input.dim()):
-            raise ValueError(f"ConvTranspose1D: for {input.dim()}D input, output_size must have "
-                             f"1 or {input.dim()} elements (got {len(size)})")
-        lo = ((input.shape[-1] - 1) * self.stride[0] - 2 * self.padding[0]
-              + self.dilation[0] * (self.kernel_size[0] - 1) + 1)
-        hi = lo + self.stride[0] - 1
-        if not lo <= size[-1] <= hi:
-            raise ValueError(f"requested an output size of {size[-1:]}, but valid sizes range "
-                             f"from [{lo}] to [{hi}] (for an input of {input.shape[-1:]})")
-        return (size[-1] - lo,)
-
     def forward(self, input, output_size=None):
         return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
-                                  self._output_padding(input, output_size), self.groups,
+                                  _output_padding(self, input, output_size), self.groups,
                                   self.dilation)
 
 
@@ -164,4 +149,26 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, input, output_size=None):
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  self.output_padding, self.groups, self.dilation)
+                                  _output_padding(self, input, output_size), self.groups,
+                                  self.dilation)
+
+
+def _output_padding(m, input, output_size):
+    """The output padding that makes transposed convolution ``m`` produce ``output_size`` (its
+    last ``m._n`` entries; None: ``m.output_padding``), checked against the sizes reachable."""
+    if output_size is None:
+        return m.output_padding
+    n = m._n
+    size = list(output_size)
+    if len(size) not in (n, input.dim()):
+        raise ValueError(f"ConvTranspose{n}D: for {input.dim()}D input, output_size must have "
+                         f"{n} or {input.dim()} elements (got {len(size)})")
+    size = size[-n:]
+    spatial = tuple(input.shape[-n:])
+    lo = [(spatial[d] - 1) * m.stride[d] - 2 * m.padding[d] + m.dilation[d] * (m.kernel_size[d] - 1)
+          + 1 for d in range(n)]
+    hi = [lo[d] + m.stride[d] - 1 for d in range(n)]
+    if not all(lo[d] <= size[d] <= hi[d] for d in range(n)):
+        raise ValueError(f"requested an output size of {size}, but valid sizes range from {lo} "
+                         f"to {hi} (for an input of {list(spatial)})")
+    return tuple(size[d] - lo[d] for d in range(n))
