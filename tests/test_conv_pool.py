@@ -269,7 +269,8 @@ def test_conv_transpose_output_size(n):
         assert tuple(y.shape) == (1, 3) + (size,) * n
         want = f(x, m.weight, m.bias, stride=2, padding=1, output_padding=pad)
         np.testing.assert_array_equal(y.detach().numpy(), want.detach().numpy())
-    with pytest.raises(ValueError, match=r"valid sizes range from \[9(, 9)?\] to \[10(, 10)?\]"):
+    with pytest.raises(ValueError, match=r"valid sizes range from \[9(, 9)?\] to \[10(, 10)?\] "
+                                         r"\(for an input of torch\.Size"):
         m(x, output_size=[12] * n)
     with pytest.raises(ValueError, match=f"must have {n} or {n + 2} elements"):
         m(x, output_size=[10] * (n + 3))

@@ -170,5 +170,5 @@ def _output_padding(m, input, output_size):
     hi = [lo[d] + m.stride[d] - 1 for d in range(n)]
     if not all(lo[d] <= size[d] <= hi[d] for d in range(n)):
         raise ValueError(f"requested an output size of {size}, but valid sizes range from {lo} "
-                         f"to {hi} (for an input of {list(spatial)})")
+                         f"to {hi} (for an input of {input.shape[-n:]})")
     return tuple(size[d] - lo[d] for d in range(n))
