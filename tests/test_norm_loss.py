@@ -299,11 +299,18 @@ def test_binary_cross_entropy(rng, dt, reduction):
           grad=(0, 1), rng=rng)
     p = np.array([0.0, 1.0, 0.5])
     t = np.array([1.0, 0.0, 1.0])
-    check(F.binary_cross_entropy, TF.binary_cross_entropy, [p, t], dt, grad=())  # log clamp at -100
+    # the logs clamp at -100; at exactly 0 and 1 the gradients are PyTorch's (finite), not NaN
+    check(F.binary_cross_entropy, TF.binary_cross_entropy, [p, t], dt, grad=(0, 1))
     with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
         F.binary_cross_entropy(numtorch.tensor([1.5]), numtorch.tensor([1.0]))
     with pytest.raises(ValueError, match="Using a target size"):
         F.binary_cross_entropy(numtorch.rand(3), numtorch.rand(4))
+
+
+def test_binary_cross_entropy_double_backward():
+    p = numtorch.tensor(np.array([0.2, 0.7, 0.9]), requires_grad=True)
+    t = numtorch.tensor(np.array([0.0, 1.0, 0.3]), requires_grad=True)
+    assert numtorch.autograd.gradgradcheck(lambda p, t: F.binary_cross_entropy(p, t), (p, t))
 
 
 @pytest.mark.parametrize("dt", DT)

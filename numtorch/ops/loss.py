@@ -1,6 +1,12 @@
-"""The fused softmax-cross-entropy primitive: log-softmax and NLL of class-index targets in one
-kernel forward and one backward (``kernels/<device>/norm.py``). ``nn.functional.cross_entropy``
-checks the arguments and calls it; every other loss is composed from Tensor ops there.
+"""Loss primitives with backward rules of their own.
+
+- ``CrossEntropy``: log-softmax and NLL of class-index targets in one kernel forward and one
+  backward (``kernels/<device>/norm.py``); ``nn.functional.cross_entropy`` checks the arguments
+  and calls it.
+- ``BinaryCrossEntropy``: Tensor ops, with PyTorch's gradient, finite where the probability is
+  exactly 0 or 1 (the chain rule through the clamped logs would give 0 * inf = NaN there).
+
+Every other loss is composed from Tensor ops in ``nn.functional``.
 """
 import math
 
@@ -70,3 +76,28 @@ class CrossEntropy(Function):
                 s = s / wsum if wsum else math.nan
             K.cross_entropy_backward(xa, ta, w, ignore_index, ls, lse, s, lse, False, gx)
         return Tensor._make(gx.reshape(tuple(x._data.shape)), dt, dev), None, None, None, None, None
+
+
+#: the floor of x (1 - x) in the gradient: PyTorch's 1e-12, a float32 constant there
+_BCE_EPS = 9.999999960041972e-13
+
+
+class BinaryCrossEntropy(Function):
+    """Elementwise ``-(t log x + (1 - t) log(1 - x))`` of probabilities x, logs clamped at -100;
+    d/dx = (x - t) / max(x (1 - x), 1e-12) and d/dt = log(1 - x) - log(x), as PyTorch.
+    The backward is made of Tensor ops, so it differentiates again."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        ctx.save_for_backward(x, t)
+        return -(t * x.log().clamp(min=-100.0) + (1 - t) * (1 - x).log().clamp(min=-100.0))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            gx = g * (x - t) / (x * (1 - x)).clamp(min=_BCE_EPS)
+        if ctx.needs_input_grad[1]:
+            gt = g * ((1 - x).log() - x.log())  # (unclamped, as PyTorch: inf at 0 and 1)
+        return gx, gt

@@ -12,7 +12,7 @@ from ..._tensor import Tensor
 from ...ops._core import shape_str
 from ...ops.elementwise import abs, clamp, exp, log, minimum, where
 from ...ops.indexing import gather, index_select
-from ...ops.loss import CrossEntropy
+from ...ops.loss import BinaryCrossEntropy, CrossEntropy
 from ...ops.reduction import log_softmax, logsumexp
 from ...ops.shape import cat, stack
 from ._activation import logsigmoid
@@ -242,8 +242,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     # one reduction; NaN fails both comparisons, so it is refused too (as PyTorch)
     if input.numel() and not ((input >= 0) & (input <= 1)).all().item():
         raise RuntimeError("all elements of input should be between 0 and 1")
-    loss = -(target * clamp(log(input), min=-100.0)
-             + (1 - target) * clamp(log(1 - input), min=-100.0))
+    loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
