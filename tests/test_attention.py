@@ -614,3 +614,20 @@ def test_attention_on_cuda_equals_cpu(rng):
         outs.append((o.detach().cpu().numpy(), w.detach().cpu().numpy()))
     for c, g in zip(*outs):
         np.testing.assert_allclose(g, c, rtol=1e-10, atol=1e-12)
+
+
+def test_multihead_attention_lives_where_pytorch_programs_name_it():
+    # programs list these classes for torch.load(weights_only=True) (word_language_model does)
+    import io
+    assert nn.modules.activation.MultiheadAttention is nn.MultiheadAttention
+    m = nn.MultiheadAttention(4, 2)
+    assert type(m.out_proj) is nn.modules.linear.NonDynamicallyQuantizableLinear
+    assert repr(m.out_proj) == "NonDynamicallyQuantizableLinear(in_features=4, out_features=4, bias=True)"
+    buf = io.BytesIO()
+    numtorch.save(m, buf)
+    buf.seek(0)
+    with numtorch.serialization.safe_globals([nn.modules.activation.MultiheadAttention,
+                                              nn.modules.linear.NonDynamicallyQuantizableLinear]):
+        back = numtorch.load(buf)
+    x = numtorch.randn(3, 1, 4)
+    np.testing.assert_array_equal(back(x, x, x)[0].detach().numpy(), m(x, x, x)[0].detach().numpy())
