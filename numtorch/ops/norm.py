@@ -166,10 +166,18 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     >>> F.layer_norm(torch.tensor([[1.0, 3.0]]), (2,))
     tensor([[-1.0000,  1.0000]])
     """
+    ns = normalized_shape_of(input, normalized_shape, weight=weight, bias=bias)
+    return LayerNorm.apply(input, ns, weight, bias, float(eps))
+
+
+def normalized_shape_of(input, normalized_shape, **params):
+    """``normalized_shape`` as a tuple, checked against the trailing dims of ``input`` and the
+    shapes of the affine ``params`` (``weight=``, ``bias=``; None skipped), with PyTorch's messages
+    (layer_norm, rms_norm)."""
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     ns = tuple(int(s) for s in normalized_shape)
-    for name, t in (("weight", weight), ("bias", bias)):
+    for name, t in params.items():
         if t is not None and tuple(t.shape) != ns:
             raise RuntimeError(
                 f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
@@ -178,7 +186,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(
             f"Given normalized_shape={shape_str(ns)}, expected input with shape "
             f"[*, {shape_str(ns, ', ')}], but got input of size{shape_str(input.shape)}")
-    return LayerNorm.apply(input, ns, weight, bias, float(eps))
+    return ns
 
 
 @functional_op()

@@ -10,9 +10,9 @@ from ..._registry import functional_op
 from ... import _dtype as D
 from ..._creation import arange, rand, tensor
 from ...autograd.grad_mode import no_grad
-from ...ops._core import shape_str
 from ...ops.elementwise import clamp, log, log1p, rsqrt, where
 from ...ops.indexing import index_select
+from ...ops.norm import normalized_shape_of
 from ...ops.linalg import matmul
 from ...ops.norm import batch_norm, layer_norm
 from ...ops.pad import pad
@@ -444,17 +444,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     >>> F.rms_norm(torch.tensor([[3.0, 4.0]]), (2,))
     tensor([[0.8485, 1.1314]])
     """
-    if isinstance(normalized_shape, int):
-        normalized_shape = (normalized_shape,)
-    ns = tuple(int(s) for s in normalized_shape)
-    if weight is not None and tuple(weight.shape) != ns:
-        raise RuntimeError(
-            f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
-            f"{shape_str(weight.shape)} and normalized_shape = {shape_str(ns)}")
-    if input.ndim < len(ns) or tuple(input.shape[input.ndim - len(ns):]) != ns:
-        raise RuntimeError(
-            f"Given normalized_shape={shape_str(ns)}, expected input with shape "
-            f"[*, {shape_str(ns, ', ')}], but got input of size{shape_str(input.shape)}")
+    ns = normalized_shape_of(input, normalized_shape, weight=weight)
     if eps is None:
         eps = float(np.finfo(input.dtype.np).eps)
     dims = tuple(range(input.ndim - len(ns), input.ndim))
