@@ -102,7 +102,39 @@ class Conv2d(_ConvNd):
                         self.groups)
 
 
-class ConvTranspose1d(_ConvNd):
+class _ConvTransposeNd(_ConvNd):
+    """The transposed convolutions' constructor (PyTorch's argument order: output_padding
+    before groups)."""
+    _transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype, output_padding)
+
+    def _output_padding(self, input, output_size):
+        """The output padding that makes this layer produce ``output_size`` (its last ``_n``
+        entries; None: ``self.output_padding``), checked against the sizes it can reach."""
+        if output_size is None:
+            return self.output_padding
+        n = self._n
+        size = list(output_size)
+        if len(size) not in (n, input.dim()):
+            raise ValueError(f"ConvTranspose{n}D: for {input.dim()}D input, output_size must have "
+                             f"{n} or {input.dim()} elements (got {len(size)})")
+        size = size[-n:]
+        spatial = tuple(input.shape[-n:])
+        lo = [(spatial[d] - 1) * self.stride[d] - 2 * self.padding[d]
+              + self.dilation[d] * (self.kernel_size[d] - 1) + 1 for d in range(n)]
+        hi = [lo[d] + self.stride[d] - 1 for d in range(n)]
+        if not all(lo[d] <= size[d] <= hi[d] for d in range(n)):
+            raise ValueError(f"requested an output size of {size}, but valid sizes range from {lo} "
+                             f"to {hi} (for an input of {input.shape[-n:]})")
+        return tuple(size[d] - lo[d] for d in range(n))
+
+
+class ConvTranspose1d(_ConvTransposeNd):
     """Transposed 1-D convolution over (N, C, L) inputs (the gradient of Conv1d with respect to
     its input). ``output_size`` picks one of the ``stride`` lengths a strided layer can give.
 
@@ -115,21 +147,14 @@ class ConvTranspose1d(_ConvNd):
     torch.Size([1, 1, 10])
     """
     _n = 1
-    _transposed = True
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, device, dtype, output_padding)
 
     def forward(self, input, output_size=None):
         return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
-                                  _output_padding(self, input, output_size), self.groups,
+                                  self._output_padding(input, output_size), self.groups,
                                   self.dilation)
 
 
-class ConvTranspose2d(_ConvNd):
+class ConvTranspose2d(_ConvTransposeNd):
     """Transposed 2-D convolution (the gradient of Conv2d with respect to its input).
 
     >>> import numtorch as torch
@@ -139,36 +164,8 @@ class ConvTranspose2d(_ConvNd):
     torch.Size([1, 2, 8, 8])
     """
     _n = 2
-    _transposed = True
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, device, dtype, output_padding)
 
     def forward(self, input, output_size=None):
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  _output_padding(self, input, output_size), self.groups,
+                                  self._output_padding(input, output_size), self.groups,
                                   self.dilation)
-
-
-def _output_padding(m, input, output_size):
-    """The output padding that makes transposed convolution ``m`` produce ``output_size`` (its
-    last ``m._n`` entries; None: ``m.output_padding``), checked against the sizes reachable."""
-    if output_size is None:
-        return m.output_padding
-    n = m._n
-    size = list(output_size)
-    if len(size) not in (n, input.dim()):
-        raise ValueError(f"ConvTranspose{n}D: for {input.dim()}D input, output_size must have "
-                         f"{n} or {input.dim()} elements (got {len(size)})")
-    size = size[-n:]
-    spatial = tuple(input.shape[-n:])
-    lo = [(spatial[d] - 1) * m.stride[d] - 2 * m.padding[d] + m.dilation[d] * (m.kernel_size[d] - 1)
-          + 1 for d in range(n)]
-    hi = [lo[d] + m.stride[d] - 1 for d in range(n)]
-    if not all(lo[d] <= size[d] <= hi[d] for d in range(n)):
-        raise ValueError(f"requested an output size of {size}, but valid sizes range from {lo} "
-                         f"to {hi} (for an input of {input.shape[-n:]})")
-    return tuple(size[d] - lo[d] for d in range(n))
