@@ -178,10 +178,55 @@ def test_indices_checked_before_any_kernel():
 
 def test_unsupported_ops_raise_naming_the_layout():
     s = numtorch.sparse_coo_tensor(IND, VAL, SHAPE)
-    for op in (lambda: s + 1, lambda: s.exp(), lambda: s.view(-1), lambda: numtorch.add(1, s),
+    for op in (lambda: s.exp(), lambda: s.view(-1), lambda: s * numtorch.ones(SHAPE),
                lambda: s[0], lambda: s.half(), lambda: s.item(), lambda: s @ s):
         with pytest.raises(NotImplementedError, match="(?i)sparse"):
             op()
+
+
+def test_arithmetic_with_a_sparse_operand():
+    """dense + sparse is dense (the GCN recipe ``torch.eye(n) + adj``), sparse + sparse sparse
+    and uncoalesced, a sparse tensor times a number sparse; gradients reach the dense operand
+    and the values; what PyTorch refuses is refused with its exception type and words."""
+    ref = dense_ref(IND, VAL, SHAPE)
+    d = np.arange(12.0).reshape(SHAPE)
+    s = numtorch.sparse_coo_tensor(IND, VAL, SHAPE)
+    si = numtorch.sparse_coo_tensor(IND, np.arange(6), SHAPE)  # int64 values
+    x = numtorch.tensor(d, requires_grad=True)
+    for got, want in ((x + s, d + ref), (numtorch.add(x, s, alpha=2), d + 2 * ref),
+                      (x - s, d - ref), (numtorch.sub(x, s, alpha=0.5), d - 0.5 * ref),
+                      (numtorch.eye(3, 4, dtype=numtorch.int64) + s, np.eye(3, 4) + ref)):
+        assert not got.is_sparse and got.dtype is numtorch.float64
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-12)
+    y = numtorch.ones(SHAPE, dtype=numtorch.float32).add_(si)
+    assert y.dtype is numtorch.float32
+    np.testing.assert_array_equal(y.numpy(), 1 + dense_ref(IND, np.arange(6), SHAPE))
+    for got, want in ((s + si, ref + dense_ref(IND, np.arange(6), SHAPE)), (s - s, 0 * ref),
+                      (numtorch.add(s, s, alpha=3), 4 * ref), (s * 2, 2 * ref), (0.5 * s, ref / 2),
+                      (s * numtorch.tensor(3.0, dtype=numtorch.float64), 3 * ref)):
+        assert got.is_sparse and got.dtype is numtorch.float64
+        np.testing.assert_allclose(got.to_dense().numpy(), want, rtol=1e-12)
+    assert not (s + s).is_coalesced() and (s + s)._nnz() == 2 * IND.shape[1]
+    # gradients: d/dx sum((x + S)^2) = 2 (x + S), d/dvalues = the same read at the indices
+    v = numtorch.tensor(VAL, requires_grad=True)
+    ((x + numtorch.sparse_coo_tensor(IND, v, SHAPE)) ** 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (d + ref), rtol=1e-12)
+    np.testing.assert_allclose(v.grad.numpy(), 2 * (d + ref)[IND[0], IND[1]], rtol=1e-12)
+    assert numtorch.autograd.gradcheck(
+        lambda v, x: (x - numtorch.sparse_coo_tensor(IND, v, SHAPE) * 1.5,
+                      (numtorch.sparse_coo_tensor(IND, v, SHAPE) + numtorch.sparse_coo_tensor(
+                          IND, v, SHAPE)).to_dense()),
+        (numtorch.tensor(VAL, requires_grad=True), numtorch.tensor(d, requires_grad=True)))
+    refused = [(lambda lib, S: S + lib.ones(SHAPE), RuntimeError, r"add\(sparse, dense\)"),
+               (lambda lib, S: S + 1, RuntimeError, r"add\(sparse, dense\)"),
+               (lambda lib, S: lib.ones(1, 4) + S, RuntimeError, "have same size.*broadcasting"),
+               (lambda lib, S: S + lib.sparse_coo_tensor([[0], [0]], [1.0], (4, 4)), RuntimeError,
+                r"sizes of 'self' and 'other' to match, but \[3, 4\] != \[4, 4\]")]
+    for lib in (numtorch,) + ((torch,) if torch else ()):
+        S = lib.sparse_coo_tensor(IND, VAL, SHAPE)
+        for op, exc, msg in refused:
+            with pytest.raises(exc, match=msg):
+                op(lib, S)
 
 
 # --- conversions and reductions ----------------------------------------------------------------

@@ -456,6 +456,11 @@ class Where(Function):
         return None, where(cond, g, zero), where(cond, zero, g)
 
 
+def _sparse(a, b):
+    """Whether ``a`` or ``b`` is a sparse COO tensor (its arithmetic: numtorch/ops/sparse.py)."""
+    return a.__class__ is SparseCooTensor or b.__class__ is SparseCooTensor
+
+
 def _operand(x, dtype, dev):
     if isinstance(x, Tensor):
         if x.device != dev:
@@ -480,8 +485,10 @@ def add(input, other, *, alpha=1):
     >>> torch.add(torch.tensor([1, 2]), 1.5)
     tensor([2.5000, 3.5000])
     """
-    if alpha == 1 and input.__class__ is Tensor:
+    if alpha == 1 and input.__class__ is Tensor and other.__class__ is not SparseCooTensor:
         return Add.apply(input, other)
+    if _sparse(input, other):
+        return sparse.sparse_add(input, other, alpha)
     if alpha != 1:
         other = mul(other, alpha)
     if not isinstance(input, Tensor):
@@ -497,6 +504,8 @@ def sub(input, other, *, alpha=1):
     >>> torch.sub(torch.tensor([5, 7]), torch.tensor([1, 2]), alpha=2)
     tensor([3, 3])
     """
+    if _sparse(input, other):
+        return sparse.sparse_add(input, other, -alpha)
     if alpha != 1:
         other = mul(other, alpha)
     return Sub.apply(input, other)
@@ -510,6 +519,8 @@ def mul(input, other):
     >>> torch.mul(torch.tensor([1, 2, 3]), 2)
     tensor([2, 4, 6])
     """
+    if _sparse(input, other):
+        return sparse.sparse_mul(input, other)
     return Mul.apply(input, other)
 
 
@@ -1055,3 +1066,9 @@ def hypot(input, other):
 
 
 # predicates and comparisons: no gradient, bool results
+
+
+# A sparse COO operand of add/sub/mul goes to numtorch/ops/sparse.py (imported last: it builds on
+# the ops above).
+from . import sparse  # noqa: E402
+from .sparse import SparseCooTensor  # noqa: E402

@@ -48,9 +48,9 @@ class _NoStridedData:
     def _fail(self, *args, **kwargs):
         raise NotImplementedError(
             f"Could not run this operation with arguments from the '{self.backend}' backend: "
-            "numtorch's sparse COO tensors support coalesce(), to_dense(), t(), to(), sum() and "
-            "products with a dense matrix (torch.sparse.mm, spmm, mm, matmul, @); call "
-            ".to_dense() first")
+            "numtorch's sparse COO tensors support coalesce(), to_dense(), t(), to(), sum(), "
+            "products with a dense matrix (torch.sparse.mm, spmm, mm, matmul, @), dense + sparse, "
+            "sparse + sparse and sparse * number; call .to_dense() first")
 
     def __getattr__(self, name):
         self._fail()
@@ -105,9 +105,10 @@ class SparseCooTensor(Tensor):
     It holds ``indices`` (sparse_dim, nnz) and ``values`` (nnz, *dense_sizes); duplicate
     indices add up (``coalesce()`` merges them). Supported: its metadata, ``coalesce``,
     ``to_dense``, ``t``/``transpose`` of sparse dims, ``to``/``cpu``/``cuda``/``float``/
-    ``double``, ``detach``, ``clone``, ``sum`` and products with a dense matrix (``mm``,
-    ``matmul``, ``@``, ``torch.spmm``, ``torch.sparse.mm``), differentiable in the values and
-    the dense operand. Other ops raise NotImplementedError.
+    ``double``, ``detach``, ``clone``, ``sum``, products with a dense matrix (``mm``,
+    ``matmul``, ``@``, ``torch.spmm``, ``torch.sparse.mm``), ``dense + sparse`` (dense),
+    ``sparse + sparse`` (sparse) and ``sparse * number``, differentiable in the values and the
+    dense operand. Other ops raise NotImplementedError.
 
     >>> import numtorch as torch
     >>> s = torch.sparse_coo_tensor([[0, 1, 1], [2, 0, 2]], [3., 4., 5.], (2, 3))
@@ -634,6 +635,55 @@ def spmm(input, mat2):
             [32.]])
     """
     return sparse_mm(input, mat2)
+
+
+# --- arithmetic with a sparse operand (``add``/``sub``/``mul`` send their sparse cases here) ------
+def sparse_add(input, other, alpha=1):
+    """``input + alpha * other`` with a sparse COO operand, as in PyTorch: dense + sparse is a
+    dense tensor of the same size (no broadcasting), sparse + sparse an uncoalesced sparse tensor
+    (the entries of both, ``other``'s values scaled by ``alpha``); sparse + dense is refused.
+    Differentiable in the dense operand and the values."""
+    if not isinstance(input, SparseCooTensor):  # dense + sparse
+        if not isinstance(input, Tensor):
+            raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) instead.")
+        if tuple(input.shape) != other._sizes:
+            raise RuntimeError(
+                f"add: expected 'self' and 'other' to have same size, but self has size "
+                f"{list(input.shape)} while other has size {list(other._sizes)} (FYI: dense-sparse "
+                "addition does not currently support broadcasting)")
+        _core.same_device(input, other)
+        from .elementwise import add
+        return add(input, other.to_dense(), alpha=alpha)
+    if not isinstance(other, SparseCooTensor):
+        raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) instead.")
+    if input._sizes != other._sizes:
+        raise RuntimeError(f"add: expected sizes of 'self' and 'other' to match, but "
+                           f"{list(input._sizes)} != {list(other._sizes)}")
+    _core.same_device(input, other)
+    if input.sparse_dim() != other.sparse_dim():
+        raise RuntimeError(f"add: expected 'self' and 'other' to have same sparse dimensions, but "
+                           f"got {input.sparse_dim()} and {other.sparse_dim()}")
+    from .shape import cat
+    dt = D.promote_types(input.dtype, other.dtype)
+    vo = other._val if alpha == 1 else other._val * alpha
+    values = cat([input._val.to(dt), vo.to(dt)])
+    with grad_mode.no_grad():
+        ind = cat([input._ind, other._ind], 1)
+    if "_coo_valid" in input._ind.__dict__ and "_coo_valid" in other._ind.__dict__:
+        _mark_valid(ind, input._ind)  # both checked against the same sizes
+    return _sparse(ind, values, input._sizes, False)
+
+
+def sparse_mul(input, other):
+    """A sparse COO tensor times a number (a Python scalar or a 0-d dense tensor): its values
+    scaled, the indices shared. Other products with a sparse operand are refused."""
+    s, c = (input, other) if isinstance(input, SparseCooTensor) else (other, input)
+    if isinstance(c, SparseCooTensor) or (isinstance(c, Tensor) and c.ndim != 0):
+        raise NotImplementedError(
+            "numtorch: a sparse COO tensor multiplies only a number or a 0-d tensor elementwise "
+            f"(got {'a sparse' if isinstance(c, SparseCooTensor) else 'a dense'} tensor of size "
+            f"{list(c.shape)})")
+    return _sparse(s._ind, s._val * c, s._sizes, s._coalesced)
 
 
 # --- construction and conversions ---------------------------------------------------------------
