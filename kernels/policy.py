@@ -1,13 +1,18 @@
 """The one place that sets Numba's compile policy for every numtorch kernel.
 
 - on-disk cache on, under ``$NUMBA_CACHE_DIR`` or ``$XDG_CACHE_HOME/numtorch/numba``
-  (never inside site-packages, where ``pip uninstall`` would leave it behind);
+  (never inside site-packages, where ``pip uninstall`` would leave it behind), safe when
+  several processes compile at once (:class:`_KeyedEntries`);
 - fastmath without ``nnan``/``ninf`` so NaN and inf propagate as in PyTorch;
 - the ``workqueue`` threading layer unless the user chose one: GNU OpenMP hangs a child that
   ``fork()``s after a parallel region ran, and DataLoader workers fork;
 - one size threshold below which kernels run serially (a ``prange`` region costs ~10 us).
 """
+import contextlib
+import functools
+import hashlib
 import os
+import pickle
 import types
 
 # Both variables are read by numba.config on import: set them before importing numba.
@@ -24,6 +29,76 @@ numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 numba.config.THREADING_LAYER = os.environ["NUMBA_THREADING_LAYER"]
 
 CACHE = True
+
+
+class _KeyedEntries:
+    """Numba's on-disk cache, safe when processes compile one function at once (two pytest-xdist
+    workers, MPI ranks, DataLoader workers with a cold cache).
+
+    Numba names a function's data files by counting (``f.1.nbc``, ``f.2.nbc``...) after reading
+    its index, so two processes saving different signatures of one function at the same time
+    pick the same file: the last one's machine code then sits under the other's index entry, and
+    a later process loads code compiled for other types (a "can't unbox array" TypeError, or
+    worse, wrong numbers). Here a data file is named after its signature and target, holds its
+    key, and is read back only under that key (anything else is a miss: a compile); the index is
+    rewritten under a file lock, so no entry is lost. Mixed into the cache-file class of each
+    numtorch dispatcher (:func:`_keyed_cache`); everything else is Numba's.
+    """
+
+    def save(self, key, data):
+        digest = hashlib.sha256(repr(key[:2]).encode()).hexdigest()[:24]
+        name = self._data_name_pattern.replace("{number:d}", digest)
+        self._save_data(name, (key, data))  # the data first: the index never names a missing file
+        with _locked(self._index_path + ".lock"):
+            overloads = self._load_index()
+            if overloads.get(key) != name:
+                overloads[key] = name
+                self._save_index(overloads)
+
+    def load(self, key):
+        name = self._load_index().get(key)
+        if name is None:
+            return None
+        try:
+            stored = self._load_data(name)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+            return None  # removed, truncated or written by another scheme: compile instead
+        if not (isinstance(stored, tuple) and len(stored) == 2 and stored[0] == key):
+            return None
+        return stored[1]
+
+
+@contextlib.contextmanager
+def _locked(path):
+    try:
+        import fcntl
+    except ImportError:  # (no POSIX locks: saves race as in plain Numba; loads still check keys)
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@functools.lru_cache(maxsize=None)
+def _keyed_class(cls):
+    return type("Keyed" + cls.__name__, (_KeyedEntries, cls), {})
+
+
+def _keyed_cache(dispatcher):
+    """``dispatcher`` with its on-disk cache made process-safe (:class:`_KeyedEntries`); a
+    dispatcher without a cache file of the expected kind (another Numba) is left as it is."""
+    f = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    if f is not None and all(hasattr(f, a) for a in (
+            "_load_index", "_save_index", "_load_data", "_save_data", "_data_name_pattern",
+            "_index_path")) and not isinstance(f, _KeyedEntries):
+        f.__class__ = _keyed_class(type(f))
+    return dispatcher
+
+
 #: LLVM fast-math flags: reassociation (vectorised reductions), FMA contraction, signed zeros.
 #: Deliberately no 'nnan'/'ninf' (NaN/inf must propagate) and no 'afn'/'arcp' (accuracy).
 FASTMATH = {"nsz", "contract", "reassoc"}
@@ -47,7 +122,8 @@ def scalar(fn=None, *, name=None, bind=None, inline="always"):
         return lambda f: scalar(f, name=name, bind=bind, inline=inline)
     if name or bind:
         fn = _renamed(fn, name or fn.__name__, bind)
-    return numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy", inline=inline)(fn)
+    return _keyed_cache(numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy",
+                                   inline=inline)(fn))
 
 
 def _renamed(fn, name, bind=None):
@@ -74,16 +150,17 @@ def kernel(fn=None, *, name=None, bind=None):
     """
     if fn is None:
         return lambda f: kernel(f, name=name, bind=bind)
-    return numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy")(
-        _renamed(fn, name or fn.__name__, bind))
+    return _keyed_cache(numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy")(
+        _renamed(fn, name or fn.__name__, bind)))
 
 
 def parallel_kernel(fn=None, *, name=None, bind=None):
     """Compile ``fn`` with ``parallel=True``."""
     if fn is None:
         return lambda f: parallel_kernel(f, name=name, bind=bind)
-    return numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy", parallel=True)(
-        _renamed(fn, (name or fn.__name__) + "_parallel", bind))
+    return _keyed_cache(numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy",
+                                   parallel=True)(
+        _renamed(fn, (name or fn.__name__) + "_parallel", bind)))
 
 
 class Twin:
@@ -132,5 +209,5 @@ def cuda_kernel(fn=None, *, name=None, bind=None, device=False):
     if fn is None:
         return lambda f: cuda_kernel(f, name=name, bind=bind, device=device)
     from numba import cuda
-    return cuda.jit(device=device, cache=CACHE, fastmath=CUDA_FASTMATH)(
-        _renamed(fn, name or fn.__name__, bind))
+    return _keyed_cache(cuda.jit(device=device, cache=CACHE, fastmath=CUDA_FASTMATH)(
+        _renamed(fn, name or fn.__name__, bind)))

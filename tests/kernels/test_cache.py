@@ -1,0 +1,97 @@
+"""The on-disk kernel cache (kernels/policy.py): processes that compile one kernel at the same
+time never load each other's machine code, and a kernel compiled once is loaded, not recompiled,
+by the next process."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from numtorch.kernels import policy
+
+
+def _double(x, out):
+    for i in range(x.size):
+        out[i] = x[i] * 2
+
+
+def _cache_file(name):
+    return policy.kernel(_double, name=name)._cache._cache_file
+
+
+def test_concurrent_saves_never_cross_signatures(tmp_path, monkeypatch):
+    """Replays the race of two processes saving different signatures of one kernel: both read
+    the index before either wrote it, b wrote its index first, then a its index and data, then b
+    its data. Numba alone files both under data file 1, so a's index entry then loads b's code;
+    here each signature has its own data file and an entry loads only its own data (or misses,
+    and the kernel compiles)."""
+    monkeypatch.setattr(policy.numba.config, "CACHE_DIR", str(tmp_path))
+    a, b = _cache_file("cache_race"), _cache_file("cache_race")
+    key_a, key_b = (("float32",), "target", (1, 2)), (("int64",), "target", (1, 2))
+    monkeypatch.setattr(b, "_load_index", lambda: {})  # read before a saved
+    monkeypatch.setattr(b, "_save_index", lambda overloads: None)  # written before a's index
+    monkeypatch.setattr(a, "_load_index", lambda: {})
+    a.save(key_a, "code for float32")
+    b.save(key_b, "code for int64")
+    fresh = _cache_file("cache_race")
+    assert fresh.load(key_a) == "code for float32"
+    assert fresh.load(key_b) is None  # b's entry was lost: a miss, never a's code
+    # saves one after the other (the lock makes concurrent ones so): every entry kept
+    monkeypatch.undo()
+    monkeypatch.setattr(policy.numba.config, "CACHE_DIR", str(tmp_path))
+    b.save(key_b, "code for int64")
+    a.save(key_a, "code for float32")
+    assert fresh.load(key_a) == "code for float32" and fresh.load(key_b) == "code for int64"
+
+
+def test_an_entry_whose_data_belongs_to_another_key_is_a_miss(tmp_path, monkeypatch):
+    monkeypatch.setattr(policy.numba.config, "CACHE_DIR", str(tmp_path))
+    f = _cache_file("cache_mismatch")
+    key_a, key_b = (("float32",), "target", (1, 2)), (("int64",), "target", (1, 2))
+    f.save(key_b, "code for int64")
+    f._save_index({key_a: f._load_index()[key_b]})  # an index pointing at the wrong data
+    assert f.load(key_a) is None
+    f._save_data(f._load_index()[key_a], "plain data of an older scheme")
+    assert f.load(key_a) is None
+
+
+def test_a_compiled_kernel_is_loaded_by_the_next_process(tmp_path):
+    script = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from numba.core import event
+        from numtorch.kernels import policy
+        compiles = []
+        class Count(event.Listener):
+            def on_start(self, e):
+                compiles.append(e)
+            def on_end(self, e):
+                pass
+        event.register("numba:compile", Count())
+        def double(x, out):
+            for i in range(x.size):
+                out[i] = x[i] * 2
+        k = policy.kernel(double, name="cache_next_process")
+        for dt in sys.argv[1:]:
+            x = np.arange(5, dtype=dt)
+            out = np.empty_like(x)
+            k(x, out)
+            assert (out == 2 * x).all(), out
+        print(len(compiles))
+    """)
+    path = tmp_path / "kernel_user.py"
+    path.write_text(script)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+
+    def compiles(*dtypes):
+        r = subprocess.run([sys.executable, str(path), *dtypes], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        return int(r.stdout.split()[-1])
+
+    assert compiles("float32", "int64") == 2
+    assert compiles("float32", "int64", "float64") == 1  # two loaded, float64 new
+    assert compiles("float64", "int64", "float32") == 0
+    np.testing.assert_array_equal(sorted(p.suffix for p in (tmp_path / "cache").rglob("*.nbc")),
+                                  [".nbc"] * 3)
