@@ -18,6 +18,15 @@ except ImportError:  # the closed-form references below still run
     torch = TD = None
 
 F64 = nt.float64
+
+
+@pytest.fixture(autouse=True)
+def serial_kernels(monkeypatch):
+    """Sample statistics need samples above the parallel threshold: run them on the serial
+    kernels, so that this file compiles no parallel twin (~60 s of CPU on a cold cache). The
+    twins are the kernel tests' job (tests/kernels, the "cpu-parallel" device)."""
+    from numtorch.kernels import policy
+    monkeypatch.setattr(policy, "PARALLEL_THRESHOLD", 1 << 62)
 LOG2PI = math.log(2 * math.pi)
 lgamma = np.vectorize(math.lgamma)
 
