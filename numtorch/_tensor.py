@@ -102,6 +102,8 @@ class Tensor:
         t.device = self.device
         t._ver = self._ver
         t._base = self if self._base is None else self._base
+        if self._detached:
+            t._detached = True
         t._requires_grad = False
         t._grad = None
         t.grad_fn = None
@@ -199,6 +201,7 @@ class Tensor:
         return False
 
     layout = strided  # (a SparseCooTensor says sparse_coo)
+    _detached = False  # made by detach() (or a view of such a tensor): in-place writes allowed
 
     def get_device(self):
         return -1 if self.device.type == "cpu" else (self.device.index or 0)
@@ -270,8 +273,12 @@ class Tensor:
         self.dtype, self.device = other.dtype, other.device
 
     def detach(self):
-        """A tensor sharing memory and version counter, cut from the graph."""
-        return self._view_of(self._data)
+        """A tensor sharing memory and version counter, cut from the graph: writing into it
+        (and into its views) in place is allowed, as in PyTorch, even when this is a leaf that
+        requires grad (``p.detach().clamp_(0, 1)``)."""
+        t = self._view_of(self._data)
+        t._detached = True
+        return t
 
     def detach_(self):
         if self._base is not None and self._base._requires_grad:

@@ -237,3 +237,20 @@ def test_detach_and_requires_grad_rules():
         y.requires_grad = False
     with pytest.raises(RuntimeError, match="requires grad"):
         x.numpy()
+
+
+def test_inplace_on_a_detached_leaf_is_allowed():
+    """detach() cuts a tensor from the graph: writing into it and its views is allowed even for
+    a leaf that requires grad (the clamp-the-weights idiom), the leaf sees the write, and a view
+    taken from the leaf itself is still refused."""
+    w = nt.ones(4, requires_grad=True)
+    w.detach().clamp_(0, 0.5)
+    w.detach()[1:3].mul_(4)
+    np.testing.assert_array_equal(w.detach().numpy(), [0.5, 2.0, 2.0, 0.5])
+    assert w.requires_grad and w.is_leaf and w.grad_fn is None
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+        w[0:2].mul_(2)
+    y = (w * w).sum()  # saves w: a later write through detach() is caught at backward
+    w.detach().add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

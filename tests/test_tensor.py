@@ -309,3 +309,16 @@ def test_factories_take_size_as_a_keyword(name):
         assert tuple(f(size=size).shape) == tuple(size) == tuple(f(*size).shape)
     with pytest.raises(TypeError):
         f(2, size=(2,))
+
+
+def test_flip_takes_dims_as_a_sequence_varargs_or_keyword():
+    x = nt.arange(6).reshape(2, 3)
+    want = np.arange(6).reshape(2, 3)[::-1, ::-1]
+    for got in (x.flip(-2, -1), x.flip([0, 1]), nt.flip(x, (0, -1)), nt.flip(x, dims=[0, 1]),
+                x.flip(dims=(1, 0))):
+        np.testing.assert_array_equal(got.numpy(), want)
+    np.testing.assert_array_equal(x.flip(1).numpy(), want[::-1])
+    with pytest.raises(TypeError, match="dims"):
+        nt.flip(x)
+    with pytest.raises(TypeError, match="multiple values"):
+        x.flip(0, dims=[1])

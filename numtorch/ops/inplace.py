@@ -22,7 +22,7 @@ def check_inplace(self):
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation.")
         base = self._base
-        if base is not None and base._requires_grad:
+        if base is not None and base._requires_grad and not self._detached:
             if base.grad_fn is None:
                 raise RuntimeError(
                     "a view of a leaf Variable that requires grad is being used in an in-place "

@@ -670,14 +670,24 @@ def unbind(input, dim=0):
 
 
 @op()
-def flip(input, dims):
-    """Reverse along ``dims`` (a copy, as PyTorch: no negative strides).
+def flip(input, *args, dims=None):
+    """Reverse along ``dims`` (a copy, as PyTorch: no negative strides); the method also takes
+    the dims one by one (``x.flip(-2, -1)``).
 
     >>> import numtorch as torch
     >>> torch.flip(torch.tensor([[1, 2], [3, 4]]), [0])
     tensor([[3, 4],
             [1, 2]])
+    >>> torch.tensor([[1, 2], [3, 4]]).flip(-2, -1)
+    tensor([[4, 3],
+            [2, 1]])
     """
+    if dims is None:
+        if not args:
+            raise TypeError("flip() missing 1 required positional argument: 'dims'")
+        dims = _shape_args(args)
+    elif args:
+        raise TypeError("flip() got multiple values for argument 'dims'")
     dims = normalize_dims(dims, input.ndim)
     key = tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(input.ndim))
     return Flip.apply(input, key)
