@@ -15,7 +15,7 @@ import os as _os
 # made the Fashion-MNIST CNN step ~20% faster on 2 cores. Read by OpenBLAS when NumPy loads it,
 # so it only applies if numtorch is imported before NumPy; a user's own setting wins.
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-from ._dtype import (dtype, float16, float32, float64, int64, int32, int16, int8, uint8, bool,
+from ._dtype import (dtype, float16, bfloat16, float32, float64, int64, int32, int16, int8, uint8, bool,
                      half, float, double, long, int, short, get_default_dtype, set_default_dtype,
                      promote_types, result_type as _result_type, can_cast)
 from ._device import device

@@ -1,9 +1,10 @@
 """dtypes and PyTorch's type promotion."""
 import builtins as _b
 
+import ml_dtypes
 import numpy as np
 
-__all__ = ["dtype", "float16", "float32", "float64", "int64", "int32", "int16", "int8", "uint8",
+__all__ = ["dtype", "float16", "bfloat16", "float32", "float64", "int64", "int32", "int16", "int8", "uint8",
            "bool", "half", "float", "double", "long", "int", "short", "get_default_dtype",
            "set_default_dtype", "promote_types", "result_type", "can_cast"]
 
@@ -18,10 +19,13 @@ class dtype:
     torch.int64
     """
 
-    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "_cat")
+    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "_cat", "_storage")
 
     def __init__(self, name, npdtype, cat):
         self.name = name
+        # a storage-only dtype: Numba has no arithmetic for it on the CPU, so ops convert it to
+        # float32, compute, and round the result back (float16, bfloat16)
+        self._storage = name in ("float16", "bfloat16")
         self.np = np.dtype(npdtype)
         self.itemsize = self.np.itemsize
         self.is_floating_point = cat == _FLOAT
@@ -44,6 +48,8 @@ class dtype:
 
 
 float16 = dtype("float16", np.float16, _FLOAT)
+#: brain float: float32's exponent range in 16 bits (8-bit mantissa); NumPy's dtype from ml_dtypes
+bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, _FLOAT)
 float32 = dtype("float32", np.float32, _FLOAT)
 float64 = dtype("float64", np.float64, _FLOAT)
 int64 = dtype("int64", np.int64, _INT)
@@ -55,7 +61,7 @@ bool = dtype("bool", np.bool_, _BOOL)  # noqa: A001  (PyTorch's name)
 half, float, double = float16, float32, float64  # noqa: A001
 long, int, short = int64, int32, int16  # noqa: A001
 
-_ALL = (float16, float32, float64, int64, int32, int16, int8, uint8, bool)
+_ALL = (float16, bfloat16, float32, float64, int64, int32, int16, int8, uint8, bool)
 _by_name = {d.name: d for d in _ALL}
 _by_np = {d.np: d for d in _ALL}
 
@@ -93,7 +99,8 @@ def from_numpy(npdtype):
     except (KeyError, TypeError):
         raise TypeError(
             f"can't convert np.ndarray of type {np.dtype(npdtype)}. The only supported types "
-            "are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool.") from None
+            "are: float64, float32, float16, bfloat16, int64, int32, int16, int8, uint8, and "
+            "bool.") from None
 
 
 def to_dtype(d):
@@ -131,6 +138,8 @@ def _promote(a, b):
         hi, lo = (a, b) if a._cat > b._cat else (b, a)
         return hi  # bool < int < float: the higher category wins whole
     if a._cat == _FLOAT:
+        if a.itemsize == b.itemsize:  # float16 and bfloat16: neither holds the other
+            return float32
         return a if a.itemsize >= b.itemsize else b
     if a._cat == _BOOL:
         return a

@@ -71,11 +71,11 @@ __all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_g
 
 _STORAGE_NAMES = {
     "float32": "FloatStorage", "float64": "DoubleStorage", "float16": "HalfStorage",
-    "int64": "LongStorage", "int32": "IntStorage", "int16": "ShortStorage", "int8": "CharStorage",
+    "bfloat16": "BFloat16Storage", "int64": "LongStorage", "int32": "IntStorage",
+    "int16": "ShortStorage", "int8": "CharStorage",
     "uint8": "ByteStorage", "bool": "BoolStorage",
 }
 _STORAGE_DTYPES = {v: D._by_name[k] for k, v in _STORAGE_NAMES.items()}
-_STORAGE_DTYPES["BFloat16Storage"] = None  # recognised, refused with a clear message
 
 
 

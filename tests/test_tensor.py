@@ -51,7 +51,8 @@ def test_manual_seed_reproduces_and_distributions():
 
 @pytest.mark.skipif(torch is None, reason="PyTorch not installed")
 def test_type_promotion_matches_torch():
-    dts = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+    dts = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
+           "float64"]
     for a in dts:
         for b in dts:
             x = nt.ones(2, dtype=getattr(nt, a))
@@ -322,3 +323,50 @@ def test_flip_takes_dims_as_a_sequence_varargs_or_keyword():
         nt.flip(x)
     with pytest.raises(TypeError, match="multiple values"):
         x.flip(0, dims=[1])
+
+
+def test_bfloat16_is_a_storage_dtype_like_float16(tmp_path):
+    """bfloat16 (NumPy's dtype from ml_dtypes) is stored in 16 bits and computed in float32, as
+    float16 is: creation and conversions round to nearest even, elementwise math, comparisons,
+    sort and the triangles compute in float32 and round back, promotion follows PyTorch (float16
+    with bfloat16 gives float32), and checkpoints load in PyTorch and back."""
+    import ml_dtypes
+    vals = [1 / 3, 2.5, -7.1, 1e10, 3e38, 1e-40, -0.0]
+    x = nt.tensor(vals, dtype=nt.bfloat16)
+    assert x.dtype is nt.bfloat16 and x.element_size() == 2 and x.is_floating_point()
+    want = np.array(vals, np.float32).astype(ml_dtypes.bfloat16)
+    np.testing.assert_array_equal(x.float().numpy(), want.astype(np.float32))
+    np.testing.assert_array_equal(nt.tensor(vals).bfloat16().float().numpy(),
+                                  want.astype(np.float32))
+    y = nt.arange(7).to(nt.bfloat16)
+    f32 = x.float().numpy(), y.float().numpy()
+
+    def rounded(a):
+        return np.asarray(a, np.float32).astype(ml_dtypes.bfloat16).astype(np.float32)
+
+    with np.errstate(all="ignore"):
+        for got, ref in ((x + y, f32[0] + f32[1]), (x * 3, f32[0] * 3), (x.exp(), np.exp(f32[0])),
+                         (x.abs().sqrt(), np.sqrt(np.abs(f32[0]))), (-x, -f32[0])):
+            assert got.dtype is nt.bfloat16
+            np.testing.assert_array_equal(got.float().numpy(), rounded(ref))
+    assert (x > 0).tolist() == [v > 0 for v in f32[0]]
+    np.testing.assert_array_equal(x.sort().values.float().numpy(), np.sort(f32[0]))
+    np.testing.assert_array_equal(nt.tril(nt.ones(3, 3, dtype=nt.bfloat16)).float().numpy(),
+                                  np.tril(np.ones((3, 3))))
+    assert nt.zeros(2, dtype=nt.bfloat16).fill_(3.3).tolist() == [float(rounded(3.3))] * 2
+    assert (x + nt.ones(7, dtype=nt.float16)).dtype is nt.float32
+    assert (x + 1).dtype is nt.bfloat16 and (x + nt.ones(7)).dtype is nt.float32
+    assert x.type() == "torch.BFloat16Tensor" and nt.from_numpy(want).dtype is nt.bfloat16
+    nt.save({"x": x}, tmp_path / "nt.pt")
+    back = nt.load(tmp_path / "nt.pt")["x"]
+    assert back.dtype is nt.bfloat16
+    np.testing.assert_array_equal(back.float().numpy(), x.float().numpy())
+    if torch is not None:
+        t = torch.load(tmp_path / "nt.pt")["x"]
+        assert t.dtype is torch.bfloat16
+        np.testing.assert_array_equal(t.float().numpy(), x.float().numpy())
+        tx = torch.tensor(vals, dtype=torch.bfloat16)
+        np.testing.assert_array_equal(tx.float().numpy(), x.float().numpy())  # same rounding
+        torch.save({"x": tx.exp()}, tmp_path / "pt.pt")
+        np.testing.assert_array_equal(nt.load(tmp_path / "pt.pt")["x"].float().numpy(),
+                                      x.exp().float().numpy())

@@ -83,8 +83,8 @@ def cast(t, dtype):
     """``t`` converted to ``dtype`` by the copy kernel (no graph; callers decide)."""
     if t.dtype is dtype:
         return t
-    if (dtype is D.float16 or t.dtype is D.float16) and t.device.type == "cpu":
-        # Numba has no float16 on the CPU: float16 is a storage type, converted by NumPy
+    if (dtype._storage or t.dtype._storage) and t.device.type == "cpu":
+        # Numba has no float16/bfloat16 on the CPU: storage types, converted by NumPy
         return Tensor._make(t._data.astype(dtype.np), dtype, t.device)
     out = empty(t._data.shape, dtype, t.device)
     kernels(t.device).elementwise.cast(t._data, out._data)
@@ -92,8 +92,8 @@ def cast(t, dtype):
 
 
 def fill(t, value):
-    """Fill ``t`` with a Python scalar in place (the fill kernel; NumPy for float16 storage)."""
-    if t.dtype is D.float16 and t.device.type == "cpu":
+    """Fill ``t`` with a Python scalar in place (the fill kernel; NumPy for a storage dtype)."""
+    if t.dtype._storage and t.device.type == "cpu":
         t._data.fill(value)
     else:
         kernels(t.device).elementwise.fill(t._data, t.dtype.np.type(value))

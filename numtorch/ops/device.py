@@ -132,8 +132,9 @@ def _converter(name, dt):
 
 
 _CONVERSIONS = (("float", D.float32), ("double", D.float64), ("half", D.float16),
-                ("long", D.int64), ("int", D.int32), ("short", D.int16), ("char", D.int8),
+                ("bfloat16", D.bfloat16), ("long", D.int64), ("int", D.int32), ("short", D.int16), ("char", D.int8),
                 ("byte", D.uint8), ("bool", D.bool))
 _LEGACY = {dt: name.capitalize() for name, dt in _CONVERSIONS}  # float32 -> 'torch.FloatTensor'
+_LEGACY[D.bfloat16] = "BFloat16"
 for _name, _dt in _CONVERSIONS:
     _converter(_name, _dt)

@@ -18,8 +18,8 @@ def _unary(name, x, dtype=None):
     """Run kernel ``name`` on x (converted to ``dtype``) into a new tensor of that dtype."""
     if dtype is not None and x.dtype is not dtype:
         x = _core.cast(x, dtype)
-    if x.dtype is D.float16:  # storage-only dtype: compute in float32, store back
-        return _core.cast(_unary(name, _core.cast(x, D.float32)), D.float16)
+    if x.dtype._storage:  # float16, bfloat16: compute in float32, store back
+        return _core.cast(_unary(name, _core.cast(x, D.float32)), x.dtype)
     out = empty(x._data.shape, x.dtype, x.device)
     getattr(kernels(x.device).elementwise, name)(x._data, out._data)
     return out
@@ -67,9 +67,9 @@ def _binary(name, a, b, compute=None, out_dtype=None):
     """``kernel(a, b) -> out`` with PyTorch's promotion (``compute``) and broadcasting."""
     if compute is None:
         compute = _rtype(a, b)
-    if compute is D.float16:  # storage-only dtype: compute in float32, store back
+    if compute._storage:  # float16, bfloat16: compute in float32, store back
         r = _binary(name, a, b, D.float32, D.float32 if out_dtype is None else out_dtype)
-        return _core.cast(r, D.float16) if out_dtype is None else r
+        return _core.cast(r, compute) if out_dtype is None else r
     dev, ad, bd = _operands(a, b, compute)
     sa, sb = ad.shape, bd.shape
     shape = sa if sa == sb else broadcast_shapes(sa, sb)

@@ -249,8 +249,8 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 # A label is an int: 'A'..'Z' -> 0..25, 'a'..'z' -> 26..51 (PyTorch's order, so an implicit output
 # lists capitals first); the dims an ellipsis covers get the labels -k..-1, right-aligned, so they
 # broadcast across operands like the batch dims of matmul.
-_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+                 "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 def _einsum_char(label):

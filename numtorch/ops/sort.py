@@ -49,8 +49,8 @@ class Sort(Function):
         shape = x._data.shape
         n = shape[dim] if shape else 1
         k = n if k is None else k
-        # float16 is a storage-only dtype: sort as float32 (exact), store the values back
-        xs = _core.cast(x, D.float32) if x.dtype is D.float16 else x
+        # a storage-only dtype (float16, bfloat16): sort as float32 (exact), store the values back
+        xs = _core.cast(x, D.float32) if x.dtype._storage else x
         moved, perm = _moved(shape, dim) if shape else ((1,), [])
         arr = xs._data.transpose(perm) if shape and dim != len(shape) - 1 else xs._data
         arr = _contiguous(arr, xs.dtype, x.device).reshape(prod(moved[:-1]), n)

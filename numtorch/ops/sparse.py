@@ -562,10 +562,10 @@ def _check_product(s, x, fname):
 
 
 #: The dtype the product kernel runs in, per operand dtype: float32, float64 and int64 natively
-#: (int64 sums wrap like narrower ones, so casting back gives their wrapped sum), float16 in
-#: float32 (Numba has no float16 on the CPU). One kernel specialisation per compute dtype.
-_COMPUTE = {D.float32: D.float32, D.float64: D.float64, D.float16: D.float32, D.int64: D.int64,
-            D.int32: D.int64, D.int16: D.int64, D.int8: D.int64, D.uint8: D.int64}
+#: (int64 sums wrap like narrower ones, so casting back gives their wrapped sum), float16 and
+#: bfloat16 in float32 (Numba has neither on the CPU). One kernel specialisation per compute dtype.
+_COMPUTE = {D.float32: D.float32, D.float64: D.float64, D.float16: D.float32,
+            D.bfloat16: D.float32, D.int64: D.int64, D.int32: D.int64, D.int16: D.int64, D.int8: D.int64, D.uint8: D.int64}
 
 
 

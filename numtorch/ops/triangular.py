@@ -23,8 +23,8 @@ class Triangle(Function):
     @staticmethod
     def forward(ctx, x, diagonal, upper):
         ctx.meta = (diagonal, upper)
-        # float16 is a storage-only dtype: run the copy in float32 (exact), store back
-        xs = _core.cast(x, D.float32) if x.dtype is D.float16 else x
+        # a storage-only dtype (float16, bfloat16): run the copy in float32 (exact), store back
+        xs = _core.cast(x, D.float32) if x.dtype._storage else x
         shape = x._data.shape
         arr = _core.carray(xs).reshape(prod(shape[:-2]), shape[-2], shape[-1])
         out = empty(shape, xs.dtype, x.device)
