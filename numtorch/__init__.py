@@ -8,6 +8,8 @@
 tensor([2., 4., 6.])
 """
 import os as _os
+import sys as _sys
+import types as _types
 
 # Thread policy, part 1 (part 2 is kernels/policy.py): numtorch runs Numba's thread pool and
 # OpenBLAS's (GEMMs in conv/linear) one after the other. OpenBLAS threads busy-wait ~0.1 s after
@@ -42,6 +44,11 @@ from . import utils
 from . import distributed
 from . import multiprocessing
 from . import distributions
+from . import amp
+# torch.cuda.amp.GradScaler (nanoGPT and older AMP recipes): the cuda flavour of amp.GradScaler
+cuda.amp = _types.ModuleType("numtorch.cuda.amp", "numtorch.cuda.amp: ``GradScaler`` for CUDA.")
+cuda.amp.GradScaler = amp._CudaGradScaler
+_sys.modules["numtorch.cuda.amp"] = cuda.amp
 
 __version__ = "0.1.0"
 

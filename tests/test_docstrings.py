@@ -24,7 +24,7 @@ NAMESPACES = [
     "numtorch.backends.cudnn", "numtorch.backends.mps", "numtorch.backends.cpu",
     "numtorch.backends.cuda", "numtorch.backends.mkldnn", "numtorch.multiprocessing",
     "numtorch.serialization", "numtorch.distributions",
-    "numtorch.distributions.constraints", "numtorch.sparse",
+    "numtorch.distributions.constraints", "numtorch.sparse", "numtorch.amp",
 ]
 
 # Public names that need no example, with the reason. Keep this small.
