@@ -10,17 +10,8 @@ if os.environ["NUMBA_ENABLE_CUDASIM"] == "1":
     os.environ.setdefault("NUMTORCH_CUDA_MAX_BLOCKS", "3")
     os.environ.setdefault("NUMTORCH_CUDA_TILE", "8")
 
-import sys  # noqa: E402
-
 import numpy as np  # noqa: E402
 import pytest
-
-if os.environ["NUMBA_ENABLE_CUDASIM"] == "1":
-    # The simulator runs a block's threads as Python threads while its manager polls them in a
-    # busy loop; a simulated thread that wants the GIL then waits out the manager's whole switch
-    # interval (5 ms by default) at every step. A 0.1 ms interval runs the CUDA tests ~2.5x
-    # faster (measured on the test_op_cuda table) and changes nothing for single-threaded code.
-    sys.setswitchinterval(1e-4)
 
 
 @pytest.fixture

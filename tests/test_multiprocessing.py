@@ -26,9 +26,30 @@ SHM = "/dev/shm"
 TIMEOUT = 120  # seconds a group of child processes may take before the test fails
 
 
+def _other_workers():
+    """The pids of the other pytest-xdist workers (our parent's other children): the segments
+    they make while a test here runs are theirs (names hold the creator's pid)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ or not os.path.isdir("/proc"):
+        return set()
+    pids = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit() and int(d) != os.getpid():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == os.getppid():
+                        pids.add(d)
+            except (OSError, ValueError, IndexError):
+                pass
+    return pids
+
+
 def _segments():
-    return {n for n in os.listdir(SHM) if n.startswith("numtorch_")} if os.path.isdir(SHM) \
-        else set()
+    """numtorch's shared-memory segments, but those of the other test workers."""
+    if not os.path.isdir(SHM):
+        return set()
+    others = _other_workers()
+    return {n for n in os.listdir(SHM)
+            if n.startswith("numtorch_") and n.split("_")[1] not in others}
 
 
 @pytest.fixture(autouse=True)

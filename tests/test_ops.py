@@ -631,6 +631,8 @@ OPS = [
     *[unary(n, lambda t, x, _n=n: getattr(x, _n)(), dtypes=F, grad=n in ("double", "float"),
             gradcheck=n != "float", domain=U(0, 3) if n == "byte" else None)
       for n in ("float", "double", "half", "long", "int", "short", "char", "byte", "bool")],
+    # (bfloat16: torch has no NumPy bfloat16; compared after widening back to float32)
+    unary("bfloat16", lambda t, x: x.bfloat16().float(), dtypes=F, grad=False),
     # --- in-place writes (on a copy: the input is a leaf) --------------------------------------
     OpInfo("fill_", lambda t, x: x.clone().fill_(2.5) * x, UN, dtypes=FI),
     OpInfo("zero_", lambda t, x: x.clone().zero_() + x, UN, dtypes=FI),
