@@ -5,3 +5,6 @@ the host and launches grid-stride kernels on the default stream, so calls return
 finishes and copies to the host synchronise. Importing this package needs ``numba.cuda``: a
 CUDA driver, or the simulator (``NUMBA_ENABLE_CUDASIM=1``).
 """
+from . import _simulator
+
+_simulator.apply()  # repairs to Numba's CUDA simulator; nothing on a GPU
