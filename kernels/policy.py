@@ -6,7 +6,10 @@
 - fastmath without ``nnan``/``ninf`` so NaN and inf propagate as in PyTorch;
 - the ``workqueue`` threading layer unless the user chose one: GNU OpenMP hangs a child that
   ``fork()``s after a parallel region ran, and DataLoader workers fork;
-- one size threshold below which kernels run serially (a ``prange`` region costs ~10 us).
+- one size threshold below which kernels run serially (a ``prange`` region costs ~10 us);
+- float16 and bfloat16, which Numba does not compile for the CPU, as storage dtypes: a CPU
+  kernel called with such arrays runs on float32 copies and its results are rounded back
+  (:class:`_StorageDtypes`), as PyTorch computes half types on the CPU in float32.
 """
 import contextlib
 import functools
@@ -14,6 +17,9 @@ import hashlib
 import os
 import pickle
 import types
+
+import ml_dtypes
+import numpy as np
 
 # Both variables are read by numba.config on import: set them before importing numba.
 _CACHE_DIR = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
@@ -99,6 +105,67 @@ def _keyed_cache(dispatcher):
     return dispatcher
 
 
+#: NumPy dtypes that CPU kernels take only as storage (Numba compiles neither for the CPU).
+STORAGE_DTYPES = frozenset({np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)})
+
+
+def _is_storage(x):
+    return isinstance(x, (np.ndarray, np.generic)) and x.dtype in STORAGE_DTYPES
+
+
+class _StorageDtypes:
+    """float16/bfloat16 arguments of a CPU kernel: the kernel runs on float32 copies, then every
+    writable converted array gets the float32 result rounded back (in argument order, so an
+    output that overlaps an input is written last), rounding to nearest even.
+
+    Mixed into the class of every CPU dispatcher. It costs nothing on the call path: a dispatcher
+    reaches ``_compile_for_args`` only when no compiled signature matches its arguments, which
+    is always the case for these dtypes and never for the others once compiled.
+    """
+
+    def _compile_for_args(self, *args, **kws):
+        # returns the callable that the dispatcher then calls with the same arguments
+        if any(map(_is_storage, args)) or any(map(_is_storage, kws.values())):
+            return functools.partial(in_float32, self)
+        return super()._compile_for_args(*args, **kws)
+
+
+def in_float32(kernel, *args, **kws):
+    """``kernel(*args, **kws)`` with float16/bfloat16 arrays and scalars replaced by float32
+    copies, and the writable ones rounded back afterwards (see :class:`_StorageDtypes`). Also for
+    launchers that take a faster float32 path themselves (BLAS for matmul)."""
+    copies = {}  # id -> (array, float32 copy): one copy per array, aliasing kept
+
+    def up(x):
+        if isinstance(x, np.ndarray) and x.dtype in STORAGE_DTYPES:
+            c = copies.get(id(x))
+            if c is None:
+                c = copies[id(x)] = (x, x.astype(np.float32))
+            return c[1]
+        if isinstance(x, np.generic) and x.dtype in STORAGE_DTYPES:
+            return np.float32(x)
+        return x
+
+    result = kernel(*map(up, args), **{k: up(v) for k, v in kws.items()})
+    for a, c in copies.values():
+        if a.flags.writeable:
+            np.copyto(a, c, casting="unsafe")
+    return result
+
+
+@functools.lru_cache(maxsize=None)
+def _storage_class(cls):
+    name = "Storage" + cls.__name__  # a module global, so that pickle finds it by name
+    new = globals()[name] = type(name, (_StorageDtypes, cls), {"__module__": __name__})
+    return new
+
+
+def _cpu(dispatcher):
+    """A CPU dispatcher under the policy: process-safe cache, storage dtypes run in float32."""
+    dispatcher.__class__ = _storage_class(type(dispatcher))
+    return _keyed_cache(dispatcher)
+
+
 #: LLVM fast-math flags: reassociation (vectorised reductions), FMA contraction, signed zeros.
 #: Deliberately no 'nnan'/'ninf' (NaN/inf must propagate) and no 'afn'/'arcp' (accuracy).
 FASTMATH = {"nsz", "contract", "reassoc"}
@@ -150,7 +217,7 @@ def kernel(fn=None, *, name=None, bind=None):
     """
     if fn is None:
         return lambda f: kernel(f, name=name, bind=bind)
-    return _keyed_cache(numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy")(
+    return _cpu(numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy")(
         _renamed(fn, name or fn.__name__, bind)))
 
 
@@ -158,8 +225,8 @@ def parallel_kernel(fn=None, *, name=None, bind=None):
     """Compile ``fn`` with ``parallel=True``."""
     if fn is None:
         return lambda f: parallel_kernel(f, name=name, bind=bind)
-    return _keyed_cache(numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy",
-                                   parallel=True)(
+    return _cpu(numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy",
+                           parallel=True)(
         _renamed(fn, (name or fn.__name__) + "_parallel", bind)))
 
 

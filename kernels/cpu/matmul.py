@@ -59,6 +59,8 @@ def matmul(a, b, out):
     nb, m, n = out.shape
     k = a.shape[2]
     work = nb * m * n * k
+    if out.itemsize == 2 and out.dtype in policy.STORAGE_DTYPES:  # half types: BLAS in float32
+        return policy.in_float32(matmul, a, b, out)
     if work > SMALL_WORK and out.dtype.kind == "f":
         # BLAS takes each matrix row- or column-major with a leading dimension >= its width;
         # anything else is copied (NumPy would run its slow non-BLAS loop). Inlined: this

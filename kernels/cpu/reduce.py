@@ -247,7 +247,7 @@ def _plan(outer, n, inner, size):
 
 def _acc_dtype(dt):
     dt = np.dtype(dt)
-    if dt.kind == "f":
+    if dt.kind == "f" or dt in policy.STORAGE_DTYPES:
         return np.float64
     if dt.kind == "c":
         return np.complex128

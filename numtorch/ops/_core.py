@@ -162,3 +162,29 @@ def channel_array(t, n, dtype, value, device):
     if t is None:
         return raw(n, dtype, device, value)
     return carray(t, dtype).reshape(n)
+
+
+class Float32Compute:
+    """Mixin for Functions whose kernels take float32 and float64 only (convolution, pooling,
+    fused attention, recurrent cells): float16 and bfloat16 tensor arguments go in as float32
+    (a differentiable cast) and floating results come back in that dtype, as PyTorch's CPU
+    kernels compute the half types. ``class Conv2d(Float32Compute, Function)``."""
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        dt = None
+        for a in args:
+            if isinstance(a, Tensor) and a.dtype._storage:
+                dt = a.dtype
+                break
+        if dt is None:
+            return super().apply(*args, **kwargs)
+        out = super().apply(*(a.to(D.float32) if isinstance(a, Tensor) and a.dtype._storage
+                              else a for a in args), **kwargs)
+        if isinstance(out, tuple):
+            return tuple(_back(o, dt) for o in out)
+        return _back(out, dt)
+
+
+def _back(t, dt):
+    return t.to(dt) if isinstance(t, Tensor) and t.dtype is D.float32 else t

@@ -4,7 +4,6 @@ int-or-list arguments, the dtypes the kernels take, and the 4-D NCHW view every 
 The 1-D functions run the 2-D kernels on a height-1 view and unbatched inputs get a batch
 dimension of one, both through differentiable view ops, undone on the output by :func:`unview`.
 """
-import numpy as np
 
 
 def expand(v, n, name, op):
@@ -23,14 +22,15 @@ def expand(v, n, name, op):
 
 
 def check_float(*ts):
-    """The kernels take float32 and float64, the same for every tensor (None is skipped)."""
+    """One float dtype for every tensor (None is skipped): the kernels take float32 and float64;
+    float16 and bfloat16 run in float32 (``Float32Compute``)."""
     dt = ts[0].dtype
     for t in ts:
         if t is None:
             continue
-        if not t.dtype.is_floating_point or t.dtype.np not in (np.float32, np.float64):
-            raise RuntimeError(f"numtorch convolution and pooling support float32 and float64, "
-                               f"got {t.dtype}")
+        if not t.dtype.is_floating_point:
+            raise RuntimeError(f"numtorch convolution and pooling support floating point "
+                               f"tensors, got {t.dtype}")
         if t.dtype is not dt:
             raise RuntimeError(f"Input type ({dt}) and weight/bias type ({t.dtype}) should be "
                                "the same")

@@ -9,10 +9,10 @@ backward rule calls kernels, so it is once-differentiable (as PyTorch's fused CP
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
-from ._core import carray, kernels, raw, same_device, shape_str
+from ._core import Float32Compute, carray, kernels, raw, same_device, shape_str
 
 
-class FusedAttention(Function):
+class FusedAttention(Float32Compute, Function):
     """``softmax(q @ k^T * scale [causal]) @ v`` for q (B, L, E), k (B, S, E), v (B, S, Ev) of
     one float dtype (float32 or float64) on one device."""
 

@@ -7,7 +7,7 @@ and unbatched inputs get a batch dimension of one (``_spatial.nchw``). Pooling i
 from .._registry import functional_op
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
-from ._core import carray, empty, kernels, raw, same_device, shape_str
+from ._core import Float32Compute, carray, empty, kernels, raw, same_device, shape_str
 from ._spatial import check_float, expand, nchw, unview
 
 
@@ -18,7 +18,7 @@ def _K(t):
 # --------------------------------------------------------------------------------------------
 # Primitives.
 # --------------------------------------------------------------------------------------------
-class Conv2d(Function):
+class Conv2d(Float32Compute, Function):
     """x (N, C, H, W), w (O, C/groups, KH, KW), bias (O,) or None -> (N, O, OH, OW).
     ``geom`` = (sh, sw, ph, pw, dh, dw, groups, OH, OW), ph/pw the leading pads."""
 
@@ -56,7 +56,7 @@ class Conv2d(Function):
         return wrap(gx), wrap(gw), wrap(gb), None
 
 
-class ConvTranspose2d(Function):
+class ConvTranspose2d(Float32Compute, Function):
     """x (N, C, H, W), w (C, O/groups, KH, KW), bias (O,) or None -> (N, O, OH, OW).
     ``geom`` = (sh, sw, ph, pw, dh, dw, groups, OH, OW)."""
 

@@ -8,7 +8,7 @@ from .._registry import functional_op
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
-from ._core import carray, empty, kernels, raw, shape_str
+from ._core import Float32Compute, carray, empty, kernels, raw, shape_str
 from ._spatial import check_float, expand, nchw, unview
 
 
@@ -19,7 +19,7 @@ def _K(t):
 # --------------------------------------------------------------------------------------------
 # Primitives.
 # --------------------------------------------------------------------------------------------
-class MaxPool2d(Function):
+class MaxPool2d(Float32Compute, Function):
     """x (N, C, H, W) -> (values, int64 argmax indices within each plane)."""
 
     @staticmethod
@@ -44,7 +44,7 @@ class MaxPool2d(Function):
         return Tensor._make(gx, g.dtype, g.device), None
 
 
-class AvgPool2d(Function):
+class AvgPool2d(Float32Compute, Function):
     """x (N, C, H, W) -> window means; geom = (kh, kw, sh, sw, ph, pw, include_pad, divisor,
     OH, OW) with divisor 0 for none."""
 
@@ -67,7 +67,7 @@ class AvgPool2d(Function):
         return Tensor._make(gx, g.dtype, g.device), None
 
 
-class AdaptiveAvgPool2d(Function):
+class AdaptiveAvgPool2d(Float32Compute, Function):
     """x (N, C, H, W) -> (N, C, OH, OW) means over PyTorch's adaptive windows."""
 
     @staticmethod

@@ -9,7 +9,7 @@ single graph node. The backward rules call kernels, so they are once-differentia
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
-from ._core import carray, channel_array, kernels, raw, same_device, shape_str
+from ._core import Float32Compute, carray, channel_array, kernels, raw, same_device, shape_str
 from .shape import cat
 
 
@@ -21,7 +21,7 @@ def _check(name, *pairs):
         raise RuntimeError(f"{name}: expected {pairs[0][0]} of 2 dimensions (batch, hidden), got "
                            f"shape {shape_str(ref._data.shape)}")
     dt = ref.dtype
-    if dt is not D.float32 and dt is not D.float64:
+    if dt is not D.float32 and dt is not D.float64:  # (half types arrive here as float32)
         raise RuntimeError(f"{name}: expected float32 or float64 tensors, got {dt}")
     same_device(*(t for _, t, _ in pairs))
     for what, t, shape in pairs:
@@ -54,7 +54,7 @@ class SplitRows(Function):
         return cat(grads, 0), None
 
 
-class FusedLSTMCell(Function):
+class FusedLSTMCell(Float32Compute, Function):
     """LSTM step from pre-activations: ``(xg, hg, c_prev) -> (h, c)`` with gates = xg + hg
     (B, 4H) in PyTorch's order i, f, g, o, ``c = f * c_prev + i * g``, ``h = o * tanh(c)``.
     ``xg`` holds the input projection and both biases, ``hg`` the recurrent product."""
@@ -88,7 +88,7 @@ class FusedLSTMCell(Function):
                 Tensor._make(gcp, dt, dev) if need[2] else None)
 
 
-class FusedGRUCell(Function):
+class FusedGRUCell(Float32Compute, Function):
     """GRU step: ``(gi, gh, b_hh, h_prev) -> h`` with gi = x W_ih^T + b_ih and gh = h_prev W_hh^T
     (B, 3H) in PyTorch's order r, z, n and the hidden bias ``b_hh`` (3H,) or None:
     ``r, z = sigmoid(gi + gh + b_hh)``, ``n = tanh(gi_n + r * (gh_n + b_hn))``,
