@@ -26,6 +26,8 @@ def rng():
 _OWN_PROCESSES = ("test_distributed.py", "test_notebooks.py", "test_train_e2e.py")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (its hook adds them to
+# the node ids, and runs first otherwise)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in _OWN_PROCESSES:
