@@ -44,6 +44,7 @@ from . import utils
 from . import distributed
 from . import multiprocessing
 from . import distributions
+from . import jit
 from . import amp
 # torch.cuda.amp.GradScaler (nanoGPT and older AMP recipes): the cuda flavour of amp.GradScaler
 cuda.amp = _types.ModuleType("numtorch.cuda.amp", "numtorch.cuda.amp: ``GradScaler`` for CUDA.")

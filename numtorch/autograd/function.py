@@ -20,6 +20,7 @@ dtype, so rules stay one-liners.
 import functools
 
 from .._hooks import RemovableHandle
+from .._tracing import state as _listen
 from . import grad_mode
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "Node"]
@@ -214,6 +215,8 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if _listen.tracer is not None:  # numtorch.jit.trace listens (numtorch/_tracing.py)
+            return _listen.tracer.apply(cls, args, kwargs)
         if grad_mode.state.enabled:
             Tensor = _Tensor
             for a in args:

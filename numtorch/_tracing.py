@@ -1,0 +1,33 @@
+"""Where the static-graph tools (``numtorch.jit.trace``, ``numtorch.compile``) listen to eager
+execution. The layers below them cannot import them (nothing points up), so this module, which
+imports nothing from numtorch, holds the listeners and each hook point asks it:
+
+- ``state.tracer``: told of every ``Function.apply`` (``autograd/function.py``): the op-level graph.
+- ``state.capture``: handed the kernel namespace of every op (``ops._core.kernels``) so it can
+  record the kernel calls; told of arrays made on the host (``_creation``: constants and random
+  draws), of host reads (``Tensor.item`` and friends), of leaves whose ``.grad`` the engine set
+  and of optimizer steps.
+
+Both are ``None`` outside a trace or a capture, so a hook costs one attribute read.
+"""
+
+__all__ = ["state", "host_read"]
+
+
+class _State:
+    __slots__ = ("tracer", "capture")
+
+    def __init__(self):
+        self.tracer = None
+        self.capture = None
+
+
+state = _State()
+
+
+def host_read(what):
+    """Called where a tensor's values reach Python (``item``, ``bool``, ``tolist``, ``numpy``,
+    printing): inside a capture that is a graph break (the capture decides what follows)."""
+    cap = state.capture
+    if cap is not None:
+        cap.host_read(what)
