@@ -91,8 +91,17 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return (MatMul.apply(g, b.mT) if ctx.needs_input_grad[0] else None,
-                MatMul.apply(a.mT, g) if ctx.needs_input_grad[1] else None)
+        gb = None
+        if ctx.needs_input_grad[1]:
+            bd = b._data
+            if bd.ndim == 2 and a.ndim == 2 and bd.flags.f_contiguous and not bd.flags.c_contiguous:
+                # b is a transposed view (Linear's weight.t()): its gradient in the same layout,
+                # so the transpose back to the weight is contiguous (no strided copy of a
+                # weight-sized gradient); PyTorch's linear computes grad_output.t() @ input too
+                gb = MatMul.apply(g.mT, a).mT
+            else:
+                gb = MatMul.apply(a.mT, g)
+        return MatMul.apply(g, b.mT) if ctx.needs_input_grad[0] else None, gb
 
 
 @op()
