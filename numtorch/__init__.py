@@ -45,6 +45,8 @@ from . import distributed
 from . import multiprocessing
 from . import distributions
 from . import jit
+from . import compiler
+from .compiler import compile  # noqa: A001  (torch.compile)
 from . import amp
 # torch.cuda.amp.GradScaler (nanoGPT and older AMP recipes): the cuda flavour of amp.GradScaler
 cuda.amp = _types.ModuleType("numtorch.cuda.amp", "numtorch.cuda.amp: ``GradScaler`` for CUDA.")

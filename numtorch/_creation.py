@@ -10,6 +10,7 @@ from ._device import as_device
 from ._random import rng
 from ._registry import op
 from ._tensor import Tensor
+from ._tracing import state as _listen
 
 def _to_array(data, dtype=None):
     """A fresh NumPy array from Python data / NumPy / tensors, with PyTorch's dtype inference."""
@@ -103,6 +104,8 @@ def _infer(data):
 
 
 def _finish(arr, dtype, device, requires_grad):
+    if _listen.capture is not None:  # a constant made on the host inside numtorch.compile
+        _listen.capture.host_array(arr)
     t = Tensor._make(arr, dtype)
     device = as_device(device)
     if device.type != "cpu":
@@ -483,9 +486,13 @@ def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_gr
     (torch.Size([2, 3]), True)
     """
     dt = _float_dtype(dtype)
-    arr = rng(generator).random(_size(_sizes(sizes, size, "rand"), "rand"),
-                                dtype=np.float64 if dt is D.float64 else np.float32)
-    return _finish(arr.astype(dt.np, copy=False), dt, device, requires_grad)
+    src = np.float64 if dt is D.float64 else np.float32
+    arr = rng(generator).random(_size(_sizes(sizes, size, "rand"), "rand"), dtype=src)
+    arr = arr.astype(dt.np, copy=False)
+    if _listen.capture is not None:  # numtorch.compile: a fresh draw on every replay
+        _listen.capture.host_random(arr, lambda out: out.__setitem__(
+            Ellipsis, rng(generator).random(out.shape, dtype=src)))
+    return _finish(arr, dt, device, requires_grad)
 
 
 @op(method=False, kind="factory")
@@ -498,9 +505,13 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
     torch.Size([2, 3])
     """
     dt = _float_dtype(dtype)
-    arr = rng(generator).standard_normal(_size(_sizes(sizes, size, "randn"), "randn"),
-                                         dtype=np.float64 if dt is D.float64 else np.float32)
-    return _finish(arr.astype(dt.np, copy=False), dt, device, requires_grad)
+    src = np.float64 if dt is D.float64 else np.float32
+    arr = rng(generator).standard_normal(_size(_sizes(sizes, size, "randn"), "randn"), dtype=src)
+    arr = arr.astype(dt.np, copy=False)
+    if _listen.capture is not None:  # numtorch.compile: a fresh draw on every replay
+        _listen.capture.host_random(arr, lambda out: out.__setitem__(
+            Ellipsis, rng(generator).standard_normal(out.shape, dtype=src)))
+    return _finish(arr, dt, device, requires_grad)
 
 
 @op(method=False, kind="factory")
@@ -529,6 +540,8 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
                         f"{type(size).__name__}")
     size = _size((size,), "randint")
     dt = D.to_dtype(dtype) if dtype is not None else D.int64
+    if _listen.capture is not None:
+        _listen.capture.graph_break("randint")
     arr = rng(generator).integers(low, high, size=size)
     return _finish(arr.astype(dt.np), dt, device, requires_grad)
 
@@ -544,6 +557,8 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     """
     dt = D.to_dtype(dtype) if dtype is not None else D.int64
     n, = _size((n,), "randperm", "n")
+    if _listen.capture is not None:
+        _listen.capture.graph_break("randperm")
     return _finish(rng(generator).permutation(n).astype(dt.np), dt, device, requires_grad)
 
 

@@ -12,6 +12,7 @@ from .autograd import function as _function
 from .autograd import grad_mode
 from ._hooks import RemovableHandle
 from ._registry import fn as _op
+from ._tracing import state as _listen
 
 __all__ = ["Tensor", "layout", "strided", "sparse_coo"]
 
@@ -345,6 +346,8 @@ class Tensor:
     # --- conversion ------------------------------------------------------------------------------
     def numpy(self, *, force=False):
         """The NumPy array behind this CPU tensor (zero-copy)."""
+        if _listen.capture is not None:
+            _listen.capture.host_read("Tensor.numpy()")
         if self._requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
@@ -358,17 +361,23 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if _listen.capture is not None:
+            _listen.capture.host_read("converting a tensor to a NumPy array")
         arr = self.detach().cpu()._data
         return arr if dtype is None else arr.astype(dtype)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
+        if _listen.capture is not None:
+            _listen.capture.host_read("Tensor.item()")
         if self._data.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         return self.cpu()._data.reshape(-1)[0].item()
 
     def tolist(self):
+        if _listen.capture is not None:
+            _listen.capture.host_read("Tensor.tolist()")
         return self.cpu()._data.tolist()
 
     def __len__(self):
@@ -402,6 +411,8 @@ class Tensor:
         return id(self)
 
     def __repr__(self):
+        if _listen.capture is not None:
+            _listen.capture.host_read("printing a tensor")
         from ._repr import tensor_repr
         return tensor_repr(self)
 

@@ -5,13 +5,13 @@ imports nothing from numtorch, holds the listeners and each hook point asks it:
 - ``state.tracer``: told of every ``Function.apply`` (``autograd/function.py``): the op-level graph.
 - ``state.capture``: handed the kernel namespace of every op (``ops._core.kernels``) so it can
   record the kernel calls; told of arrays made on the host (``_creation``: constants and random
-  draws), of host reads (``Tensor.item`` and friends), of leaves whose ``.grad`` the engine set
-  and of optimizer steps.
+  draws), of host reads (``Tensor.item`` and friends), of an op's host-side steps
+  (:func:`host_step`), of leaves whose ``.grad`` the engine set and of optimizer steps.
 
 Both are ``None`` outside a trace or a capture, so a hook costs one attribute read.
 """
 
-__all__ = ["state", "host_read"]
+__all__ = ["state", "host_read", "host_step"]
 
 
 class _State:
@@ -31,3 +31,14 @@ def host_read(what):
     cap = state.capture
     if cap is not None:
         cap.host_read(what)
+
+
+def host_step(fn):
+    """Run ``fn()`` (an op's Python code between its kernels that reads their results on the
+    host: an error check, a value computed in Python) and return its result. Inside a capture
+    it is recorded as one step, so each replay runs it again at this point over the same arrays
+    (an op that reads results another way is a graph break, :func:`host_read`)."""
+    cap = state.capture
+    if cap is None:
+        return fn()
+    return cap.host_step(fn)

@@ -14,6 +14,7 @@ import math
 
 from . import grad_mode
 from .function import AccumulateGrad
+from .._tracing import state as _listen
 
 __all__ = ["run_backward"]
 
@@ -262,6 +263,8 @@ def _accumulate(node, g, create_graph):
         leaf.grad._iadd_nograd(g)
     for h in node._post_hooks:
         h(leaf)
+    if _listen.capture is not None:  # numtorch.compile: a replay restores this .grad
+        _listen.capture.leaf_grad(leaf)
 
 
 # --- anomaly detection --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 from .. import _dtype as D
 from .. import kernels as _kernels
 from .._device import CPU, checked, require_backend
+from .._tracing import state as _listen
 from .._tensor import Tensor
 
 _backends = {}
@@ -19,6 +20,8 @@ def kernels(device):
     if k is None:
         require_backend(device)
         k = _backends[device.type] = _kernels.load(device.type)
+    if _listen.capture is not None:  # numtorch.compile records the kernel calls
+        return _listen.capture.kernels(k)
     return k
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor
+from .._tracing import host_step
 from ..autograd.function import Function
 from .._registry import op
 from .inplace import commit_inplace, check_inplace, check_overlap
@@ -34,11 +35,14 @@ def _checked(idx, size, what="index", dim=None, negative=True, exc=IndexError, p
         arr = _core.cast(idx.contiguous() if not arr.flags.c_contiguous else idx, D.int64)._data
     K = kernels(idx.device).index
     flat = arr.reshape(-1)
-    bad = K.check_index(flat, size, negative) if flat.size else -1
-    if bad >= 0:
-        where = f" for dimension {dim}" if dim is not None else ""
-        raise exc(
-            f"{prefix}{what} {int(flat[bad])} is out of bounds{where} with size {size}")
+
+    def check():  # a host step: a replay of numtorch.compile checks its new indices too
+        bad = K.check_index(flat, size, negative) if flat.size else -1
+        if bad >= 0:
+            where = f" for dimension {dim}" if dim is not None else ""
+            raise exc(
+                f"{prefix}{what} {int(flat[bad])} is out of bounds{where} with size {size}")
+    host_step(check)
     out = empty(arr.shape, D.int64, idx.device)._data
     K.wrap_index(flat, size, out.reshape(-1))
     return out

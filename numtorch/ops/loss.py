@@ -11,10 +11,10 @@ Every other loss is composed from Tensor ops in ``nn.functional``.
 import math
 
 from .. import _dtype as D
-from .._creation import tensor
 from .._tensor import Tensor
+from .._tracing import host_step
 from ..autograd.function import Function, once_differentiable
-from ._core import carray, channel_array, kernels, prod, raw, to_host
+from ._core import carray, channel_array, kernels, prod, raw, to_host, fill
 
 
 class CrossEntropy(Function):
@@ -43,23 +43,28 @@ class CrossEntropy(Function):
         err = raw(2, D.int64, dev, 0)
         kernels(dev).norm.cross_entropy(xa, ta, w, ignore_index, label_smoothing, lse, loss, tot,
                                         err)
-        err, tot = to_host(err, dev), to_host(tot, dev)
-        if err[0]:
-            raise IndexError(f"Target {int(err[1])} is out of bounds.")
+        out = None if reduction == "none" else Tensor._make(raw((), dt, dev), dt, dev)
+
+        def finish():  # on the host: the target check and the reduced value (a host step)
+            e, t = to_host(err, dev), to_host(tot, dev)
+            if e[0]:
+                raise IndexError(f"Target {int(e[1])} is out of bounds.")
+            if out is not None:
+                fill(out, t[0] if reduction == "sum" else t[0] / t[1] if t[1] else math.nan)
+        host_step(finish)
         # target and weight are saved too: backward raises if either was modified in place
         # since, as PyTorch does, instead of computing another gradient
         ctx.save_for_backward(x, target, weight)
-        ctx.meta = (ta, w, ignore_index, label_smoothing, lse, reduction, tot[1])
+        ctx.meta = (ta, w, ignore_index, label_smoothing, lse, reduction, tot)
         if reduction == "none":
             return Tensor._make(loss.reshape(tuple(target._data.shape)), dt, dev)
-        value = tot[0] if reduction == "sum" else tot[0] / tot[1] if tot[1] else math.nan
-        return tensor(value, dtype=dt, device=dev)
+        return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
         x, _, _ = ctx.saved_tensors
-        ta, w, ignore_index, ls, lse, reduction, wsum = ctx.meta
+        ta, w, ignore_index, ls, lse, reduction, tot = ctx.meta
         dt, dev = x.dtype, x.device
         K = kernels(dev).norm
         N, C = x._data.shape[0], x._data.shape[1]
@@ -71,10 +76,13 @@ class CrossEntropy(Function):
             K.cross_entropy_backward(xa, ta, w, ignore_index, ls, lse, 0.0,
                                      carray(g, dt).reshape(ta.shape), True, gx)
         else:
-            s = g.item()
-            if reduction == "mean":
-                s = s / wsum if wsum else math.nan
-            K.cross_entropy_backward(xa, ta, w, ignore_index, ls, lse, s, lse, False, gx)
+            def run():  # the incoming gradient and the weight sum are read on the host
+                s = g.item()
+                if reduction == "mean":
+                    wsum = to_host(tot, dev)[1]
+                    s = s / wsum if wsum else math.nan
+                K.cross_entropy_backward(xa, ta, w, ignore_index, ls, lse, s, lse, False, gx)
+            host_step(run)
         return Tensor._make(gx.reshape(tuple(x._data.shape)), dt, dev), None, None, None, None, None
 
 

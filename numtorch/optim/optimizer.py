@@ -13,6 +13,7 @@ from itertools import chain
 import numpy as np
 
 from .._hooks import RemovableHandle
+from .._tracing import state as _listen
 from .._tensor import Tensor
 from .. import _creation, _dtype as D
 from ..autograd import grad_mode
@@ -35,6 +36,8 @@ def _wrap_step(step):
     # every subclass's step: hooks around it, autograd off inside (PyTorch's _use_grad)
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
+        if _listen.capture is not None:  # numtorch.compile: the step runs eagerly in each replay
+            return _listen.capture.island(self, wrapper, args, kwargs)
         for hook in list(self._optimizer_step_pre_hooks.values()):
             result = hook(self, args, kwargs)
             if result is not None:

@@ -1,0 +1,266 @@
+"""numtorch.compile: captured and replayed calls equal eager ones (bitwise: a replay runs the
+same kernels on the same arrays), guards retrace, graph breaks fall back (or raise with
+fullgraph), randomness is drawn afresh, optimizer steps and .grad behave as in eager mode."""
+import warnings
+
+import numpy as np
+import pytest
+
+import numtorch
+import numtorch.nn as nn
+import numtorch.nn.functional as F
+from numtorch.compiler import GraphBreakError
+
+
+class CNN(nn.Module):
+    """The seed CNN at a small width."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3)
+        self.conv2 = nn.Conv2d(4, 8, 3)
+        self.fc1 = nn.Linear(8 * 5 * 5, 16)
+        self.fc2 = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc2(F.relu(self.fc1(numtorch.flatten(x, 1))))
+
+
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+
+
+def batches(n, b=8, seed=0):
+    g = numtorch.Generator().manual_seed(seed)
+    return [(numtorch.randn(b, 1, 28, 28, generator=g), numtorch.randint(0, 10, (b,), generator=g))
+            for _ in range(n)]
+
+
+def train(make, opt_cls, mode, data, **opt_kw):
+    """Parameters and losses after training on ``data``: eagerly, with the module compiled
+    (``module``) or the whole step compiled (``step``)."""
+    numtorch.manual_seed(0)
+    model = make()
+    opt = opt_cls(model.parameters(), **opt_kw)
+    net = numtorch.compile(model) if mode == "module" else model
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = numtorch.compile(step) if mode == "step" else step
+    losses = [fn(x, y).item() for x, y in data]
+    stats = net.stats if mode == "module" else fn.stats if mode == "step" else None
+    return [p.detach().numpy().copy() for p in model.parameters()], losses, stats
+
+
+@pytest.mark.parametrize("make", [mlp, CNN], ids=["mlp", "cnn"])
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+@pytest.mark.parametrize("mode", ["module", "step"])
+def test_compiled_training_equals_eager(make, opt, mode):
+    opt_cls, kw = ((numtorch.optim.SGD, {"lr": 0.1, "momentum": 0.9}) if opt == "sgd"
+                   else (numtorch.optim.Adam, {"lr": 1e-2}))
+    data = batches(5)
+    p_eager, l_eager, _ = train(make, opt_cls, "eager", data, **kw)
+    p_comp, l_comp, stats = train(make, opt_cls, mode, data, **kw)
+    assert stats["captures"] == 1 and stats["replays"] == 3 and not stats["breaks"]
+    assert l_comp == l_eager  # bitwise: the replay runs eager's kernels on eager's arrays
+    for a, b in zip(p_eager, p_comp):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_new_batch_size_retraces_and_still_matches():
+    numtorch.manual_seed(1)
+    model = mlp()
+    cm = numtorch.compile(model)
+    for b in (4, 4, 4, 6, 6, 6):
+        x = numtorch.randn(b, 1, 28, 28)
+        np.testing.assert_array_equal(cm(x).detach().numpy(), model(x).detach().numpy())
+    assert cm.stats["captures"] == 2 and cm.stats["replays"] == 2
+    assert "arguments changed" in cm.stats["recompiles"][0]
+    assert "(4, 1, 28, 28)" in cm.stats["recompiles"][0]
+
+
+def test_gradients_of_a_compiled_module_reach_inputs_and_accumulate():
+    numtorch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 3))
+    cm = numtorch.compile(model)
+    for _ in range(3):
+        x = numtorch.randn(4, 5, requires_grad=True)
+        w = numtorch.randn(4, 3)
+        model.zero_grad()
+        (cm(x) * w).sum().backward()
+        (cm(x) * w).sum().backward()  # accumulates into .grad like eager
+        got = [p.grad.clone() for p in model.parameters()] + [x.grad.clone()]
+        model.zero_grad()
+        x2 = x.detach().requires_grad_()
+        (model(x2) * w).sum().backward()
+        (model(x2) * w).sum().backward()
+        want = [p.grad for p in model.parameters()] + [x2.grad]
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert cm.stats["replays"] >= 3
+
+
+def test_outputs_never_alias_the_plan():
+    f = numtorch.compile(lambda x: x * 2)
+    outs = [f(numtorch.tensor([float(i)])) for i in range(4)]
+    assert [o.item() for o in outs] == [0.0, 2.0, 4.0, 6.0]
+
+
+def test_in_place_changes_of_inputs_reach_the_caller():
+    @numtorch.compile
+    def bump(x, y):
+        x.add_(y)
+        return x.sum()
+
+    for i in range(4):
+        x = numtorch.zeros(3)
+        s = bump(x, numtorch.full((3,), float(i)))
+        assert x.tolist() == [float(i)] * 3 and s.item() == 3.0 * i
+
+
+def test_graph_break_runs_eagerly_and_fullgraph_raises():
+    def f(x):
+        if x.sum().item() > 0:  # a host read: the replay could not take this branch
+            return x * 2
+        return x * 3
+
+    cf = numtorch.compile(f)
+    for v in (1.0, 1.0, -1.0, 1.0, -1.0):
+        x = numtorch.full((3,), v)
+        assert cf(x).tolist() == f(x).tolist()
+    assert cf.stats["replays"] == 0 and cf.stats["captures"] == 1
+    assert "Tensor.item()" in cf.stats["breaks"][0] and "test_compile.py" in cf.stats["breaks"][0]
+
+    strict = numtorch.compile(f, fullgraph=True)
+    strict(numtorch.ones(3))  # the first call is eager
+    with pytest.raises(GraphBreakError, match=r"Tensor.item\(\) .*test_compile.py:\d+"):
+        strict(numtorch.ones(3))
+    with pytest.raises(GraphBreakError, match="randperm"):
+        g = numtorch.compile(lambda x: x[numtorch.randperm(3)], fullgraph=True)
+        g(numtorch.ones(3))
+        g(numtorch.ones(3))
+
+
+def test_dropout_draws_afresh_on_every_replay():
+    numtorch.manual_seed(3)
+    drop = nn.Dropout(0.5)
+    cd = numtorch.compile(drop)
+    x = numtorch.ones(4000, requires_grad=True)
+    masks = []
+    for _ in range(5):
+        y = cd(x)
+        kept = y.detach().numpy() != 0
+        assert set(np.unique(y.detach().numpy())) <= {0.0, 2.0}
+        assert 0.45 < kept.mean() < 0.55
+        x.grad = None
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), 2.0 * kept)  # backward uses this mask
+        masks.append(kept)
+    assert cd.stats["replays"] == 3
+    for a, b in zip(masks, masks[1:]):
+        assert (a != b).mean() > 0.3
+
+
+def test_batchnorm_running_stats_and_mode_guard():
+    numtorch.manual_seed(4)
+    a = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU())
+    b = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU())
+    b.load_state_dict(a.state_dict())
+    cb = numtorch.compile(b)
+    xs = [numtorch.randn(4, 1, 8, 8) for _ in range(4)]
+    for x in xs:
+        np.testing.assert_array_equal(a(x).detach().numpy(), cb(x).detach().numpy())
+    for k, v in a.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), b.state_dict()[k].numpy())
+    a.eval()
+    cb.eval()
+    assert not b.training
+    for x in xs:
+        np.testing.assert_array_equal(a(x).detach().numpy(), cb(x).detach().numpy())
+    assert any("training flags" in r for r in cb.stats["recompiles"])
+    assert set(cb.state_dict()) == {"_orig_mod." + k for k in b.state_dict()}
+
+
+def test_replaced_parameter_storage_is_seen():
+    lin = nn.Linear(3, 2)
+    cl = numtorch.compile(lin)
+    x = numtorch.ones(1, 3)
+    for _ in range(3):
+        cl(x)
+    with numtorch.no_grad():
+        lin.weight.data = numtorch.zeros(2, 3)
+        lin.bias.data = numtorch.ones(2)
+    assert cl(x).tolist() == [[1.0, 1.0]]
+    assert "storage was replaced" in cl.stats["recompiles"][-1]
+
+
+def test_grad_mode_is_a_guard():
+    lin = nn.Linear(3, 2)
+    cl = numtorch.compile(lin)
+    x = numtorch.ones(2, 3)
+    for _ in range(3):
+        assert cl(x).requires_grad
+    with numtorch.no_grad():
+        for _ in range(3):
+            y = cl(x)
+            assert not y.requires_grad
+            np.testing.assert_array_equal(y.numpy(), lin(x).numpy())
+    assert cl.stats["captures"] == 2
+
+
+def test_cache_limit_warns_once_then_runs_eagerly(monkeypatch):
+    from numtorch.compiler import _compile
+    monkeypatch.setattr(_compile, "CACHE_SIZE", 2)
+    f = numtorch.compile(lambda x: x + 1)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        for n in (1, 2, 3, 4, 5):
+            assert f(numtorch.zeros(n)).tolist() == [1.0] * n
+    assert len([x for x in w if "further new keys run eagerly" in str(x.message)]) == 1
+
+
+def test_reset_and_explain():
+    f = numtorch.compile(lambda x: (x * x).sum())
+    for _ in range(3):
+        f(numtorch.ones(3))
+    assert f.stats["replays"] == 1
+    numtorch.compiler.reset()
+    assert f.stats["replays"] == 0 and f(numtorch.ones(3)).item() == 3.0
+
+    e = numtorch.compiler.explain(lambda x: (x * x).sum())(numtorch.ones(3))
+    assert e.graph_count == 1 and e.graph_break_count == 0 and e.kernel_count >= 2
+    e = numtorch.compiler.explain(lambda x: print(x))(numtorch.ones(3))
+    assert e.graph_count == 0 and "printing a tensor" in e.break_reasons[0]
+    assert "Graph Break Count: 1" in str(e)
+
+
+def test_compile_arguments():
+    lin = nn.Linear(2, 2)
+    assert numtorch.compile(lin, disable=True) is lin
+    deco = numtorch.compile(fullgraph=True)(lambda x: x + 1)
+    assert isinstance(deco, numtorch.compiler.CompiledFunction)
+    with pytest.raises(RuntimeError, match="Unrecognized mode=fast"):
+        numtorch.compile(lin, mode="fast")
+    with pytest.raises(RuntimeError, match="expected a Module or a callable, got int"):
+        numtorch.compile(3)
+
+
+def test_tensors_made_inside_start_fresh_on_every_replay():
+    @numtorch.compile
+    def f(x):
+        acc = numtorch.zeros(3)  # made on the host inside the capture ...
+        acc.add_(x)  # ... and changed in place by a kernel
+        t = numtorch.tensor([1.0, 2.0, 3.0])
+        t.mul_(2)
+        return acc + t
+
+    for i in range(5):
+        assert f(numtorch.full((3,), float(i))).tolist() == [i + 2.0, i + 4.0, i + 6.0]
+    assert f.stats["replays"] == 3
