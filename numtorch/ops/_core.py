@@ -6,7 +6,7 @@ import numpy as np
 from .. import _dtype as D
 from .. import kernels as _kernels
 from .._device import CPU, checked, require_backend
-from .._tracing import state as _listen
+from .._tracing import state as _listen, host_step
 from .._tensor import Tensor
 
 _backends = {}
@@ -87,8 +87,11 @@ def cast(t, dtype):
     if t.dtype is dtype:
         return t
     if (dtype._storage or t.dtype._storage) and t.device.type == "cpu":
-        # Numba has no float16/bfloat16 on the CPU: storage types, converted by NumPy
-        return Tensor._make(t._data.astype(dtype.np), dtype, t.device)
+        # Numba has no float16/bfloat16 on the CPU: storage types, converted by NumPy (a host
+        # step, so a numtorch.compile replay converts again)
+        out, src = np.empty(t._data.shape, dtype.np), t._data
+        host_step(lambda: np.copyto(out, src, casting="unsafe"))
+        return Tensor._make(out, dtype, t.device)
     out = empty(t._data.shape, dtype, t.device)
     kernels(t.device).elementwise.cast(t._data, out._data)
     return out
@@ -97,7 +100,8 @@ def cast(t, dtype):
 def fill(t, value):
     """Fill ``t`` with a Python scalar in place (the fill kernel; NumPy for a storage dtype)."""
     if t.dtype._storage and t.device.type == "cpu":
-        t._data.fill(value)
+        arr = t._data
+        host_step(lambda: arr.fill(value))
     else:
         kernels(t.device).elementwise.fill(t._data, t.dtype.np.type(value))
 
