@@ -540,10 +540,11 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
                         f"{type(size).__name__}")
     size = _size((size,), "randint")
     dt = D.to_dtype(dtype) if dtype is not None else D.int64
-    if _listen.capture is not None:
-        _listen.capture.graph_break("randint")
-    arr = rng(generator).integers(low, high, size=size)
-    return _finish(arr.astype(dt.np), dt, device, requires_grad)
+    arr = rng(generator).integers(low, high, size=size).astype(dt.np)
+    if _listen.capture is not None:  # numtorch.compile: a fresh draw on every replay
+        _listen.capture.host_random(arr, lambda out: out.__setitem__(
+            Ellipsis, rng(generator).integers(low, high, size=out.shape)))
+    return _finish(arr, dt, device, requires_grad)
 
 
 @op(method=False, kind="factory")

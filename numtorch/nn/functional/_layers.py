@@ -9,6 +9,7 @@ import numpy as np
 from ..._registry import functional_op
 from ... import _dtype as D
 from ..._creation import arange, rand, tensor
+from ..._tracing import host_step
 from ...autograd.grad_mode import no_grad
 from ...ops.elementwise import clamp, log, log1p, rsqrt, where
 from ...ops.indexing import index_select
@@ -268,8 +269,11 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if input.dtype.is_floating_point or input.dtype is D.bool:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got {input.dtype} instead")
-    if input.numel() and ((input < 0) | (input >= n)).any().item():
-        raise IndexError("index out of range in self")
+
+    def check():  # a host step: a numtorch.compile replay checks its new indices too
+        if input.numel() and ((input < 0) | (input >= n)).any().item():
+            raise IndexError("index out of range in self")
+    host_step(check)
     out = index_select(weight, 0, input.reshape(-1))
     out = out.reshape(tuple(input.shape) + (weight.shape[1],))
     if padding_idx is not None:

@@ -9,6 +9,7 @@ from ..._registry import functional_op
 from ... import _dtype as D
 from ..._creation import arange, full, full_like, tensor, zeros
 from ..._tensor import Tensor
+from ..._tracing import host_step
 from ...ops._core import shape_str
 from ...ops.elementwise import abs, clamp, exp, log, minimum, where
 from ...ops.indexing import gather, index_select
@@ -136,8 +137,11 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     C = input.shape[1]
     keep = target != ignore_index
     bad = ((target < 0) | (target >= C)) & keep
-    if bad.any().item():
-        raise IndexError(f"Target {target[bad].reshape(-1)[0].item()} is out of bounds.")
+
+    def check():  # a host step: a numtorch.compile replay checks its new targets too
+        if bad.any().item():
+            raise IndexError(f"Target {target[bad].reshape(-1)[0].item()} is out of bounds.")
+    host_step(check)
     safe = where(keep, target, 0)
     picked = gather(input, 1, safe.unsqueeze(1)).squeeze(1)
     if weight is not None:
