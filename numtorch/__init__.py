@@ -17,6 +17,8 @@ import types as _types
 # made the Fashion-MNIST CNN step ~20% faster on 2 cores. Read by OpenBLAS when NumPy loads it,
 # so it only applies if numtorch is imported before NumPy; a user's own setting wins.
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+from . import _allocator
+_allocator.apply()  # big blocks stay in the heap: no page faults per step (numtorch/_allocator.py)
 from ._dtype import (dtype, float16, bfloat16, float32, float64, int64, int32, int16, int8, uint8, bool,
                      half, float, double, long, int, short, get_default_dtype, set_default_dtype,
                      promote_types, result_type as _result_type, can_cast)
@@ -45,6 +47,7 @@ from . import distributed
 from . import multiprocessing
 from . import distributions
 from . import jit
+from . import onnx
 from . import compiler
 from .compiler import compile  # noqa: A001  (torch.compile)
 from . import amp
