@@ -31,7 +31,16 @@ __all__ = ["Capture", "GraphBreakError", "replay"]
 
 class GraphBreakError(RuntimeError):
     """Raised inside a ``fullgraph=True`` capture where the code needs values on the host or does
-    something a replay cannot repeat."""
+    something a replay cannot repeat.
+
+    >>> import numtorch as torch
+    >>> f = torch.compile(lambda x: float(x.sum()), fullgraph=True)
+    >>> f(torch.ones(2))  # the first call is eager
+    2.0
+    >>> f(torch.ones(2))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    numtorch.compiler._capture.GraphBreakError: numtorch.compile(fullgraph=True): Tensor.item() reads ...
+    """
 
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

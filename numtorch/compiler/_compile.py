@@ -39,7 +39,14 @@ _compiled = weakref.WeakSet()
 
 
 def reset():
-    """Forget every plan of every compiled callable (the next calls capture again)."""
+    """Forget every plan of every compiled callable (the next calls capture again).
+
+    >>> import numtorch as torch
+    >>> f = torch.compile(lambda x: x + 1)
+    >>> for _ in range(3): _ = f(torch.ones(2))
+    >>> f.stats["replays"], torch.compiler.reset(), f.stats["replays"]
+    (1, None, 0)
+    """
     for c in list(_compiled):
         c._reset()
 
@@ -167,7 +174,16 @@ def _leaves_of(outputs, stop):
 
 
 class CompiledFunction:
-    """What :func:`compile` returns for a function (and uses for a module's forward)."""
+    """What :func:`compile` returns for a function (and uses for a module's forward); ``stats``
+    counts captures, replays, eager calls, graph breaks and why it recompiled.
+
+    >>> import numtorch as torch
+    >>> f = torch.compile(lambda x: (x * x).sum())
+    >>> [f(torch.tensor([1.0, float(i)])).item() for i in range(4)]
+    [1.0, 2.0, 5.0, 10.0]
+    >>> f.stats["captures"], f.stats["replays"]
+    (1, 2)
+    """
 
     def __init__(self, fn, fullgraph=False, module=None, name=None):
         self._fn = fn
@@ -339,9 +355,17 @@ def _short(x):
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="numtorch", mode=None,
             options=None, disable=False):
     """Capture ``model`` (an ``nn.Module`` or a function) at the kernel level and replay it
-    (module docstring of :mod:`numtorch.compiler._compile`; README "Compiling"). Shaped like
+    (module docstring of :mod:`numtorch.compiler._compile`; README "Static graphs"). Shaped like
     ``torch.compile``; usable as ``@numtorch.compile`` or ``@numtorch.compile(fullgraph=True)``.
-    ``dynamic`` and ``mode`` are accepted; shapes are always specialised (one plan per shape)."""
+    ``dynamic`` and ``mode`` are accepted; shapes are always specialised (one plan per shape).
+
+    >>> import numtorch as torch
+    >>> lin = torch.nn.Linear(3, 1)
+    >>> fast = torch.compile(lin)
+    >>> x = torch.ones(4, 3)
+    >>> all(torch.equal(fast(x), lin(x)) for _ in range(3))  # eager, capture, replay
+    True
+    """
     if model is None:
         return lambda m: compile(m, fullgraph=fullgraph, dynamic=dynamic, backend=backend,
                                  mode=mode, options=options, disable=disable)
@@ -361,7 +385,13 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="numtorch", mo
 class OptimizedModule(Module):
     """A compiled module: calls go through :class:`CompiledFunction` over the original module;
     everything else (parameters, ``train()``, ``state_dict``, its own methods) is the original's,
-    held as ``_orig_mod`` as in PyTorch (so state_dict keys carry ``_orig_mod.``)."""
+    held as ``_orig_mod`` as in PyTorch (so state_dict keys carry ``_orig_mod.``).
+
+    >>> import numtorch as torch
+    >>> m = torch.compile(torch.nn.Linear(2, 1))
+    >>> type(m).__name__, list(m.state_dict())
+    ('OptimizedModule', ['_orig_mod.weight', '_orig_mod.bias'])
+    """
 
     def __init__(self, mod, fullgraph=False):
         super().__init__()
@@ -392,7 +422,7 @@ class OptimizedModule(Module):
         return self.__dict__["_compiled_call"].stats
 
 
-class ExplainOutput:
+class ExplainOutput:  # (reached through explain(); not exported)
     """What :func:`explain` found: ``graph_count`` (1 when the call can be replayed),
     ``graph_break_count``, ``break_reasons``, ``kernel_count`` (kernel calls in the capture),
     ``island_count`` (optimizer steps run eagerly in each replay)."""
@@ -417,7 +447,13 @@ class ExplainOutput:
 
 def explain(fn):
     """``explain(fn)(*args)``: run ``fn`` once under a capture (eagerly, with its effects) and
-    report whether it can be replayed and what breaks it (like ``torch._dynamo.explain``)."""
+    report whether it can be replayed and what breaks it (like ``torch._dynamo.explain``).
+
+    >>> import numtorch as torch
+    >>> out = torch.compiler.explain(lambda x: x * 2 if x.sum().item() > 0 else x)(torch.ones(2))
+    >>> out.graph_count, out.graph_break_count, out.break_reasons[0].split(" (at")[0]
+    (0, 1, "Tensor.item() reads a tensor's value on the host")
+    """
     def run(*args, **kwargs):
         with Capture(False) as cap:
             fn(*args, **kwargs)
