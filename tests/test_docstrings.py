@@ -25,6 +25,7 @@ NAMESPACES = [
     "numtorch.backends.cuda", "numtorch.backends.mkldnn", "numtorch.multiprocessing",
     "numtorch.serialization", "numtorch.distributions",
     "numtorch.distributions.constraints", "numtorch.sparse", "numtorch.amp",
+    "numtorch.onnx", "numtorch.jit", "numtorch.compiler",
 ]
 
 # Public names that need no example, with the reason. Keep this small.
