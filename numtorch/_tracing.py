@@ -39,6 +39,13 @@ def host_step(fn):
     it is recorded as one step, so each replay runs it again at this point over the same arrays
     (an op that reads results another way is a graph break, :func:`host_read`)."""
     cap = state.capture
-    if cap is None:
+    if cap is not None:
+        return cap.host_step(fn)
+    tracer = state.tracer
+    if tracer is None:
         return fn()
-    return cap.host_step(fn)
+    state.tracer = None  # a check, not part of the traced graph
+    try:
+        return fn()
+    finally:
+        state.tracer = tracer

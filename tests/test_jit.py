@@ -101,3 +101,18 @@ def test_trace_errors():
     assert seen == [True]
     assert numtorch.jit.ignore(len) is len and numtorch.jit.unused(len) is len
     assert not numtorch.jit.is_scripting()
+
+
+def test_ops_without_a_function_are_kernel_nodes():
+    """Comparisons (no gradient, so no autograd Function) are traced at the kernel level: a mask
+    computed from the input is part of the graph, not a constant frozen at the traced values."""
+    def f(x):
+        return F.leaky_relu(x, 0.1) * (x.abs() < 2).float()
+
+    tf = numtorch.jit.trace(f, numtorch.ones(4))  # every mask true at the traced values
+    ops = [n.op for n in tf.graph.nodes]
+    assert ops.count("elementwise.gt") == 1 and ops.count("elementwise.lt") == 1
+    assert "= elementwise.gt(%x, 0.0, %0)" in str(tf.graph)
+    x = numtorch.tensor([-3.0, -1.0, 0.5, 5.0])
+    assert tf(x).tolist() == f(x).tolist()
+    assert f(x).tolist() == numtorch.tensor([-0.0, -0.1, 0.5, 0.0]).tolist()

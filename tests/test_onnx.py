@@ -339,12 +339,29 @@ def test_failed_export_leaves_no_file_and_keeps_the_old_one(tmp_path):
 
 
 def test_value_dependent_constant_is_refused():
-    class Masked(nn.Module):
-        def forward(self, x):
-            return x * (x > 0.5).float()  # the comparison is not a traced op
+    class HostMask(nn.Module):
+        def forward(self, x):  # computed by NumPy: no op the tracer sees
+            return x * torch.tensor((x.detach().numpy() > 0.5).astype(np.float32))
 
     with pytest.raises(RuntimeError, match="differs between two traces"):
-        to_bytes(Masked(), torch.randn(3, 4))
+        to_bytes(HostMask(), torch.randn(3, 4))
+
+
+def test_comparisons_and_masks_are_traced_ops():
+    class Masked(nn.Module):
+        def forward(self, x):  # comparisons are no autograd Function: traced as kernel nodes
+            keep = (x > 0.5) | ~(x < -0.5)
+            return x * keep.float() + (x == 0).float()
+
+    m = Masked()
+    x = torch.randn(5, 4)
+    x[0, :2] = 0.0
+    proto, out = check_and_run(to_bytes(m, torch.randn(3, 4), dynamic_axes={"input.1": [0]}), x)
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"Greater", "Less", "Not", "Or", "Equal"} <= ops
+    np.testing.assert_array_equal(out[0], m(x).numpy())
+    traced = torch.jit.trace(m, torch.randn(5, 4))  # and the traced graph replays them
+    assert torch.equal(traced(x), m(x))
 
 
 def test_shape_dependent_python_number_is_refused():

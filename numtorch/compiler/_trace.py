@@ -2,15 +2,21 @@
 
 The tracer listens at ``Function.apply`` (``numtorch/_tracing.py``); only the outermost
 application is recorded (what a Function does inside, including other Functions, is that node).
-Tensors a node reads are looked up by identity: the traced call's inputs, the module's params and
-buffers (by their qualified names), outputs of earlier nodes, and anything else is a constant whose
-value is frozen into the graph. A tensor that shares memory with a traced value without having
-been made by a node (e.g. ``detach()``) is that value when it views the same elements, and an error
-otherwise: a silent constant would make the graph wrong.
+Ops that are no Function (comparisons, logical ops, argmax: nothing to differentiate) are seen at
+the kernel level instead: the tracer hands out kernel namespaces (``ops._core.kernels``), and a
+kernel called outside any Function becomes a *kernel node* (``op`` is ``<family>.<kernel>``,
+its written array, the kernel's last array argument, is the output and appears in its arguments
+as the output value itself); a kernel call that reads no traced value (a fill) makes a constant. Tensors a node reads are looked up by identity: the traced call's
+inputs, the module's params and buffers (by their qualified names), outputs of earlier nodes, and
+anything else is a constant whose value is frozen into the graph. A tensor that shares memory
+with a traced value without having been made by a node (e.g. ``detach()``) is that value when it
+views the same elements, and an error otherwise: a silent constant would make the graph wrong.
 """
 import numpy as np
 
+from .. import _dtype as D
 from .. import _tracing
+from .._device import CPU
 from .._tensor import Tensor
 from .ir import Graph, Node, Value
 
@@ -26,6 +32,51 @@ def _key(arr):
     return (ptr, arr.shape, arr.strides, arr.dtype.str)
 
 
+class KernelOp:
+    """The ``fn`` of a kernel node: the kernel (``kernel``) and its name ``<family>.<kernel>``."""
+
+    def __init__(self, kernel, name):
+        self.kernel, self.__name__ = kernel, name
+
+    def __repr__(self):
+        return self.__name__
+
+
+def _is_array(a):
+    return isinstance(a, np.ndarray) or hasattr(a, "copy_to_host")
+
+
+class _TracedFamily:
+    def __init__(self, mod, tracer):
+        self._mod, self._tracer = mod, tracer
+
+    def __getattr__(self, name):
+        fn = getattr(self._mod, name)
+        if not callable(fn) or isinstance(fn, type):
+            return fn
+        tracer, op = self._tracer, f"{self._mod.__name__.rsplit('.', 1)[-1]}.{name}"
+
+        def call(*args, **kwargs):
+            if _tracing.state.tracer is not tracer or kwargs or not any(map(_is_array, args)):
+                return fn(*args, **kwargs)
+            return tracer.kernel_call(KernelOp(fn, op), args)
+        self.__dict__[name] = call
+        return call
+
+
+class _TracedBackend:
+    def __init__(self, pkg, tracer):
+        self._pkg, self._tracer = pkg, tracer
+
+    def __getattr__(self, name):
+        obj = getattr(self._pkg, name)
+        if name != "memory" and type(obj).__name__ == "module" and \
+                obj.__name__.startswith(self._pkg.__name__ + "."):
+            obj = _TracedFamily(obj, self._tracer)
+        self.__dict__[name] = obj
+        return obj
+
+
 class Tracer:
     def __init__(self, named_tensors):
         self.values = {}    # id(tensor) -> Value
@@ -35,6 +86,8 @@ class Tracer:
         self.nodes = []
         self.named = {id(t): (name, role) for name, t, role in named_tensors}
         self._n = 0
+        self._backends = {}
+        self._kernel_outs = []  # arrays written by kernel nodes (for the shared-memory check)
 
     # --- values -------------------------------------------------------------------------------
     def new_value(self, t, role, name=None):
@@ -62,11 +115,12 @@ class Tracer:
             self.values[id(t)] = v
             self.keep.append(t)
             return v
-        for other in self.keep:
-            if other._data.size and t._data.size and np.may_share_memory(other._data, t._data):
+        for other in [o._data for o in self.keep] + self._kernel_outs:
+            if other.size and t._data.size and isinstance(t._data, np.ndarray) and \
+                    isinstance(other, np.ndarray) and np.may_share_memory(other, t._data):
                 raise RuntimeError(
                     f"trace: a tensor of shape {list(t.shape)} views the memory of the traced value "
-                    f"%{self.values[id(other)].name} but was not made by an op the tracer sees "
+                    f"%{self.by_key[_key(other)].name} but was not made by an op the tracer sees "
                     "(a view taken outside numtorch's ops?): the graph would be wrong")
         v = self.new_value(t, "const", f"c{len([p for p in self.params if p.role == 'const'])}")
         self.params.append(v)
@@ -81,7 +135,37 @@ class Tracer:
             return [self.map_args(o) for o in obj]
         return obj
 
-    # --- the listener -------------------------------------------------------------------------
+    # --- the listeners ------------------------------------------------------------------------
+    def kernels(self, pkg):
+        b = self._backends.get(id(pkg))
+        if b is None:
+            b = self._backends[id(pkg)] = _TracedBackend(pkg, self)
+        return b
+
+    def kernel_call(self, op, args):
+        """A kernel called outside any Function: a kernel node writing its last array argument."""
+        out_i = max(i for i, a in enumerate(args) if _is_array(a))
+        margs, reads = [], False
+        for i, a in enumerate(args):
+            if i != out_i and _is_array(a):
+                v = self.by_key.get(_key(a))
+                if v is not None:
+                    reads = reads or v.role not in ("param", "buffer", "const")
+                a = v if v is not None else (a.copy() if isinstance(a, np.ndarray) else a)
+            margs.append(a)
+        result = op.kernel(*args)
+        if not reads:  # reads no traced value (a fill, a factory): a constant, as before
+            return result
+        out = args[out_i]
+        v = Value(str(self._n), out.shape, D.from_numpy(out.dtype), CPU if isinstance(
+            out, np.ndarray) else None, "temp")
+        self._n += 1
+        self.by_key[_key(out)] = v
+        self._kernel_outs.append(out)
+        margs[out_i] = v
+        self.nodes.append(Node(op, tuple(margs), {}, (v,)))
+        return result
+
     def apply(self, cls, args, kwargs):
         _tracing.state.tracer = None  # what the op does inside is this node
         try:
@@ -146,6 +230,7 @@ def trace_graph(fn, inputs, named_tensors=()):
 
 
 def run_graph(graph, inputs, tensors_of=None):
+    from ..ops import _core
     """Evaluate ``graph`` on ``inputs`` by applying its nodes' Functions in order (autograd records
     as in eager mode). ``tensors_of(value)`` gives the current tensor of a param or buffer (a
     module's live parameter), defaulting to the traced one."""
@@ -174,6 +259,13 @@ def run_graph(graph, inputs, tensors_of=None):
         return a
 
     for node in graph.nodes:
+        if isinstance(node.fn, KernelOp):  # allocate the written array, call the kernel
+            v = node.outputs[0]
+            out = _core.empty(v.shape, v.dtype, v.device or CPU)
+            node.fn.kernel(*[out._data if a is v else env[a]._data if isinstance(a, Value) else a
+                             for a in node.args])
+            env[v] = out
+            continue
         out = node.fn.apply(*sub(node.args), **{k: sub(v) for k, v in node.kwargs.items()})
         outs = out if isinstance(out, tuple) else (out,)
         for v, o in zip(node.outputs, [o for o in outs if isinstance(o, Tensor)]):

@@ -58,8 +58,10 @@ class Node:
 
     @property
     def inputs(self):
-        """The :class:`Value` arguments, in order (tensors inside sequences included)."""
-        return tuple(values_in((self.args, tuple(self.kwargs.values()))))
+        """The :class:`Value` arguments, in order (tensors inside sequences included; a kernel
+        node's written array, which is its output, excluded)."""
+        return tuple(v for v in values_in((self.args, tuple(self.kwargs.values())))
+                     if v not in self.outputs)
 
     def __str__(self):
         outs = ", ".join(f"%{v.name}: {v.type_str}" for v in self.outputs) or "()"
@@ -121,4 +123,6 @@ def _fmt(a):
         return "[" + ", ".join(_fmt(x) for x in a) + "]"
     if isinstance(a, type):
         return a.__name__
+    if hasattr(a, "ndim") and hasattr(a, "dtype"):  # an array constant of a kernel node
+        return repr(a.item()) if a.ndim == 0 else f"array{list(a.shape)}"
     return repr(a)

@@ -53,15 +53,15 @@ class Builder:
         for i, (n1, n2) in enumerate(zip(g1.nodes, g2.nodes)):
             if len(n1.outputs) != len(n2.outputs):
                 raise RuntimeError(self._structure_msg(f"{n1.op} has a varying number of outputs"))
+            for v, w in zip(n1.outputs, n2.outputs):  # (a kernel node names its output in its
+                self.v2[v] = w                          # arguments: the array it writes)
+                self.producer[v] = n1
             diffs = []
             self._compare(n1.args, n2.args, (), diffs, n1)
             self._compare(n1.kwargs, n2.kwargs, ("kw",), diffs, n1)
             self.diffs.append(diffs)
             for v in n1.inputs:
                 self.users.setdefault(v, []).append(n1)
-            for v, w in zip(n1.outputs, n2.outputs):
-                self.v2[v] = w
-                self.producer[v] = n1
         if [self.v2.get(v) for v in g1.outputs] != list(g2.outputs):
             raise RuntimeError(self._structure_msg("the outputs come from different ops"))
 
@@ -75,6 +75,9 @@ class Builder:
         elif isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
             for k in a:
                 self._compare(a[k], b[k], path + (k,), diffs, node)
+        elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):  # a kernel node's constant
+            if type(a) is not type(b) or a.shape != b.shape or not np.array_equal(a, b):
+                diffs.append((path, a, b))
         elif type(a) is not type(b) or a != b:
             diffs.append((path, a, b))
 
@@ -211,6 +214,8 @@ class Builder:
             return n if a.dtype is dtype else self.emit("Cast", [n], to=self.elem_type(dtype))
         if isinstance(a, (bool, int, float)):
             return self.scalar(a, dtype)
+        if isinstance(a, np.ndarray):  # an array constant of a kernel node
+            return self.const(a.astype(np.dtype(dtype.np)))
         raise RuntimeError(f"onnx.export: cannot use {a!r} as a tensor operand")
 
     def emit(self, op_type, inputs, bind=None, n_out=1, **attrs):

@@ -86,9 +86,15 @@ def _clamp(b, node):
 
 
 def _is_positive_mask(b, cond, x):
-    """Whether the frozen bool constant ``cond`` is ``x > 0`` in both traces (a comparison the
-    tracer does not record: leaky_relu, elu)."""
+    """Whether ``cond`` is ``x > 0``: the traced comparison (a kernel node, leaky_relu and elu)
+    or a frozen bool constant equal to it in both traces."""
     if not isinstance(x, Value) or cond.dtype.np != np.bool_ or cond.shape != x.shape:
+        return False
+    p = b.producer.get(cond)
+    if p is not None:
+        return p.op == "elementwise.gt" and p.args[0] is x and isinstance(p.args[1], np.ndarray) \
+            and p.args[1].ndim == 0 and p.args[1].item() == 0 and len(b.users.get(cond, ())) == 1
+    if cond.role != "const":
         return False
     for trace in (1, 2):
         vals = b.values(trace)
@@ -102,14 +108,15 @@ def _is_positive_mask(b, cond, x):
 def _where(b, node):
     cond, x, y = node.args
     out = node.outputs[0]
-    if isinstance(cond, Value) and cond.role == "const" and _is_positive_mask(b, cond, x):
+    if isinstance(cond, Value) and _is_positive_mask(b, cond, x):
         p = b.producer.get(y) if isinstance(y, Value) else None
         if p is not None and p.op == "Mul" and p.args[0] is x and \
                 isinstance(p.args[1], (int, float)) and x.dtype is out.dtype \
                 and len(b.users.get(y, ())) == 1 and y not in b.g1.outputs:
             b.emit("LeakyRelu", [b.name(x)], bind=out, alpha=float(p.args[1]))
             return
-        c = b.emit("Greater", [b.name(x), b.scalar(0, x.dtype)])
+        c = b.emit("Greater", [b.name(x), b.scalar(0, x.dtype)]) if cond.role == "const" \
+            else b.name(cond)
     else:
         c = b.name(cond)
     b.emit("Where", [c, b.operand(x, out.dtype), b.operand(y, out.dtype)], bind=out)
@@ -562,3 +569,55 @@ def _attention(b, node):
         scores = b.emit("Add", [scores, b.const(mask)])
     probs = b.emit("Softmax", [scores], axis=-1)
     b.emit("MatMul", [probs, b.name(v)], bind=out)
+
+
+# --- kernel nodes: ops that are no Function, seen by the tracer at the kernel level -----------
+_COMPARE = {"elementwise.gt": "Greater", "elementwise.ge": "GreaterOrEqual",
+            "elementwise.lt": "Less", "elementwise.le": "LessOrEqual",
+            "elementwise.eq": "Equal", "elementwise.ne": "Equal",
+            "elementwise.logical_and": "And", "elementwise.logical_or": "Or",
+            "elementwise.logical_xor": "Xor", "elementwise.bitwise_and": "And",
+            "elementwise.bitwise_or": "Or", "elementwise.bitwise_xor": "Xor"}
+
+
+@_op(*_COMPARE)
+def _kernel_compare(b, node):
+    x, y, out = node.args
+    kind = _COMPARE[node.op]
+    if node.op.startswith("elementwise.bitwise") and out.dtype.np != np.bool_:
+        _fail(node, "bitwise operations on integers have no translation (bool ones do)")
+    if kind in ("And", "Or", "Xor"):
+        ins = [_as_bool(b, x), _as_bool(b, y)]
+    else:
+        dt = x.dtype if isinstance(x, Value) else y.dtype
+        ins = [b.operand(x, dt), b.operand(y, dt)]
+    if node.op == "elementwise.ne":
+        b.emit("Not", [b.emit("Equal", ins)], bind=out)
+    else:
+        b.emit(kind, ins, bind=out)
+
+
+def _as_bool(b, a):
+    from .. import _dtype as D
+    if isinstance(a, Value) and a.dtype is D.bool:
+        return b.name(a)
+    if isinstance(a, Value):
+        return b.emit("Not", [b.emit("Equal", [b.name(a), b.scalar(0, a.dtype)])])
+    return b.const(np.asarray(a).astype(bool))
+
+
+_PREDICATE = {"elementwise.isnan": "IsNaN", "elementwise.isinf": "IsInf",
+              "elementwise.logical_not": "Not"}
+
+
+@_op(*_PREDICATE)
+def _kernel_predicate(b, node):
+    x, out = node.args
+    ins = [_as_bool(b, x)] if node.op == "elementwise.logical_not" else [b.name(x)]
+    b.emit(_PREDICATE[node.op], ins, bind=out)
+
+
+@_op("elementwise.copy")
+def _kernel_cast(b, node):
+    x, out = node.args
+    b.emit("Cast", [b.name(x)], bind=out, to=b.elem_type(out.dtype))

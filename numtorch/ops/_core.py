@@ -22,6 +22,8 @@ def kernels(device):
         k = _backends[device.type] = _kernels.load(device.type)
     if _listen.capture is not None:  # numtorch.compile records the kernel calls
         return _listen.capture.kernels(k)
+    if _listen.tracer is not None:  # numtorch.jit.trace sees ops that are no Function
+        return _listen.tracer.kernels(k)
     return k
 
 
