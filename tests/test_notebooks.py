@@ -35,6 +35,8 @@ SMALL = {
     "NB_REPEATS": "2",
     # 06_sequence_models
     "NB_LM_STEPS": "40",
+    # 07_static_graphs
+    "NB_COMPILE_STEPS": "5",
     # every notebook runs the serial kernels: compiling the parallel twins again in each notebook
     # kernel cost minutes on an empty Numba cache (06 alone: ~100 s in CI); the parallel twins
     # are the kernel tests' job (the "cpu-parallel" device and the above-threshold shapes there)
