@@ -592,6 +592,11 @@ OPS = [
     OpInfo("topk.all", lambda t, x: t.topk(x, 4, 1), [((3, 4),)]),
     OpInfo("topk.zero_k", lambda t, x: t.topk(x, 0), [((3, 4),), ((),), ((0, 3),)]),
     OpInfo("topk.int_values", lambda t, x: t.topk(x, 3, dim=1).values, RED, dtypes=("int64",)),
+    OpInfo("median", lambda t, x: t.median(x), RED + [((5,),), ((),)]),
+    OpInfo("median.dim", lambda t, x: x.median(1), RED),
+    OpInfo("median.keepdim_dim0", lambda t, x: t.median(x, 0, keepdim=True), RED + [((),)]),
+    OpInfo("median.nan", lambda t, x: x.median(dim=-1), [((4, 6),)], domain=NANS, gradcheck=False),
+    OpInfo("median.int", lambda t, x: t.median(x, 1), RED, dtypes=("int64",)),
     # --- triangles and diagonals ------------------------------------------------------------
     OpInfo("tril", lambda t, x: t.tril(x), [((3, 4),), ((2, 3, 4),), ((4, 3),), ((0, 3),)],
            dtypes=FI + ("bool",)),
@@ -981,6 +986,28 @@ def test_kinks_and_ties(name, fn, values, expected):
     for g, e in zip(grads, expected):
         np.testing.assert_allclose(g, np.asarray(e, dtype=np.float64), rtol=1e-12,
                                    err_msg=f"{name}: gradient differs from torch's convention")
+
+
+def test_median_empty_and_refused_inputs():
+    assert numtorch.median(numtorch.tensor([])).isnan().item()
+    with pytest.raises(IndexError, match=r"median\(\): Expected reduction dim 0 to have non-zero"):
+        numtorch.median(numtorch.zeros(0, 3), 0)
+    with pytest.raises(NotImplementedError, match="'Bool'"):
+        numtorch.median(numtorch.tensor([True, False]))
+    with pytest.raises(RuntimeError, match="empty integer"):
+        numtorch.median(numtorch.tensor([], dtype=numtorch.int64))
+
+def test_median_of_expanded_input():
+    """torch 2.13's median reads the wrong elements of an expanded input (other columns' values
+    and garbage for torch.randn(1, 4).expand(3, 4) along dim 0; the fuzz suite gives torch
+    contiguous copies for it): numtorch's is checked against NumPy here."""
+    a = np.array([[0.5, -1.0, 2.0, 3.0]], np.float32)
+    x = numtorch.tensor(a).expand(3, 4)
+    v, i = numtorch.median(x, 0)
+    assert v.tolist() == a[0].tolist() and ((i >= 0) & (i < 3)).all().item()
+    c = np.array([[1.0], [5.0], [3.0]], np.float32)
+    v, i = numtorch.median(numtorch.tensor(c).expand(3, 4), 1, keepdim=True)
+    assert v.numpy().tolist() == c.tolist() and i.shape == (3, 1)
 
 
 # --- the same table through numtorch.compile -----------------------------------------------------

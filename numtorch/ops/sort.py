@@ -1,4 +1,4 @@
-"""Sorting: sort, argsort, msort, topk.
+"""Sorting: sort, argsort, msort, topk, median.
 
 One primitive, :class:`Sort`. The ``sort`` kernels order each row of a C-contiguous
 ``(rows, n)`` array, so the sorted dim is moved last (a copy unless it already is last in a
@@ -134,3 +134,52 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if not 0 <= k <= n:
         raise RuntimeError("selected index k out of range")
     return values_indices(*Sort.apply(input, d, bool(largest), int(k) if input.ndim else None))
+
+
+@op()
+def median(input, dim=None, keepdim=False):
+    """The lower median of ``input``'s elements; with ``dim``, ``(values, indices)`` along it.
+
+    Of an even count the smaller of the two middle values is taken (PyTorch's rule). A NaN in
+    the reduced elements makes the median NaN, its index the first NaN's. The gradient goes to
+    the element taken.
+
+    >>> import numtorch as torch
+    >>> torch.median(torch.tensor([4.0, 1.0, 3.0, 2.0]))
+    tensor(2.)
+    >>> torch.median(torch.tensor([[1, 4, 2], [9, 7, 8]]), dim=1)
+    values_indices(values=tensor([2, 8]), indices=tensor([2, 2]))
+    """
+    if input.dtype is D.bool:
+        raise NotImplementedError("\"median_cpu\" not implemented for 'Bool'")
+    if dim is None:
+        if input.numel() == 0:
+            if not input.dtype.is_floating_point:
+                raise RuntimeError("median() of an empty integer tensor is undefined")
+            from .._creation import full
+            return full((), float("nan"), dtype=input.dtype, device=input.device)
+        return _median_along(input.reshape(-1), 0)[0].reshape(())
+    if input.ndim == 0:
+        v, i = _median_along(input.reshape(1), 0)
+        return values_indices(v.reshape(()), i.reshape(()))
+    d = input._dim(dim)
+    if input.shape[d] == 0:
+        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
+    v, i = _median_along(input, d)
+    if keepdim:
+        v, i = v.unsqueeze(d), i.unsqueeze(d)
+    return values_indices(v, i)
+
+
+def _median_along(x, d):
+    n = x.shape[d]
+    vals, idx = Sort.apply(x, d, False, None)
+    v, i = vals.select(d, (n - 1) // 2), idx.select(d, (n - 1) // 2)
+    if x.dtype.is_floating_point:
+        nan = x.isnan()
+        has = nan.any(d)
+        if has.any().item():  # such rows take their first NaN (value, index and gradient)
+            first = nan.to(D.uint8).argmax(d)
+            v = has.where(x.gather(d, first.unsqueeze(d)).squeeze(d), v)
+            i = has.where(first, i)
+    return v, i

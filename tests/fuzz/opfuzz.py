@@ -193,6 +193,12 @@ def _exc(e):
     return {"type": type(e).__name__, "bases": builtin_bases(type(e)), "message": str(e)}
 
 
+#: Ops whose torch 2.13 kernel reads the wrong elements of an input with a stride-0 (expanded)
+#: dim: ``torch.median(torch.randn(1, 4).expand(3, 4), 0)`` returns other columns' values and
+#: zeros. torch gets contiguous copies of its inputs for these (numtorch still gets the views).
+TORCH_CONTIGUOUS = {"median"}
+
+
 def run(mod, info, inputs, want_grad, seeds=None):
     """Forward (and backward with ``seeds``) of ``info`` on ``mod``; everything encoded."""
     res = {"forward": None, "grads": None}
@@ -200,6 +206,8 @@ def run(mod, info, inputs, want_grad, seeds=None):
         warnings.simplefilter("ignore")
         try:
             leaves, views = build(mod, inputs, want_grad)
+            if mod is not numtorch and info.op in TORCH_CONTIGUOUS:
+                views = [v.contiguous() if isinstance(v, mod.Tensor) else v for v in views]
             outs = _outputs(info.fn(mod, *views))
             res["forward"] = ("ok", encode(mod, outs))
         except Exception as e:  # noqa: BLE001 -- compared with torch's exception
