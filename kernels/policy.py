@@ -29,6 +29,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", _CACHE_DIR)
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 import numba  # noqa: E402
+import numba.extending  # noqa: E402
+import llvmlite.ir  # noqa: E402
 
 # numba may have been imported before us: its config is then already read, so set it directly.
 numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
@@ -170,6 +172,26 @@ def _cpu(dispatcher):
 #: Deliberately no 'nnan'/'ninf' (NaN/inf must propagate) and no 'afn'/'arcp' (accuracy).
 FASTMATH = {"nsz", "contract", "reassoc"}
 # error_model="numpy": float x/0 gives inf like PyTorch (the Python model raises and blocks SIMD).
+
+
+@numba.extending.intrinsic
+def fence(typingctx, x):
+    """``fence(x)`` is ``x``, but the fast-math rewrites above (FMA contraction, reassociation)
+    do not cross it (LLVM's ``llvm.arithmetic.fence``): a kernel that computes several ops per
+    element (numtorch.compile's fused chains) fences each float intermediate and so rounds it
+    exactly as separate kernels, which store it, do. Integers and bools pass through."""
+    sig = x(x)
+    if not isinstance(x, numba.types.Float):
+        return sig, lambda context, builder, signature, args: args[0]
+
+    def codegen(context, builder, signature, args):
+        (v,) = args
+        fnty = llvmlite.ir.FunctionType(v.type, [v.type])
+        fn = builder.module.declare_intrinsic("llvm.arithmetic.fence", [v.type], fnty)
+        return builder.call(fn, [v])
+    return sig, codegen
+
+
 #: Element count from which a kernel runs its parallel twin.
 PARALLEL_THRESHOLD = int(os.environ.get("NUMTORCH_PARALLEL_THRESHOLD", 1 << 15))
 

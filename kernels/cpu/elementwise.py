@@ -32,6 +32,11 @@ from . import _vmath
 # Globals of the scalar bodies and loops below, bound per op by policy (``bind=``).
 OP = apply = None
 
+#: ``{op name: its compiled scalar function}`` (``add`` -> ``(x, y) -> x + y``): what generated
+#: kernels (numtorch.compile's fusion of elementwise chains) call, so a fused chain computes each
+#: element exactly as the separate kernels do. Every launcher also carries ``arity`` (1 or 2).
+SCALARS = {}
+
 # --------------------------------------------------------------------------------------------
 # Scalar definitions, one line per op.
 # --------------------------------------------------------------------------------------------
@@ -193,6 +198,7 @@ def _unary_kernels(name, body, code):
             out[idx] = apply(x[idx])
 
     bind = {"apply": _apply(name, body, code)}
+    SCALARS[name] = bind["apply"]
     return (policy.Twin(flat, name + "_flat", bind),
             policy.kernel(nd, name=name + "_nd", bind=bind))
 
@@ -239,6 +245,7 @@ def _binary_kernels(name, body, code):
             out[idx] = apply(a[idx], b[idx])
 
     bind = {"apply": _apply(name, body, code)}
+    SCALARS[name] = bind["apply"]
     return (policy.Twin(flat, name + "_flat", bind), policy.Twin(rows, name + "_rows", bind),
             policy.kernel(nd, name=name + "_nd", bind=bind))
 
@@ -305,12 +312,14 @@ def _export_unary(table, apply, codes):
     for name, code in codes.items():
         table[name] = _launcher(name, _unary_kernels(name, apply, code), _run_unary,
                                 f"out = {name}(x), elementwise; x broadcasts to out.")
+        table[name].arity = 1
 
 
 def _export_binary(table, apply, codes):
     for name, code in codes.items():
         table[name] = _launcher(name, _binary_kernels(name, apply, code), _run_binary,
                                 f"out = {name}(a, b), elementwise with broadcasting.")
+        table[name].arity = 2
 
 
 _export_unary(globals(), _unary, dict(

@@ -29,6 +29,7 @@ from ..autograd.function import Function, AccumulateGrad
 from ..nn.modules.module import Module
 from ..ops import _core
 from ._capture import Capture, replay
+from ._fuse import fuse
 
 __all__ = ["compile", "reset", "explain", "CompiledFunction", "OptimizedModule"]
 
@@ -185,9 +186,10 @@ class CompiledFunction:
     (1, 2)
     """
 
-    def __init__(self, fn, fullgraph=False, module=None, name=None):
+    def __init__(self, fn, fullgraph=False, module=None, name=None, fuse=True):
         self._fn = fn
         self._fullgraph = fullgraph
+        self._fuse = fuse
         self._module = module
         self.__name__ = name or getattr(fn, "__name__", "compiled")
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -199,7 +201,8 @@ class CompiledFunction:
         self._plans = {}      # key -> _Plan | "eager" (a graph break) | "seen" (called once)
         self._warned = False
         #: what happened: captures, replays, eager calls, graph breaks and retrace reasons
-        self.stats = {"captures": 0, "replays": 0, "eager": 0, "breaks": [], "recompiles": []}
+        self.stats = {"captures": 0, "replays": 0, "eager": 0, "breaks": [], "recompiles": [],
+                      "fused": 0}
         self._last_key = None
 
     def _key(self, args, kwargs):
@@ -262,6 +265,7 @@ class CompiledFunction:
             return result
         plan = _Plan()
         plan.static_in, plan.fwd, plan.replays = static, cap.steps, 0
+        plan.grad_in = plan.grads = None
         plan.mutated = mutated
         plan.n_kernels, plan.n_islands = cap.n_kernels, cap.n_islands
         plan.structure = result
@@ -291,6 +295,7 @@ class CompiledFunction:
             plan.leaves = leaves
             plan.leaf_arrays = [(p, p._data) for p in leaves]
             plan.final_grads = ()
+            self._optimise(plan)
             self._plans[key] = plan
             return self._replay(plan, args, kwargs, computed=True)
         plan.mode = "step"
@@ -299,8 +304,20 @@ class CompiledFunction:
         plan.leaves = list(cap.leaves.values())
         plan.leaf_arrays = [(p, p._data) for p in plan.leaves]
         plan.final_grads = [(p, p.grad) for p in plan.leaves]
+        self._optimise(plan)
         self._plans[key] = plan
         return _substitute(result, iter([_fresh_copy(o) for o in outs]))
+
+    def _optimise(self, plan):
+        """The passes over a new plan: fusion of elementwise chains (``_fuse.py``)."""
+        if not self._fuse:
+            return
+        live = [t for t in list(plan.static_in) + list(plan.outs) + list(plan.grad_in or ())
+                + [g for g in plan.grads or () if g is not None] + list(plan.leaves)
+                + [g for _, g in plan.final_grads if g is not None]]
+        n = fuse([plan.fwd, plan.bwd or []], [t._data for t in live])
+        plan.n_kernels -= n
+        self.stats["fused"] += n
 
     # --- replay --------------------------------------------------------------------------------
     def _replay(self, plan, args, kwargs, computed=False):
@@ -375,11 +392,15 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="numtorch", mo
                            "reduce-overhead, max-autotune, max-autotune-no-cudagraphs")
     if disable:
         return model
+    opts = dict(options or {})
+    fuse_ = bool(opts.pop("fuse", True))
+    if opts:
+        raise RuntimeError(f"compile: unknown options {sorted(opts)} (numtorch knows 'fuse')")
     if isinstance(model, Module):
-        return OptimizedModule(model, fullgraph)
+        return OptimizedModule(model, fullgraph, fuse_)
     if not callable(model):
         raise RuntimeError(f"compile: expected a Module or a callable, got {type(model).__name__}")
-    return CompiledFunction(model, fullgraph)
+    return CompiledFunction(model, fullgraph, fuse=fuse_)
 
 
 class OptimizedModule(Module):
@@ -393,11 +414,11 @@ class OptimizedModule(Module):
     ('OptimizedModule', ['_orig_mod.weight', '_orig_mod.bias'])
     """
 
-    def __init__(self, mod, fullgraph=False):
+    def __init__(self, mod, fullgraph=False, fuse=True):
         super().__init__()
         self._orig_mod = mod
         self.__dict__["_compiled_call"] = CompiledFunction(
-            mod.__call__, fullgraph, module=mod, name=type(mod).__name__)
+            mod.__call__, fullgraph, module=mod, name=type(mod).__name__, fuse=fuse)
         self.training = mod.training
 
     def __call__(self, *args, **kwargs):
