@@ -369,3 +369,29 @@ def test_compiled_training_step_on_cuda_equals_eager():
     assert l_comp == l_eager
     for a, b in zip(p_eager, p_comp):
         np.testing.assert_array_equal(a, b)
+
+
+def test_two_forwards_before_one_backward():
+    """model(a) + model(b), then backward (siamese nets, a GAN's discriminator on real and fake):
+    the second call cannot reuse the plan's buffers while the first awaits its backward, so it runs
+    eagerly; the gradients equal eager ones. A retained graph whose buffers a later replay
+    overwrote refuses a second backward instead of computing a wrong one."""
+    numtorch.manual_seed(7)
+    m = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 1))
+    cm = numtorch.compile(m)
+    for _ in range(4):
+        a, b = numtorch.randn(3, 4), numtorch.randn(3, 4)
+        m.zero_grad()
+        (cm(a) - cm(b)).pow(2).sum().backward()
+        got = [p.grad.clone() for p in m.parameters()]
+        m.zero_grad()
+        (m(a) - m(b)).pow(2).sum().backward()
+        for g, p in zip(got, m.parameters()):
+            np.testing.assert_array_equal(g.numpy(), p.grad.numpy())
+    assert cm.stats["replays"] >= 2 and cm.stats["eager"] >= 3
+    x = numtorch.randn(3, 4)
+    first = cm(x).sum()
+    first.backward(retain_graph=True)
+    cm(x + 1).sum().backward()
+    with pytest.raises(RuntimeError, match="buffers a later call has overwritten"):
+        first.backward()

@@ -115,7 +115,7 @@ class _Plan:
     gradient buffers, and the leaves whose storage is guarded."""
     __slots__ = ("mode", "static_in", "fwd", "bwd", "outs", "structure", "grad_in", "leaves",
                  "grads", "leaf_arrays", "final_grads", "n_kernels", "n_islands", "replays",
-                 "mutated")
+                 "mutated", "pending", "generation")
 
 
 class _Replay(Function):
@@ -131,12 +131,21 @@ class _Replay(Function):
             replay(plan.fwd)
             for i in plan.mutated:
                 _copy_into(tensors[i], plan.static_in[i])
-        ctx.plan = plan
+        # the plan's buffers now hold this forward's saved values until its backward has run
+        plan.generation += 1
+        ctx.plan, ctx.generation, ctx.backward_done = plan, plan.generation, False
+        plan.pending = weakref.ref(ctx)
         return tuple(_fresh_copy(o) for o in plan.outs)
 
     @staticmethod
     def backward(ctx, *grads):
         plan = ctx.plan
+        if ctx.generation != plan.generation:
+            raise RuntimeError(
+                "numtorch.compile: backward through a compiled forward whose buffers a later call "
+                "has overwritten (a second backward with retain_graph=True after another forward "
+                "of the same compiled module); run that backward before the next forward")
+        ctx.backward_done = True
         for buf, g in zip(plan.grad_in, grads):
             if buf is None:
                 continue
@@ -265,7 +274,8 @@ class CompiledFunction:
             return result
         plan = _Plan()
         plan.static_in, plan.fwd, plan.replays = static, cap.steps, 0
-        plan.grad_in = plan.grads = None
+        plan.grad_in = plan.grads = plan.pending = None
+        plan.generation = 0
         plan.mutated = mutated
         plan.n_kernels, plan.n_islands = cap.n_kernels, cap.n_islands
         plan.structure = result
@@ -323,6 +333,13 @@ class CompiledFunction:
     def _replay(self, plan, args, kwargs, computed=False):
         inputs = _tensors_in((args, kwargs), [])
         if plan.mode == "autograd":
+            pending = plan.pending() if plan.pending is not None else None
+            if pending is not None and not pending.backward_done:
+                # an earlier forward still awaits its backward (model(a) + model(b)): its saved
+                # values live in the plan's buffers, so this call runs eagerly
+                self.stats["replays"] -= 1
+                self.stats["eager"] += 1
+                return self._fn(*args, **kwargs)
             outs = _Replay.apply(plan, computed, *inputs, *plan.leaves)
             if not isinstance(outs, tuple):
                 outs = (outs,)
