@@ -155,6 +155,7 @@ class Capture:
         self.recording = True
         self.n_kernels = 0
         self.n_islands = 0
+        self.allocated = []    # the arrays ops allocated (ops._core.empty): the memory plan's
         self.leaves = {}       # id -> leaf whose .grad the engine set
         self.optimizers = {}   # id -> optimizer stepped in an island
         self._backends = {}

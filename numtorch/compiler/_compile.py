@@ -30,6 +30,7 @@ from ..nn.modules.module import Module
 from ..ops import _core
 from ._capture import Capture, replay
 from ._fuse import fuse
+from ._memory import plan_memory
 
 __all__ = ["compile", "reset", "explain", "CompiledFunction", "OptimizedModule"]
 
@@ -195,10 +196,11 @@ class CompiledFunction:
     (1, 2)
     """
 
-    def __init__(self, fn, fullgraph=False, module=None, name=None, fuse=True):
+    def __init__(self, fn, fullgraph=False, module=None, name=None, fuse=True, memory_plan=True):
         self._fn = fn
         self._fullgraph = fullgraph
         self._fuse = fuse
+        self._memory_plan = memory_plan
         self._module = module
         self.__name__ = name or getattr(fn, "__name__", "compiled")
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -211,7 +213,7 @@ class CompiledFunction:
         self._warned = False
         #: what happened: captures, replays, eager calls, graph breaks and retrace reasons
         self.stats = {"captures": 0, "replays": 0, "eager": 0, "breaks": [], "recompiles": [],
-                      "fused": 0}
+                      "fused": 0, "buffer_bytes": (0, 0)}
         self._last_key = None
 
     def _key(self, args, kwargs):
@@ -305,7 +307,7 @@ class CompiledFunction:
             plan.leaves = leaves
             plan.leaf_arrays = [(p, p._data) for p in leaves]
             plan.final_grads = ()
-            self._optimise(plan)
+            self._optimise(plan, cap.allocated + bcap.allocated)
             self._plans[key] = plan
             return self._replay(plan, args, kwargs, computed=True)
         plan.mode = "step"
@@ -314,20 +316,25 @@ class CompiledFunction:
         plan.leaves = list(cap.leaves.values())
         plan.leaf_arrays = [(p, p._data) for p in plan.leaves]
         plan.final_grads = [(p, p.grad) for p in plan.leaves]
-        self._optimise(plan)
+        self._optimise(plan, cap.allocated)
         self._plans[key] = plan
         return _substitute(result, iter([_fresh_copy(o) for o in outs]))
 
-    def _optimise(self, plan):
-        """The passes over a new plan: fusion of elementwise chains (``_fuse.py``)."""
-        if not self._fuse:
-            return
-        live = [t for t in list(plan.static_in) + list(plan.outs) + list(plan.grad_in or ())
+    def _optimise(self, plan, allocated):
+        """The passes over a new plan: fusion of elementwise chains (``_fuse.py``), then the
+        memory plan (``_memory.py``) over the buffers the capture ``allocated``."""
+        live = [t._data for t in list(plan.static_in) + list(plan.outs) + list(plan.grad_in or ())
                 + [g for g in plan.grads or () if g is not None] + list(plan.leaves)
                 + [g for _, g in plan.final_grads if g is not None]]
-        n = fuse([plan.fwd, plan.bwd or []], [t._data for t in live])
-        plan.n_kernels -= n
-        self.stats["fused"] += n
+        programs = [plan.fwd, plan.bwd or []]
+        if self._fuse:
+            n = fuse(programs, live)
+            plan.n_kernels -= n
+            self.stats["fused"] += n
+        if self._memory_plan:
+            before, after = plan_memory(programs, live, allocated,
+                                        forward_kept=plan.mode == "autograd")
+            self.stats["buffer_bytes"] = (before, after)
 
     # --- replay --------------------------------------------------------------------------------
     def _replay(self, plan, args, kwargs, computed=False):
@@ -410,14 +417,16 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="numtorch", mo
     if disable:
         return model
     opts = dict(options or {})
-    fuse_ = bool(opts.pop("fuse", True))
+    passes = {"fuse": bool(opts.pop("fuse", True)),
+              "memory_plan": bool(opts.pop("memory_plan", True))}
     if opts:
-        raise RuntimeError(f"compile: unknown options {sorted(opts)} (numtorch knows 'fuse')")
+        raise RuntimeError(f"compile: unknown options {sorted(opts)} (numtorch knows 'fuse' and "
+                           "'memory_plan')")
     if isinstance(model, Module):
-        return OptimizedModule(model, fullgraph, fuse_)
+        return OptimizedModule(model, fullgraph, **passes)
     if not callable(model):
         raise RuntimeError(f"compile: expected a Module or a callable, got {type(model).__name__}")
-    return CompiledFunction(model, fullgraph, fuse=fuse_)
+    return CompiledFunction(model, fullgraph, **passes)
 
 
 class OptimizedModule(Module):
@@ -431,11 +440,12 @@ class OptimizedModule(Module):
     ('OptimizedModule', ['_orig_mod.weight', '_orig_mod.bias'])
     """
 
-    def __init__(self, mod, fullgraph=False, fuse=True):
+    def __init__(self, mod, fullgraph=False, fuse=True, memory_plan=True):
         super().__init__()
         self._orig_mod = mod
         self.__dict__["_compiled_call"] = CompiledFunction(
-            mod.__call__, fullgraph, module=mod, name=type(mod).__name__, fuse=fuse)
+            mod.__call__, fullgraph, module=mod, name=type(mod).__name__, fuse=fuse,
+            memory_plan=memory_plan)
         self.training = mod.training
 
     def __call__(self, *args, **kwargs):

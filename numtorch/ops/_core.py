@@ -30,7 +30,10 @@ def kernels(device):
 def empty(shape, dtype, device=CPU):
     """An uninitialised tensor (the allocation every op output starts from)."""
     if device is CPU:  # every op's output: NumPy directly, no lookups
-        return Tensor._make(np.empty(shape, dtype.np), dtype, CPU)
+        arr = np.empty(shape, dtype.np)
+        if _listen.capture is not None:  # numtorch.compile's memory plan reuses it
+            _listen.capture.allocated.append(arr)
+        return Tensor._make(arr, dtype, CPU)
     device = checked(device)
     return Tensor._make(kernels(device).memory.empty(shape, dtype.np), dtype, device)
 
