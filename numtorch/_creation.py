@@ -486,12 +486,7 @@ def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_gr
     (torch.Size([2, 3]), True)
     """
     dt = _float_dtype(dtype)
-    src = np.float64 if dt is D.float64 else np.float32
-    arr = rng(generator).random(_size(_sizes(sizes, size, "rand"), "rand"), dtype=src)
-    arr = arr.astype(dt.np, copy=False)
-    if _listen.capture is not None:  # numtorch.compile: a fresh draw on every replay
-        _listen.capture.host_random(arr, lambda out: out.__setitem__(
-            Ellipsis, rng(generator).random(out.shape, dtype=src)))
+    arr = _draw(generator, "random", _size(_sizes(sizes, size, "rand"), "rand"), dt)
     return _finish(arr, dt, device, requires_grad)
 
 
@@ -505,13 +500,20 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
     torch.Size([2, 3])
     """
     dt = _float_dtype(dtype)
-    src = np.float64 if dt is D.float64 else np.float32
-    arr = rng(generator).standard_normal(_size(_sizes(sizes, size, "randn"), "randn"), dtype=src)
-    arr = arr.astype(dt.np, copy=False)
-    if _listen.capture is not None:  # numtorch.compile: a fresh draw on every replay
-        _listen.capture.host_random(arr, lambda out: out.__setitem__(
-            Ellipsis, rng(generator).standard_normal(out.shape, dtype=src)))
+    arr = _draw(generator, "standard_normal", _size(_sizes(sizes, size, "randn"), "randn"), dt)
     return _finish(arr, dt, device, requires_grad)
+
+
+def _draw(generator, method, shape, dt):
+    """Samples of NumPy's ``Generator.<method>`` (``random``, ``standard_normal``) in ``dt``
+    (drawn in float64 for float64, else float32); inside numtorch.compile's capture the array is
+    drawn afresh on every replay."""
+    src = np.float64 if dt is D.float64 else np.float32
+    arr = getattr(rng(generator), method)(shape, dtype=src).astype(dt.np, copy=False)
+    if _listen.capture is not None:
+        _listen.capture.host_random(arr, lambda out: out.__setitem__(
+            Ellipsis, getattr(rng(generator), method)(out.shape, dtype=src)))
+    return arr
 
 
 @op(method=False, kind="factory")

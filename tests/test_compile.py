@@ -38,6 +38,17 @@ def batches(n, b=8, seed=0):
             for _ in range(n)]
 
 
+def make_step(net, opt):
+    """The training step every test here compiles or runs eagerly."""
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def train(make, opt_cls, mode, data, **opt_kw):
     """Parameters and losses after training on ``data``: eagerly, with the module compiled
     (``module``) or the whole step compiled (``step``)."""
@@ -45,14 +56,7 @@ def train(make, opt_cls, mode, data, **opt_kw):
     model = make()
     opt = opt_cls(model.parameters(), **opt_kw)
     net = numtorch.compile(model) if mode == "module" else model
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(net(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = make_step(net, opt)
     fn = numtorch.compile(step) if mode == "step" else step
     losses = [fn(x, y).item() for x, y in data]
     stats = net.stats if mode == "module" else fn.stats if mode == "step" else None
@@ -349,13 +353,7 @@ def test_compiled_training_step_on_cuda_equals_eager():
         numtorch.manual_seed(0)
         m = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)).cuda()
         opt = numtorch.optim.Adam(m.parameters(), 1e-2)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(m(x), y)
-            loss.backward()
-            opt.step()
-            return loss
+        step = make_step(m, opt)
         f = numtorch.compile(step) if compiled else step
         g = numtorch.Generator().manual_seed(1)
         losses = []
@@ -410,13 +408,7 @@ def test_memory_plan_shares_buffers_and_changes_no_result(mode):
         opt = numtorch.optim.SGD(model.parameters(), lr=0.1)
         net = numtorch.compile(model, options={"memory_plan": memory_plan}) \
             if mode == "module" else model
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(net(x), y)
-            loss.backward()
-            opt.step()
-            return loss
+        step = make_step(net, opt)
         fn = numtorch.compile(step, options={"memory_plan": memory_plan}) \
             if mode == "step" else step
         losses = [fn(x, y).item() for x, y in data]

@@ -19,13 +19,15 @@ Inputs are copied into the plan's own buffers and outputs copied out, so a repla
 the caller's tensors. A graph break (a host read like ``.item()``, an unsupported random draw)
 makes that key run eagerly from then on (``fullgraph=True``: an error naming the cause and line).
 """
+import time
 import warnings
 import weakref
 
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd import grad_mode
-from ..autograd.function import Function, AccumulateGrad
+from ..autograd.function import Function
+from ..autograd.graph import reached_leaves, tensors_in
 from ..nn.modules.module import Module
 from ..ops import _core
 from ._capture import Capture, replay
@@ -64,18 +66,6 @@ def _arg_key(a):
     if isinstance(a, (int, float, bool, str, type(None), D.dtype)):
         return (type(a).__name__, a)
     return ("id", id(a))
-
-
-def _tensors_in(obj, out):
-    if isinstance(obj, Tensor):
-        out.append(obj)
-    elif isinstance(obj, (tuple, list)):
-        for o in obj:
-            _tensors_in(o, out)
-    elif isinstance(obj, dict):
-        for o in obj.values():
-            _tensors_in(o, out)
-    return out
 
 
 def _substitute(obj, it):
@@ -158,32 +148,6 @@ class _Replay(Function):
         return (None, None) + tuple(None if g is None else _fresh_copy(g) for g in plan.grads)
 
 
-def _leaves_of(outputs, stop):
-    """The leaves (``AccumulateGrad`` variables) the outputs depend on, not looking past the
-    nodes in ``stop`` (the static inputs' copy nodes)."""
-    seen, leaves, todo = set(), [], [o.grad_fn for o in outputs if o.grad_fn is not None]
-    for o in outputs:
-        if o.grad_fn is None and o._requires_grad:
-            leaves.append(o)
-    while todo:
-        node = todo.pop()
-        if node is None or id(node) in seen or id(node) in stop:
-            continue
-        seen.add(id(node))
-        if isinstance(node, AccumulateGrad):
-            leaves.append(node.variable)
-            continue
-        for e in node.next_edges:
-            if e is not None:
-                todo.append(e[0])
-    out, ids = [], set()
-    for t in leaves:
-        if id(t) not in ids:
-            ids.add(id(t))
-            out.append(t)
-    return out
-
-
 class CompiledFunction:
     """What :func:`compile` returns for a function (and uses for a module's forward); ``stats``
     counts captures, replays, eager calls, graph breaks and why it recompiled.
@@ -213,7 +177,7 @@ class CompiledFunction:
         self._warned = False
         #: what happened: captures, replays, eager calls, graph breaks and retrace reasons
         self.stats = {"captures": 0, "replays": 0, "eager": 0, "breaks": [], "recompiles": [],
-                      "fused": 0, "buffer_bytes": (0, 0)}
+                      "fused": 0, "buffer_bytes": (0, 0), "plan_seconds": 0.0}
         self._last_key = None
 
     def _key(self, args, kwargs):
@@ -259,7 +223,7 @@ class CompiledFunction:
     # --- capture -------------------------------------------------------------------------------
     def _capture(self, key, args, kwargs):
         self.stats["captures"] += 1
-        inputs = _tensors_in((args, kwargs), [])
+        inputs = tensors_in((args, kwargs), [])
         static = [_static_copy(x) for x in inputs]
         s_args, s_kwargs = _substitute((args, kwargs), iter(static))
         versions = [s._ver.v for s in static]
@@ -269,7 +233,7 @@ class CompiledFunction:
         mutated = [i for i, (s, v) in enumerate(zip(static, versions)) if s._ver.v != v]
         for i in mutated:
             _copy_into(inputs[i], static[i])
-        outs = _tensors_in(result, [])
+        outs = tensors_in(result, [])
         if cap.breaks:
             self._plans[key] = "eager"
             self.stats["breaks"] += cap.breaks
@@ -283,7 +247,8 @@ class CompiledFunction:
         plan.structure = result
         grad_outs = [o for o in outs if o._requires_grad]
         if grad_outs and grad_mode.state.enabled and not cap.leaves:
-            leaves = _leaves_of(grad_outs, {id(s.grad_fn) for s in static if s.grad_fn is not None})
+            stop = {id(s.grad_fn) for s in static if s.grad_fn is not None}
+            leaves = reached_leaves(grad_outs, stop)
             wrt = [s for s in static if s._requires_grad] + [p for p in leaves]
             plan.grad_in = [_core.empty(o._data.shape, o.dtype, o.device) for o in grad_outs]
             for g in plan.grad_in:
@@ -327,6 +292,7 @@ class CompiledFunction:
                 + [g for g in plan.grads or () if g is not None] + list(plan.leaves)
                 + [g for _, g in plan.final_grads if g is not None]]
         programs = [plan.fwd, plan.bwd or []]
+        t0 = time.perf_counter()
         if self._fuse:
             n = fuse(programs, live)
             plan.n_kernels -= n
@@ -335,10 +301,11 @@ class CompiledFunction:
             before, after = plan_memory(programs, live, allocated,
                                         forward_kept=plan.mode == "autograd")
             self.stats["buffer_bytes"] = (before, after)
+        self.stats["plan_seconds"] = time.perf_counter() - t0
 
     # --- replay --------------------------------------------------------------------------------
     def _replay(self, plan, args, kwargs, computed=False):
-        inputs = _tensors_in((args, kwargs), [])
+        inputs = tensors_in((args, kwargs), [])
         if plan.mode == "autograd":
             pending = plan.pending() if plan.pending is not None else None
             if pending is not None and not pending.backward_done:
@@ -369,7 +336,7 @@ class _GradOuts:
     def __init__(self, plan, it):
         self._req = {id(o) for o in plan.outs}
         self._it = it
-        self._all = iter(_tensors_in(plan.structure, []))
+        self._all = iter(tensors_in(plan.structure, []))
 
     def __iter__(self):
         return self

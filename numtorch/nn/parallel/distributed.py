@@ -16,7 +16,7 @@ import numpy as np
 from ... import distributed as dist
 from ..._tensor import Tensor
 from ... import _dtype as D
-from ...autograd.function import AccumulateGrad
+from ...autograd.graph import reached_leaves
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...ops import _core
 from ..modules.module import Module
@@ -24,41 +24,6 @@ from ..modules.module import Module
 __all__ = ["DistributedDataParallel"]
 
 _FIRST_BUCKET_BYTES = 1024 * 1024  # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES
-
-
-def _tensors_in(obj, out):
-    if isinstance(obj, Tensor):
-        out.append(obj)
-    elif isinstance(obj, (list, tuple)):
-        for o in obj:
-            _tensors_in(o, out)
-    elif isinstance(obj, dict):
-        for o in obj.values():
-            _tensors_in(o, out)
-    return out
-
-
-def _reached_leaves(outputs):
-    """ids of the leaf tensors whose AccumulateGrad the graph of ``outputs`` reaches."""
-    seen, found = set(), set()
-    stack = []
-    for t in _tensors_in(outputs, []):
-        if t.grad_fn is not None:
-            stack.append(t.grad_fn)
-        elif t.requires_grad:
-            found.add(id(t))
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if isinstance(node, AccumulateGrad):
-            found.add(id(node.variable))
-            continue
-        for e in node.next_edges:
-            if e is not None and e[0] not in seen:
-                stack.append(e[0])
-    return found
 
 
 def _flat_view(flat_t, offset, shape):
@@ -172,7 +137,7 @@ class _Reducer:
         self._reset()
         self.expect_hooks = True
         if self.find_unused:
-            reached = _reached_leaves(outputs)
+            reached = {id(t) for t in reached_leaves(outputs)}
             self.unused = [i for i, p in enumerate(self.params) if id(p) not in reached]
             self.used_map = np.array([id(p) in reached for p in self.params], np.int32)
 
