@@ -84,7 +84,7 @@ def worker(mode, model, batch, steps, threads):
         (firsts if i < 3 else times).append(dt)
     out = {"best": min(times), "median": statistics.median(times), "first": firsts,
            "loss": float(loss.item())}
-    print(json.dumps(out))
+    print("RESULT " + json.dumps(out))
 
 
 def main():
@@ -123,7 +123,11 @@ def main():
                 if p.returncode != 0:
                     print(f"{model} b{batch} {mode}: failed\n{p.stderr[-2000:]}", file=sys.stderr)
                     continue
-                res[mode] = json.loads(p.stdout.strip().splitlines()[-1])
+                lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
+                if not lines:
+                    print(f"{model} b{batch} {mode}: no result\n{p.stdout[-1000:]}", file=sys.stderr)
+                    continue
+                res[mode] = json.loads(lines[-1][len("RESULT "):])
             for mode, r in res.items():
                 rows.append((model, batch, mode, r, res.get("nt eager"), res.get("torch eager")))
     print(f"threads per process: {a.threads}")
@@ -142,6 +146,7 @@ def main():
             cap = f"{r['first'][0] * 1e3:.0f}"
         print(f"| {model} | {batch} | {mode} | {best:.2f} | {med:.2f} | {vs_nt} | {vs_th} | "
               f"{first:.1f} | {cap} |")
+    fused_kernel_times()
 
 
 FUSED_CHILD = r"""
@@ -171,4 +176,3 @@ def fused_kernel_times():
 
 if __name__ == "__main__":
     main()
-    fused_kernel_times()
