@@ -18,9 +18,12 @@ step after two warm-up steps (compilation), best-of and median over --repeats st
 
 Memory: the peak resident set size (Linux VmHWM, reset through /proc/self/clear_refs) during the
 timed steps minus the resident size just before them, i.e. the memory a step adds at its peak
-on top of the model, optimizer state and inputs; glibc's mmap threshold is fixed at 64 KiB in
-the workers so that freed buffers go back to the system and the resident size follows what is
-live (both frameworks allocate large CPU buffers through malloc).
+on top of the model, optimizer state and inputs. It is measured by a second pair of workers (two
+steps each) in which glibc's mmap threshold is fixed at 64 KiB, so that freed buffers go back to
+the system and the resident size follows what is live (both frameworks allocate large CPU
+buffers through malloc). The timed workers run with each framework's own allocator settings
+(numtorch keeps freed blocks in the heap, numtorch/_allocator.py; forcing the 64 KiB threshold on
+them made numtorch's LSTM step 1.6x slower from page faults alone).
 """
 import argparse
 import json
@@ -166,8 +169,10 @@ def worker(lib_name, case):
             return
 
 
-def start_worker(lib_name, case, threads):
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+def start_worker(lib_name, case, threads, for_memory=False):
+    env = dict(os.environ)
+    if for_memory:
+        env["MALLOC_MMAP_THRESHOLD_"] = "65536"
     if threads:
         env.update(NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                    OMP_NUM_THREADS=str(threads))
@@ -186,6 +191,16 @@ def ask(p, cmd):
     return json.loads(p.stdout.readline())
 
 
+def _stop(procs):
+    for p in procs:
+        try:
+            p.stdin.write("quit\n")
+            p.stdin.close()
+        except OSError:
+            pass
+        p.wait()
+
+
 def run_case(case, libs, repeats, chunk):
     """Both workers up first, then turns of ``chunk`` steps each until ``repeats`` steps."""
     procs = {lib: start_worker(lib, case, ARGS.threads) for lib in libs}
@@ -196,15 +211,16 @@ def run_case(case, libs, repeats, chunk):
             for lib in libs:
                 time.sleep(0.05)  # the other worker's spinning threads go to sleep
                 times[lib] += ask(procs[lib], f"run {n}")
-        peaks = {lib: ask(procs[lib], "peak") for lib in libs}
     finally:
-        for p in procs.values():
-            try:
-                p.stdin.write("quit\n")
-                p.stdin.close()
-            except OSError:
-                pass
-            p.wait()
+        _stop(procs.values())
+    peaks = {}
+    for lib in libs:  # memory: one worker at a time, with the mmap threshold fixed (docstring)
+        p = start_worker(lib, case, ARGS.threads, for_memory=True)
+        try:
+            ask(p, "run 2")
+            peaks[lib] = ask(p, "peak")
+        finally:
+            _stop([p])
     return {lib: (min(t), statistics.median(t), peaks[lib]) for lib, t in times.items()}
 
 
