@@ -244,8 +244,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
             f"Using a target size ({target.shape}) that is different to the input size "
             f"({input.shape}) is deprecated. Please ensure they have the same size.")
     # one reduction; NaN fails both comparisons, so it is refused too (as PyTorch)
-    if input.numel() and not ((input >= 0) & (input <= 1)).all().item():
-        raise RuntimeError("all elements of input should be between 0 and 1")
+
+    def check():  # a host step: a numtorch.compile replay checks its new input too
+        if input.numel() and not ((input >= 0) & (input <= 1)).all().item():
+            raise RuntimeError("all elements of input should be between 0 and 1")
+    host_step(check)
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
