@@ -38,6 +38,15 @@ __all__ = ["compile", "reset", "explain", "CompiledFunction", "OptimizedModule"]
 
 #: how many plans (guard keys) one compiled callable keeps before it runs new keys eagerly
 CACHE_SIZE = 8
+#: how many more plans a module's key may get while its plan awaits a backward (_replay)
+SPARE_PLANS = 3
+
+
+def _busy(plan):
+    """Whether a forward replayed from ``plan`` still awaits its backward (its saved values are in
+    the plan's buffers): its autograd node is alive and has not run."""
+    pending = plan.pending() if plan.pending is not None else None
+    return pending is not None and not pending.backward_done
 
 _compiled = weakref.WeakSet()
 
@@ -174,6 +183,7 @@ class CompiledFunction:
 
     def _reset(self):
         self._plans = {}      # key -> _Plan | "eager" (a graph break) | "seen" (called once)
+        self._spares = {}     # key -> more plans of an autograd key (see _replay)
         self._warned = False
         #: what happened: captures, replays, eager calls, graph breaks and retrace reasons
         self.stats = {"captures": 0, "replays": 0, "eager": 0, "breaks": [], "recompiles": [],
@@ -195,6 +205,7 @@ class CompiledFunction:
                 if p._data is not a:  # a parameter got new storage (p.data = ...): capture again
                     self.stats["recompiles"].append("a parameter's storage was replaced")
                     plan = self._plans[key] = "seen"
+                    self._spares.pop(key, None)
                     break
             else:
                 self.stats["replays"] += 1
@@ -221,7 +232,8 @@ class CompiledFunction:
         return self._capture(key, args, kwargs)
 
     # --- capture -------------------------------------------------------------------------------
-    def _capture(self, key, args, kwargs):
+    def _capture(self, key, args, kwargs, spare=False):
+        """Capture a plan for ``key`` (``spare``: one more for a key whose plan is busy)."""
         self.stats["captures"] += 1
         inputs = tensors_in((args, kwargs), [])
         static = [_static_copy(x) for x in inputs]
@@ -236,6 +248,7 @@ class CompiledFunction:
         outs = tensors_in(result, [])
         if cap.breaks:
             self._plans[key] = "eager"
+            self._spares.pop(key, None)
             self.stats["breaks"] += cap.breaks
             return result
         plan = _Plan()
@@ -273,7 +286,10 @@ class CompiledFunction:
             plan.leaf_arrays = [(p, p._data) for p in leaves]
             plan.final_grads = ()
             self._optimise(plan, cap.allocated + bcap.allocated)
-            self._plans[key] = plan
+            if spare:
+                self._spares.setdefault(key, []).append(plan)
+            else:
+                self._plans[key] = plan
             return self._replay(plan, args, kwargs, computed=True)
         plan.mode = "step"
         plan.bwd = None
@@ -307,13 +323,23 @@ class CompiledFunction:
     def _replay(self, plan, args, kwargs, computed=False):
         inputs = tensors_in((args, kwargs), [])
         if plan.mode == "autograd":
-            pending = plan.pending() if plan.pending is not None else None
-            if pending is not None and not pending.backward_done:
-                # an earlier forward still awaits its backward (model(a) + model(b)): its saved
-                # values live in the plan's buffers, so this call runs eagerly
-                self.stats["replays"] -= 1
-                self.stats["eager"] += 1
-                return self._fn(*args, **kwargs)
+            if _busy(plan) and not computed:
+                # an earlier forward still holds this plan's buffers until its backward runs
+                # (model(a) + model(b); or an output kept from the last call without a backward):
+                # another plan of the same key takes the call, captured if need be (up to
+                # SPARE_PLANS), else it runs eagerly
+                key = self._key(args, kwargs)
+                spares = self._spares.get(key, [])
+                free = next((p for p in spares if not _busy(p)), None)
+                if free is not None:
+                    plan = free
+                elif len(spares) < SPARE_PLANS:
+                    self.stats["replays"] -= 1
+                    return self._capture(key, args, kwargs, spare=True)
+                else:
+                    self.stats["replays"] -= 1
+                    self.stats["eager"] += 1
+                    return self._fn(*args, **kwargs)
             outs = _Replay.apply(plan, computed, *inputs, *plan.leaves)
             if not isinstance(outs, tuple):
                 outs = (outs,)

@@ -8,6 +8,7 @@ import warnings
 from ..._registry import functional_op
 from ... import _dtype as D
 from ..._creation import ones, zeros, zeros_like
+from ..._tracing import state as _listen
 from ...ops._core import broadcast_shapes, shape_str
 from ...ops.attention import FusedAttention
 from ...ops.linalg import matmul
@@ -105,8 +106,8 @@ def _safe_softmax(scores):
     """Softmax over the last dim with rows that are entirely ``-inf`` giving zeros (not NaN) and
     zero gradients: what PyTorch does for a query that may attend to no key."""
     dead = (scores == _NEG_INF).all(-1, keepdim=True)
-    if not dead.any().item():
-        return scores.softmax(-1)
+    if _listen.capture is None and not dead.any().item():  # (captured: always the masked form,
+        return scores.softmax(-1)                           # the same values without a host read)
     return scores.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0)
 
 

@@ -505,8 +505,11 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         raise RuntimeError(f"inconsistent weight size, expected {C} but got "
                            f"{shape_str(weight.shape)}")
     y = target.reshape(N, 1)
-    if N and ((y < 0) | (y >= C)).any().item():
-        raise RuntimeError("target out of range")
+
+    def check():  # a host step (numtorch.compile)
+        if N and ((y < 0) | (y >= C)).any().item():
+            raise RuntimeError("target out of range")
+    host_step(check)
     z = clamp(margin - gather(x, 1, y) + x, min=0)
     if p == 2:
         z = z * z
@@ -543,8 +546,11 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     N, C = x.shape
     # the targets are the entries before the first -1 of each row
     listed = (t != -1).to(D.int64).cumprod(1) > 0
-    if N and C and ((t < -1) | (t >= C)).any().item():  # checked past the first -1 too
-        raise RuntimeError("argument #2 'target' is out of range")
+
+    def check():  # a host step (numtorch.compile); checked past the first -1 too
+        if N and C and ((t < -1) | (t >= C)).any().item():
+            raise RuntimeError("argument #2 'target' is out of range")
+    host_step(check)
     safe = where(listed, t, 0)
     is_target = zeros((N, C), dtype=x.dtype, device=x.device).scatter_add(
         1, safe, listed.to(x.dtype)) > 0
@@ -597,8 +603,11 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = full_like(input, float(var))
-    elif var.numel() and (var < 0).any().item():
-        raise ValueError("var has negative entry/entries")
+    else:
+        def check():  # a host step (numtorch.compile)
+            if var.numel() and (var < 0).any().item():
+                raise ValueError("var has negative entry/entries")
+        host_step(check)
     if tuple(var.shape) != tuple(input.shape):
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)

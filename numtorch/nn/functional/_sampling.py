@@ -16,6 +16,7 @@ from ..._registry import functional_op
 from ... import _dtype as D
 from ..._creation import tensor, zeros
 from ..._tensor import Tensor
+from ..._tracing import host_step
 from ...ops._core import shape_str
 from ...ops.elementwise import abs, relu, sign
 from ...ops.indexing import gather, index_add, index_select, scatter
@@ -696,10 +697,13 @@ def _max_unpool(input, indices, kernel_size, stride, padding, output_size, nd, o
     n, c = x.shape[:2]
     size = math.prod(outs)
     flat_i = i.reshape(n, c, -1)
-    if flat_i.numel() and ((flat_i < 0) | (flat_i >= size)).any().item():
-        bad = flat_i[(flat_i < 0) | (flat_i >= size)].reshape(-1)[0].item()
-        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
-                           f"{shape_str(outs, 'x')})")
+
+    def check():  # a host step: a numtorch.compile replay checks its new indices too
+        if flat_i.numel() and ((flat_i < 0) | (flat_i >= size)).any().item():
+            bad = flat_i[(flat_i < 0) | (flat_i >= size)].reshape(-1)[0].item()
+            raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
+                               f"{shape_str(outs, 'x')})")
+    host_step(check)
     plane = zeros((n, c, size), dtype=x.dtype, device=x.device)
     out = scatter(plane, 2, flat_i, x.reshape(n, c, -1)).reshape((n, c) + outs)
     return out if batched else out.squeeze(0)
