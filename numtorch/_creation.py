@@ -486,7 +486,9 @@ def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_gr
     (torch.Size([2, 3]), True)
     """
     dt = _float_dtype(dtype)
-    arr = _draw(generator, "random", _size(_sizes(sizes, size, "rand"), "rand"), dt)
+    src = np.float64 if dt is D.float64 else np.float32
+    arr = _drawn(lambda s: rng(generator).random(s, dtype=src),
+                 _size(_sizes(sizes, size, "rand"), "rand"), dt)
     return _finish(arr, dt, device, requires_grad)
 
 
@@ -500,19 +502,18 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
     torch.Size([2, 3])
     """
     dt = _float_dtype(dtype)
-    arr = _draw(generator, "standard_normal", _size(_sizes(sizes, size, "randn"), "randn"), dt)
+    src = np.float64 if dt is D.float64 else np.float32
+    arr = _drawn(lambda s: rng(generator).standard_normal(s, dtype=src),
+                 _size(_sizes(sizes, size, "randn"), "randn"), dt)
     return _finish(arr, dt, device, requires_grad)
 
 
-def _draw(generator, method, shape, dt):
-    """Samples of NumPy's ``Generator.<method>`` (``random``, ``standard_normal``) in ``dt``
-    (drawn in float64 for float64, else float32); inside numtorch.compile's capture the array is
-    drawn afresh on every replay."""
-    src = np.float64 if dt is D.float64 else np.float32
-    arr = getattr(rng(generator), method)(shape, dtype=src).astype(dt.np, copy=False)
+def _drawn(draw, shape, dt):
+    """``draw(shape)`` (random samples from NumPy's generator) as ``dt``; inside
+    numtorch.compile's capture the array is drawn afresh on every replay."""
+    arr = draw(shape).astype(dt.np, copy=False)
     if _listen.capture is not None:
-        _listen.capture.host_random(arr, lambda out: out.__setitem__(
-            Ellipsis, getattr(rng(generator), method)(out.shape, dtype=src)))
+        _listen.capture.host_random(arr, lambda out: out.__setitem__(Ellipsis, draw(out.shape)))
     return arr
 
 
@@ -542,10 +543,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
                         f"{type(size).__name__}")
     size = _size((size,), "randint")
     dt = D.to_dtype(dtype) if dtype is not None else D.int64
-    arr = rng(generator).integers(low, high, size=size).astype(dt.np)
-    if _listen.capture is not None:  # numtorch.compile: a fresh draw on every replay
-        _listen.capture.host_random(arr, lambda out: out.__setitem__(
-            Ellipsis, rng(generator).integers(low, high, size=out.shape)))
+    arr = _drawn(lambda s: rng(generator).integers(low, high, size=s), size, dt)
     return _finish(arr, dt, device, requires_grad)
 
 

@@ -11,7 +11,7 @@ imports nothing from numtorch, holds the listeners and each hook point asks it:
 Both are ``None`` outside a trace or a capture, so a hook costs one attribute read.
 """
 
-__all__ = ["state", "host_read", "host_step"]
+__all__ = ["state", "host_step"]
 
 
 class _State:
@@ -25,19 +25,11 @@ class _State:
 state = _State()
 
 
-def host_read(what):
-    """Called where a tensor's values reach Python (``item``, ``bool``, ``tolist``, ``numpy``,
-    printing): inside a capture that is a graph break (the capture decides what follows)."""
-    cap = state.capture
-    if cap is not None:
-        cap.host_read(what)
-
-
 def host_step(fn):
     """Run ``fn()`` (an op's Python code between its kernels that reads their results on the
     host: an error check, a value computed in Python) and return its result. Inside a capture
     it is recorded as one step, so each replay runs it again at this point over the same arrays
-    (an op that reads results another way is a graph break, :func:`host_read`)."""
+    (an op that reads results another way, e.g. ``Tensor.item``, is a graph break)."""
     cap = state.capture
     if cap is not None:
         return cap.host_step(fn)

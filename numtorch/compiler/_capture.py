@@ -25,6 +25,7 @@ import sys
 import numpy as np
 
 from .. import _tracing
+from ._proxy import KernelNamespace
 
 __all__ = ["Capture", "GraphBreakError", "replay"]
 
@@ -109,39 +110,7 @@ class _Recorded:
         return out
 
 
-# memory functions: copies between devices return new arrays (replayed by copying the new result
-# into the recorded one); views and allocation need nothing (the recorded arrays stay alive)
 _MEMORY_COPIES = frozenset(("to_device", "to_host"))
-
-
-class _Family:
-    def __init__(self, mod, cap, memory):
-        self._mod, self._cap, self._memory = mod, cap, memory
-
-    def __getattr__(self, name):
-        obj = getattr(self._mod, name)
-        if self._memory:
-            if name not in _MEMORY_COPIES:
-                return obj
-            w = _Recorded(obj, self._cap, f"memory.{name}", returns_array=True)
-        elif callable(obj) and not isinstance(obj, type):
-            w = _Recorded(obj, self._cap, f"{self._mod.__name__.rsplit('.', 1)[-1]}.{name}")
-        else:
-            return obj
-        self.__dict__[name] = w
-        return w
-
-
-class _Backend:
-    def __init__(self, pkg, cap):
-        self._pkg, self._cap = pkg, cap
-
-    def __getattr__(self, name):
-        obj = getattr(self._pkg, name)
-        if type(obj).__name__ == "module" and obj.__name__.startswith(self._pkg.__name__ + "."):
-            obj = _Family(obj, self._cap, name == "memory")
-        self.__dict__[name] = obj
-        return obj
 
 
 class Capture:
@@ -157,11 +126,9 @@ class Capture:
         self.n_islands = 0
         self.allocated = []    # the arrays ops allocated (ops._core.empty): the memory plan's
         self.leaves = {}       # id -> leaf whose .grad the engine set
-        self.optimizers = {}   # id -> optimizer stepped in an island
         self._backends = {}
         self._hosted = set()   # ids of host arrays already registered
         self._keep = []        # keeps registered host arrays alive (ids stay unique)
-        self._prev = None
 
     def __enter__(self):
         if _tracing.state.capture is not None:
@@ -179,8 +146,20 @@ class Capture:
     def kernels(self, pkg):
         b = self._backends.get(id(pkg))
         if b is None:
-            b = self._backends[id(pkg)] = _Backend(pkg, self)
+            b = self._backends[id(pkg)] = KernelNamespace(pkg, self._recorded)
         return b
+
+    def _recorded(self, family, name, obj):
+        """What the ops get for ``<family>.<name>``: kernels and launchers record their calls;
+        of the memory module, only the copies between devices (views and allocation need
+        nothing: the recorded arrays stay alive)."""
+        if family == "memory":
+            if name in _MEMORY_COPIES:  # they return new arrays: a replay copies into ours
+                return _Recorded(obj, self, f"memory.{name}", returns_array=True)
+            return obj
+        if callable(obj) and not isinstance(obj, type):
+            return _Recorded(obj, self, f"{family}.{name}")
+        return obj
 
     def graph_break(self, reason):
         where = user_frame()
@@ -247,7 +226,6 @@ class Capture:
             self.recording = recording
         if not recording:
             return out
-        self.optimizers[id(opt)] = opt
         for p in params:
             self.leaves.setdefault(id(p), p)
 

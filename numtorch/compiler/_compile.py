@@ -114,8 +114,8 @@ class _Plan:
     buffers, the forward (or whole-step) and backward replay programs, the static outputs and
     gradient buffers, and the leaves whose storage is guarded."""
     __slots__ = ("mode", "static_in", "fwd", "bwd", "outs", "structure", "grad_in", "leaves",
-                 "grads", "leaf_arrays", "final_grads", "n_kernels", "n_islands", "replays",
-                 "mutated", "pending", "generation")
+                 "grads", "leaf_arrays", "final_grads", "n_kernels", "mutated", "pending",
+                 "generation")
 
 
 class _Replay(Function):
@@ -252,11 +252,11 @@ class CompiledFunction:
             self.stats["breaks"] += cap.breaks
             return result
         plan = _Plan()
-        plan.static_in, plan.fwd, plan.replays = static, cap.steps, 0
+        plan.static_in, plan.fwd = static, cap.steps
         plan.grad_in = plan.grads = plan.pending = None
         plan.generation = 0
         plan.mutated = mutated
-        plan.n_kernels, plan.n_islands = cap.n_kernels, cap.n_islands
+        plan.n_kernels = cap.n_kernels
         plan.structure = result
         grad_outs = [o for o in outs if o._requires_grad]
         if grad_outs and grad_mode.state.enabled and not cap.leaves:

@@ -94,8 +94,15 @@ def _role(a, out):
 
 
 class _Chain:
-    def __init__(self, first):
-        self.steps = [first]
+    """Consecutive elementwise steps (and their indices in the program), each reading the array
+    its predecessor wrote."""
+
+    def __init__(self, step, i):
+        self.steps, self.index = [step], [i]
+
+    def add(self, step, i):
+        self.steps.append(step)
+        self.index.append(i)
 
     @property
     def out(self):
@@ -132,17 +139,13 @@ def _chains(programs, p, refs):
         if fn is None or not step[2][-1].flags.c_contiguous:
             cur = None
             continue
-        if cur is not None:
-            prev_i = cur.index[-1]
-            t = steps[prev_i][2][-1]
-            ins = step[2][:-1]
-            if prev_i == i - 1 and any(a is t for a in ins) and t.shape == step[2][-1].shape \
-                    and _is_temporary(t, p, prev_i, i, refs):
-                cur.steps.append(step)
-                cur.index.append(i)
+        if cur is not None:  # (cur ends at step i - 1: any other step resets it)
+            t = cur.out
+            if any(a is t for a in step[2][:-1]) and t.shape == step[2][-1].shape \
+                    and _is_temporary(t, p, i - 1, i, refs):
+                cur.add(step, i)
                 continue
-        cur = _Chain(step)
-        cur.index = [i]
+        cur = _Chain(step, i)
         out.append(cur)
     return [c for c in out if len(c.steps) > 1]
 

@@ -18,6 +18,7 @@ from .. import _dtype as D
 from .. import _tracing
 from .._device import CPU
 from .._tensor import Tensor
+from ._proxy import KernelNamespace
 from .ir import Graph, Node, Value
 
 __all__ = ["trace_graph", "run_graph"]
@@ -44,37 +45,6 @@ class KernelOp:
 
 def _is_array(a):
     return isinstance(a, np.ndarray) or hasattr(a, "copy_to_host")
-
-
-class _TracedFamily:
-    def __init__(self, mod, tracer):
-        self._mod, self._tracer = mod, tracer
-
-    def __getattr__(self, name):
-        fn = getattr(self._mod, name)
-        if not callable(fn) or isinstance(fn, type):
-            return fn
-        tracer, op = self._tracer, f"{self._mod.__name__.rsplit('.', 1)[-1]}.{name}"
-
-        def call(*args, **kwargs):
-            if _tracing.state.tracer is not tracer or kwargs or not any(map(_is_array, args)):
-                return fn(*args, **kwargs)
-            return tracer.kernel_call(KernelOp(fn, op), args)
-        self.__dict__[name] = call
-        return call
-
-
-class _TracedBackend:
-    def __init__(self, pkg, tracer):
-        self._pkg, self._tracer = pkg, tracer
-
-    def __getattr__(self, name):
-        obj = getattr(self._pkg, name)
-        if name != "memory" and type(obj).__name__ == "module" and \
-                obj.__name__.startswith(self._pkg.__name__ + "."):
-            obj = _TracedFamily(obj, self._tracer)
-        self.__dict__[name] = obj
-        return obj
 
 
 class Tracer:
@@ -139,8 +109,21 @@ class Tracer:
     def kernels(self, pkg):
         b = self._backends.get(id(pkg))
         if b is None:
-            b = self._backends[id(pkg)] = _TracedBackend(pkg, self)
+            b = self._backends[id(pkg)] = KernelNamespace(pkg, self._traced)
         return b
+
+    def _traced(self, family, name, fn):
+        """What the ops get for ``<family>.<name>`` while tracing: a kernel called outside any
+        Function with arrays becomes a kernel node (:meth:`kernel_call`)."""
+        if family == "memory" or not callable(fn) or isinstance(fn, type):
+            return fn
+        op = f"{family}.{name}"
+
+        def call(*args, **kwargs):
+            if _tracing.state.tracer is not self or kwargs or not any(map(_is_array, args)):
+                return fn(*args, **kwargs)
+            return self.kernel_call(KernelOp(fn, op), args)
+        return call
 
     def kernel_call(self, op, args):
         """A kernel called outside any Function: a kernel node writing its last array argument."""
