@@ -11,12 +11,19 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[dev,examples,mpi,notebooks,cuda,cuda13]"
+"$VENV/bin/python" -m pip install -q -e ".[dev,examples,mpi,notebooks,cuda,cuda13,vision]"
 # PyTorch is only an oracle for the tests, never a dependency; exactly this version (a local file
 # on the project's machines; any other version pulls gigabytes of CUDA wheels).
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     "$VENV/bin/python" -m pip install -q "torch==2.13.0" \
         || echo "note: torch==2.13.0 not installable here; tests fall back to NumPy references"
+fi
+# torchvision, the oracle of numtorch.vision (tests/conftest.py imports it; --no-deps: it must
+# not replace the CPU torch above)
+if "$VENV/bin/python" -c "import torch" 2>/dev/null \
+        && ! "$VENV/bin/python" -m pip show -q torchvision >/dev/null 2>&1; then
+    "$VENV/bin/python" -m pip install -q --no-deps "torchvision==0.28.0" \
+        || echo "note: torchvision==0.28.0 not installable here; its parity tests skip"
 fi
 # Real data for the vision/training/notebook tests (they fall back to files they write, or to
 # this repository's own text, when it is missing): Debian's packages, where we are root with

@@ -20,6 +20,39 @@ def rng():
     return np.random.default_rng(20240607)
 
 
+def _import_torchvision():
+    """torchvision as a test oracle, or None. The registry's torchvision wheels are built against
+    CUDA PyTorch: with the CPU wheel its C operators do not load, and registering their fake
+    (meta) kernels raises at import. The Python side (transforms, models, utils, datasets) needs
+    none of them, so the oracle is imported with those registrations skipped."""
+    try:
+        import torch
+        import torch.library
+    except ImportError:
+        return None
+    if "numtorch" in (torch.__file__ or ""):
+        return None
+    saved = torch.library.register_fake
+    torch.library.register_fake = lambda *a, **k: (lambda fn: fn)
+    try:
+        import torchvision
+        import torchvision.transforms  # noqa: F401
+    except ImportError:
+        return None
+    finally:
+        torch.library.register_fake = saved
+    return torchvision
+
+
+@pytest.fixture(scope="session")
+def torchvision():
+    """The real torchvision (with PyTorch) where installed: the oracle for numtorch.vision."""
+    tv = _import_torchvision()
+    if tv is None:
+        pytest.skip("torchvision (with PyTorch) not installed")
+    return tv
+
+
 # Tests that start processes of their own (mpiexec ranks, notebook kernels, a whole training run)
 # share one pytest-xdist worker, one after the other: two of them at once on a 2-core machine
 # would only fight for the cores and race their timeouts. Everything else spreads over workers.

@@ -176,6 +176,34 @@ def ref_resize_axis(x, axis, m, mode, align_corners=False, scale=None):
     return np.moveaxis(out, -1, axis)
 
 
+def ref_aa_axis(x, axis, m, cubic=False, align_corners=False):
+    """Anti-aliased resize of one axis, output by output as PIL's resampler writes it: the
+    filter (triangle, or Keys' cubic with a = -0.5) widened by the downscale factor, clipped
+    to the input and its weights renormalised."""
+    xs = np.moveaxis(x, axis, -1)
+    n = xs.shape[-1]
+    s = ((n - 1) / (m - 1) if m > 1 else 0.0) if align_corners else n / m
+    widen = max(s, 1.0)
+    half = (2.0 if cubic else 1.0) * widen
+
+    def f(t):
+        t = abs(t)
+        if not cubic:
+            return max(0.0, 1.0 - t)
+        a = -0.5
+        if t < 1:
+            return (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1
+        return a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a if t < 2 else 0.0
+    out = np.zeros(xs.shape[:-1] + (m,))
+    for o in range(m):
+        c = s * (o + 0.5)
+        lo, hi = max(int(c - half + 0.5), 0), min(int(c + half + 0.5), n)
+        ws = [f((j - c + 0.5) / widen) for j in range(lo, hi)]
+        for j, w in zip(range(lo, hi), ws):
+            out[..., o] += w / sum(ws) * xs[..., j]
+    return np.moveaxis(out, -1, axis)
+
+
 def ref_interpolate(x, sizes, mode, align_corners=False, scales=None):
     for k, m in enumerate(sizes):
         x = ref_resize_axis(x, 2 + k, m, mode, align_corners, scales[k] if scales else None)
@@ -393,6 +421,13 @@ CASES = [
          lambda x: ref_interpolate(x, (4, 2), "linear", True)),
     Case("bicubic", lambda F, x: F.interpolate(x, size=(5, 3), mode="bicubic"), [R(1, 2, 3, 4)],
          lambda x: ref_interpolate(x, (5, 3), "cubic")),
+    Case("bilinear_antialias", lambda F, x: F.interpolate(x, size=(3, 7), mode="bilinear",
+                                                          antialias=True), [R(1, 2, 8, 5)],
+         lambda x: ref_aa_axis(ref_aa_axis(x, 2, 3), 3, 7)),
+    Case("bicubic_antialias_ac", lambda F, x: F.interpolate(x, size=(2, 4), mode="bicubic",
+                                                            antialias=True, align_corners=True),
+         [R(2, 1, 7, 9)],
+         lambda x: ref_aa_axis(ref_aa_axis(x, 2, 2, True, True), 3, 4, True, True)),
     Case("trilinear_ac", lambda F, x: F.interpolate(x, size=(3, 4, 2), mode="trilinear",
                                                     align_corners=True), [R(1, 1, 2, 3, 3)],
          lambda x: ref_interpolate(x, (3, 4, 2), "linear", True)),
@@ -726,8 +761,8 @@ ERRORS = [
      r"input \(H: 5, W: 5\) output \(H: 0, W: 0\)"),
     (lambda: F.interpolate(Z(1, 2, 5), 3, recompute_scale_factor=True), ValueError,
      "not meaningful with an explicit size"),
-    (lambda: F.interpolate(Z(1, 2, 5, 5), 3, mode="bilinear", antialias=True),
-     NotImplementedError, "antialias"),
+    (lambda: F.interpolate(Z(1, 2, 5), 3, mode="linear", antialias=True),
+     ValueError, "Anti-alias option is restricted to bilinear, bicubic"),
     (lambda: F.adaptive_max_pool2d(Z(1, 2, 5, 5, 2), 3), RuntimeError, "Expected 3D or 4D"),
     (lambda: F.adaptive_max_pool2d(Z(1, 2, 0, 5), 3), RuntimeError, "dimension 2 being empty"),
     (lambda: F.adaptive_max_pool1d(Z(5), 3), RuntimeError, "Expected 2 to 3 dimensions"),

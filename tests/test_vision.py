@@ -201,8 +201,8 @@ def test_to_tensor():
         transforms.ToTensor()([1, 2])
 
 
-def test_to_tensor_agrees_with_torchvision():
-    tv = pytest.importorskip("torchvision.transforms")
+def test_to_tensor_agrees_with_torchvision(torchvision):
+    tv = torchvision.transforms
     hwc = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
     np.testing.assert_allclose(transforms.ToTensor()(hwc).numpy(), tv.ToTensor()(hwc).numpy())
 
@@ -287,3 +287,118 @@ def test_batched_fast_path_matches_per_item(tmp_path):
             b = b.numpy() if isinstance(b, numtorch.Tensor) else b
             assert a.shape == b.shape and a.dtype == b.dtype
             np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# resizing and cropping, against torchvision on the same images
+# --------------------------------------------------------------------------------------------
+_RESIZE_SIZES = [16, (10, 30), [12], 64]
+_MODES = ["bilinear", "nearest", "bicubic"]
+
+
+def _images(shape):
+    arr = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    chw = np.ascontiguousarray(arr.transpose(2, 0, 1) if arr.ndim == 3 else arr[None])
+    return arr, chw
+
+
+@pytest.mark.parametrize("shape", [(37, 50, 3), (50, 37), (20, 20, 3)])
+def test_resize_matches_torchvision(torchvision, shape):
+    import torch
+    Image = pytest.importorskip("PIL.Image")
+    arr, chw = _images(shape)
+    pil = Image.fromarray(arr)
+    for size in _RESIZE_SIZES:
+        for mode in _MODES:
+            ours = transforms.Resize(size, transforms.InterpolationMode(mode))
+            theirs = torchvision.transforms.Resize(
+                size, torchvision.transforms.InterpolationMode(mode))
+            ref = theirs(pil)
+            got = ours(pil)
+            assert got.size == ref.size and got.mode == ref.mode
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
+            # a NumPy image resamples through Pillow too: the same bytes, as an array
+            np.testing.assert_array_equal(ours(arr), np.asarray(ref))
+            # float tensors: F.interpolate (anti-aliased when shrinking), as torchvision's
+            x = chw / 255.0
+            np.testing.assert_allclose(ours(numtorch.tensor(x)).numpy(),
+                                       theirs(torch.tensor(x)).numpy(), rtol=0, atol=1e-9)
+            # uint8 tensors: torch rounds its own fixed-point path; within one step of it
+            a = ours(numtorch.tensor(chw))
+            b = theirs(torch.tensor(chw)).numpy()
+            assert a.dtype == numtorch.uint8 and tuple(a.shape) == b.shape
+            assert np.abs(a.numpy().astype(int) - b.astype(int)).max() <= 1
+
+
+def test_resize_output_sizes_and_errors():
+    x = numtorch.zeros(2, 3, 37, 50)
+    assert transforms.Resize(16)(x).shape == (2, 3, 16, 21)  # longer edge truncated
+    assert transforms.Resize(16, max_size=20)(x).shape == (2, 3, 15, 20)
+    assert transforms.Resize((5, 7))(x).shape == (2, 3, 5, 7)
+    assert transforms.Resize(37)(x) is x  # nothing to do
+    with pytest.raises(ValueError, match="max_size = 16 must be strictly greater"):
+        transforms.Resize(16, max_size=16)(x)
+    with pytest.raises(ValueError, match="max_size should only be passed"):
+        transforms.Resize((4, 4), max_size=9)(x)
+    with pytest.raises(TypeError, match="Size should be int or sequence"):
+        transforms.Resize((1, 2, 3))
+    with pytest.raises(ValueError, match="'box' is unsupported with Tensor input"):
+        transforms.Resize(4, transforms.InterpolationMode.BOX)(x)
+    assert transforms.Resize(4, interpolation=2).interpolation.value == "bilinear"  # PIL's number
+
+
+@pytest.mark.parametrize("size", [16, (30, 60), 8, (50, 3)])
+def test_center_crop_pads_like_torchvision(torchvision, size):
+    import torch
+    Image = pytest.importorskip("PIL.Image")
+    arr, chw = _images((37, 50, 3))
+    ref = torchvision.transforms.CenterCrop(size)(Image.fromarray(arr))
+    got = transforms.CenterCrop(size)(Image.fromarray(arr))
+    assert got.size == ref.size
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
+    np.testing.assert_array_equal(transforms.CenterCrop(size)(arr), np.asarray(ref))
+    np.testing.assert_array_equal(transforms.CenterCrop(size)(numtorch.tensor(chw)).numpy(),
+                                  torchvision.transforms.CenterCrop(size)(torch.tensor(chw)).numpy())
+
+
+def test_to_pil_image_and_pil_flips(torchvision):
+    import torch
+    Image = pytest.importorskip("PIL.Image")
+    for shape in [(6, 5, 3), (6, 5)]:
+        arr, chw = _images(shape)
+        x = chw / 255.0
+        got = transforms.ToPILImage()(numtorch.tensor(x).float())
+        ref = torchvision.transforms.ToPILImage()(torch.tensor(x).float())
+        assert got.mode == ref.mode
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
+        pil = Image.fromarray(arr)
+        np.testing.assert_array_equal(
+            np.asarray(transforms.RandomHorizontalFlip(1.0)(pil)), arr[:, ::-1])
+        np.testing.assert_array_equal(
+            np.asarray(transforms.RandomVerticalFlip(1.0)(pil)), arr[::-1])
+        padded = transforms.RandomCrop(8, padding=2)(pil)
+        assert padded.size == (8, 8) and padded.mode == pil.mode
+    with pytest.raises(TypeError, match="pic should be Tensor or ndarray"):
+        transforms.ToPILImage()([1, 2])
+
+
+def test_random_resized_crop():
+    numtorch.manual_seed(3)
+    x = numtorch.arange(12 * 20, dtype=numtorch.float32).reshape(1, 12, 20)
+    t = transforms.RandomResizedCrop((6, 5), scale=(0.2, 0.5))
+    seen = set()
+    for _ in range(20):
+        i, j, h, w = t.get_params(x, t.scale, t.ratio)
+        assert 0 <= i and i + h <= 12 and 0 <= j and j + w <= 20
+        assert 0.2 * 240 * 0.5 <= h * w <= 0.5 * 240 * 1.5  # area within scale (rounding aside)
+        assert 3 / 4 * 0.6 <= w / h <= 4 / 3 * 1.6
+        seen.add((i, j, h, w))
+    assert len(seen) > 5  # random windows
+    assert t(x).shape == (1, 6, 5)
+    # impossible ratios: the fallback is the central crop at the nearest allowed ratio
+    i, j, h, w = transforms.RandomResizedCrop.get_params(x, (1.0, 1.0), (3.0, 4.0))
+    assert (h, w) == (7, 20) and (i, j) == (2, 0)
+    numtorch.manual_seed(3)
+    a = t(x)
+    numtorch.manual_seed(3)
+    assert numtorch.equal(a, t(x))

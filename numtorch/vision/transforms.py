@@ -1,4 +1,5 @@
-"""torchvision-style transforms on NumPy images (H, W[, C], as PIL would be) and CHW tensors.
+"""torchvision-style transforms on PIL images, NumPy images (H, W[, C], as PIL would be) and
+(..., C, H, W) tensors. Each kind of image comes back as the same kind.
 
 Randomness comes from numtorch's global generator, so ``numtorch.manual_seed`` fixes it.
 
@@ -8,12 +9,15 @@ Randomness comes from numtorch's global generator, so ``numtorch.manual_seed`` f
 >>> t(np.zeros((28, 28), np.uint8)).min().item()
 -1.0
 """
+import enum
+import math
 import numbers
 
 import numpy as np
 
-__all__ = ["Compose", "ToTensor", "PILToTensor", "Normalize", "Lambda", "RandomHorizontalFlip",
-           "RandomVerticalFlip", "RandomCrop", "CenterCrop", "ConvertImageDtype"]
+__all__ = ["Compose", "ToTensor", "PILToTensor", "ToPILImage", "Normalize", "Lambda",
+           "RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Resize",
+           "RandomResizedCrop", "InterpolationMode", "ConvertImageDtype"]
 
 
 def _torch():
@@ -255,6 +259,8 @@ class RandomHorizontalFlip:
     def __call__(self, img):
         if not _coin(self.p):
             return img
+        if _is_pil(img):
+            return img.transpose(0)  # Image.Transpose.FLIP_LEFT_RIGHT
         if isinstance(img, np.ndarray):
             return np.ascontiguousarray(img[:, ::-1])
         return img.flip(-1)
@@ -276,6 +282,8 @@ class RandomVerticalFlip(RandomHorizontalFlip):
     def __call__(self, img):
         if not _coin(self.p):
             return img
+        if _is_pil(img):
+            return img.transpose(1)  # Image.Transpose.FLIP_TOP_BOTTOM
         if isinstance(img, np.ndarray):
             return np.ascontiguousarray(img[::-1])
         return img.flip(-2)
@@ -292,11 +300,25 @@ def _pair(size, name="size"):
 
 
 def _hw(img):
+    if _is_pil(img):
+        return img.height, img.width
     return (img.shape[0], img.shape[1]) if isinstance(img, np.ndarray) else tuple(img.shape[-2:])
 
 
+def _pil_like(arr, img):
+    """A PIL image holding the array ``arr`` (H, W[, C]) made from ``img`` (palette kept)."""
+    from PIL import Image
+    out = Image.fromarray(arr)
+    if img.mode == "P" and img.getpalette() is not None:
+        out.putpalette(img.getpalette())
+    return out
+
+
 def _pad(img, left, top, right, bottom, fill=0, mode="constant"):
-    """Pad the two spatial dims of a tensor (..., H, W) or a NumPy image (H, W[, C])."""
+    """Pad the two spatial dims of a tensor (..., H, W), a NumPy image (H, W[, C]) or a PIL
+    image."""
+    if _is_pil(img):
+        return _pil_like(_pad(np.asarray(img), left, top, right, bottom, fill, mode), img)
     if isinstance(img, np.ndarray):
         widths = [(top, bottom), (left, right)] + [(0, 0)] * (img.ndim - 2)
         if mode == "constant":
@@ -317,6 +339,8 @@ def _pad(img, left, top, right, bottom, fill=0, mode="constant"):
 
 
 def _crop(img, i, j, h, w):
+    if _is_pil(img):  # PIL fills what lies outside the image with zeros
+        return img.crop((j, i, j + w, i + h))
     if isinstance(img, np.ndarray):
         return np.ascontiguousarray(img[i:i + h, j:j + w])
     return img[..., i:i + h, j:j + w]
@@ -373,8 +397,18 @@ class RandomCrop:
         return f"{self.__class__.__name__}(size={self.size}, padding={self.padding})"
 
 
+def _center_crop(img, size):
+    h, w = _hw(img)
+    th, tw = size
+    if h < th or w < tw:  # torchvision pads a too-small image with zeros, then crops
+        img = _pad(img, (tw - w) // 2 if tw > w else 0, (th - h) // 2 if th > h else 0,
+                   (tw - w + 1) // 2 if tw > w else 0, (th - h + 1) // 2 if th > h else 0)
+        h, w = _hw(img)
+    return _crop(img, int(round((h - th) / 2.0)), int(round((w - tw) / 2.0)), th, tw)
+
+
 class CenterCrop:
-    """Crop the central ``size`` window.
+    """Crop the central ``size`` window (a smaller image is first padded with zeros).
 
     >>> import numtorch as torch
     >>> from numtorch.vision import transforms
@@ -388,11 +422,260 @@ class CenterCrop:
         self.size = _pair(size)
 
     def __call__(self, img):
-        h, w = _hw(img)
-        th, tw = self.size
-        if h < th or w < tw:
-            raise ValueError(f"Required crop size {(th, tw)} is larger than input image size {(h, w)}")
-        return _crop(img, int(round((h - th) / 2.0)), int(round((w - tw) / 2.0)), th, tw)
+        return _center_crop(img, self.size)
 
     def __repr__(self):
         return f"{self.__class__.__name__}(size={self.size})"
+
+
+class InterpolationMode(enum.Enum):
+    """Resampling filters of :class:`Resize` (torchvision's names and values).
+
+    >>> from numtorch.vision import transforms
+    >>> transforms.InterpolationMode("bilinear")
+    <InterpolationMode.BILINEAR: 'bilinear'>
+    """
+    NEAREST = "nearest"
+    NEAREST_EXACT = "nearest-exact"
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+    BOX = "box"
+    HAMMING = "hamming"
+    LANCZOS = "lanczos"
+
+
+# PIL's numbers for its filters (Image.Resampling): NEAREST 0, LANCZOS 1, BILINEAR 2, BICUBIC 3,
+# BOX 4, HAMMING 5
+_PIL_FILTER = {InterpolationMode.NEAREST: 0, InterpolationMode.NEAREST_EXACT: 0,
+               InterpolationMode.LANCZOS: 1, InterpolationMode.BILINEAR: 2,
+               InterpolationMode.BICUBIC: 3, InterpolationMode.BOX: 4,
+               InterpolationMode.HAMMING: 5}
+
+
+def _interpolation(mode):
+    if isinstance(mode, InterpolationMode):
+        return mode
+    if isinstance(mode, int) and not isinstance(mode, bool):  # a PIL filter number
+        for m, n in _PIL_FILTER.items():
+            if n == mode and m is not InterpolationMode.NEAREST_EXACT:
+                return m
+    if isinstance(mode, str):
+        return InterpolationMode(mode)
+    raise TypeError("Argument interpolation should be an InterpolationMode or a corresponding "
+                    f"Pillow integer constant, got {mode!r}")
+
+
+def _resized_size(h, w, size, max_size):
+    """torchvision's output size: an int (or 1-sequence) sets the shorter edge and keeps the
+    aspect ratio (the longer edge truncated), capped by ``max_size``; a pair is (h, w)."""
+    if isinstance(size, numbers.Number) or len(size) == 1:
+        short_req = int(size if isinstance(size, numbers.Number) else size[0])
+        short, long = (w, h) if w <= h else (h, w)
+        new_short, new_long = short_req, int(short_req * long / short)
+        if max_size is not None:
+            if max_size <= short_req:
+                raise ValueError(f"max_size = {max_size} must be strictly greater than the "
+                                 f"requested size for the smaller edge size = {size}")
+            if new_long > max_size:
+                new_short, new_long = int(max_size * new_short / new_long), max_size
+        return (new_long, new_short) if w <= h else (new_short, new_long)
+    if max_size is not None:
+        raise ValueError("max_size should only be passed if size specifies the length of the "
+                         "smaller edge, i.e. size should be an int or a sequence of length 1 "
+                         "in torchscript mode.")
+    return int(size[0]), int(size[1])
+
+
+def _resize(img, out_hw, interpolation, antialias=True):
+    """Resample a PIL image (by Pillow, as torchvision does), a NumPy image (through Pillow when
+    installed) or a tensor (..., H, W) (by ``F.interpolate``) to ``out_hw``."""
+    oh, ow = out_hw
+    if _is_pil(img):
+        if (img.height, img.width) == (oh, ow):
+            return img
+        return img.resize((ow, oh), _PIL_FILTER[interpolation])
+    if isinstance(img, np.ndarray):
+        try:
+            from PIL import Image
+        except ImportError:
+            Image = None
+        if Image is not None and img.dtype == np.uint8 and img.ndim in (2, 3) \
+                and (img.ndim == 2 or img.shape[2] in (1, 3, 4)):
+            squeeze = img.ndim == 3 and img.shape[2] == 1
+            pil = Image.fromarray(img[:, :, 0] if squeeze else img)
+            out = np.asarray(_resize(pil, out_hw, interpolation, antialias))
+            return out[:, :, None] if squeeze else out
+        torch = _torch()
+        hwc = img if img.ndim == 3 else img[:, :, None]
+        t = _resize(torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1))), out_hw,
+                    interpolation, antialias)
+        out = t.numpy().transpose(1, 2, 0)
+        return np.ascontiguousarray(out if img.ndim == 3 else out[:, :, 0])
+    return _resize_tensor(img, out_hw, interpolation, antialias)
+
+
+def _resize_tensor(img, out_hw, interpolation, antialias):
+    torch = _torch()
+    import numtorch.nn.functional as F
+    if not isinstance(img, torch.Tensor):
+        raise TypeError(f"img should be a PIL Image, a NumPy array or a Tensor. Got {type(img)}")
+    if img.dim() < 2:
+        raise ValueError(f"Expected a tensor image of size (..., H, W), got {tuple(img.shape)}")
+    if tuple(img.shape[-2:]) == tuple(out_hw):
+        return img
+    modes = {InterpolationMode.NEAREST: "nearest", InterpolationMode.NEAREST_EXACT: "nearest-exact",
+             InterpolationMode.BILINEAR: "bilinear", InterpolationMode.BICUBIC: "bicubic"}
+    if interpolation not in modes:
+        raise ValueError(f"Interpolation mode {interpolation.value!r} is unsupported with "
+                         "Tensor input")
+    mode = modes[interpolation]
+    lead = tuple(img.shape[:-2])
+    x = img.reshape((-1, 1) + tuple(img.shape[-2:]))
+    integral = not x.dtype.is_floating_point
+    if integral:
+        x = x.to(torch.float32)
+    aa = bool(antialias) and mode in ("bilinear", "bicubic")
+    y = F.interpolate(x, size=list(out_hw), mode=mode, antialias=aa,
+                      align_corners=False if mode in ("bilinear", "bicubic") else None)
+    if integral:
+        if mode == "bicubic":
+            y = y.clamp(0, float(np.iinfo(img.dtype.np).max))
+        y = y.round().to(img.dtype)
+    return y.reshape(lead + tuple(out_hw))
+
+
+class Resize:
+    """Resize to ``size``: an int matches the shorter edge (keeping the aspect ratio, the longer
+    edge at most ``max_size``), a pair ``(h, w)`` is the size. PIL images and uint8 NumPy
+    images resample with Pillow (torchvision's results exactly); tensors with
+    ``F.interpolate`` (anti-aliased when downscaling, as torchvision's default).
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> transforms.Resize(4)(torch.ones(3, 8, 12)).shape
+    torch.Size([3, 4, 6])
+    >>> transforms.Resize((2, 2))(torch.tensor([[[0., 0., 4., 4.], [0., 0., 4., 4.]]]))
+    tensor([[[0.5000, 3.5000],
+             [0.5000, 3.5000]]])
+    """
+
+    def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
+                 antialias=True):
+        if not isinstance(size, (numbers.Number, list, tuple)) or \
+                (not isinstance(size, numbers.Number) and len(size) not in (1, 2)):
+            raise TypeError(f"Size should be int or sequence of 1 or 2 ints. Got {size!r}")
+        self.size = size
+        self.max_size = max_size
+        self.interpolation = _interpolation(interpolation)
+        self.antialias = antialias
+
+    def __call__(self, img):
+        h, w = _hw(img)
+        return _resize(img, _resized_size(h, w, self.size, self.max_size), self.interpolation,
+                       self.antialias)
+
+    def __repr__(self):
+        return (f"{self.__class__.__name__}(size={self.size}, interpolation="
+                f"{self.interpolation.value}, max_size={self.max_size}, "
+                f"antialias={self.antialias})")
+
+
+class RandomResizedCrop:
+    """Crop a random window covering a ``scale`` fraction of the area with an aspect ratio in
+    ``ratio`` (log-uniform), and resize it to ``size`` (torchvision's ten tries, then a
+    central crop).
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> _ = torch.manual_seed(0)
+    >>> transforms.RandomResizedCrop(4)(torch.rand(3, 10, 12)).shape
+    torch.Size([3, 4, 4])
+    """
+
+    def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
+                 interpolation=InterpolationMode.BILINEAR, antialias=True):
+        self.size = _pair(size)
+        if scale[0] > scale[1] or ratio[0] > ratio[1]:
+            import warnings
+            warnings.warn("Scale and ratio should be of kind (min, max)")
+        self.scale, self.ratio = scale, ratio
+        self.interpolation = _interpolation(interpolation)
+        self.antialias = antialias
+
+    @staticmethod
+    def get_params(img, scale, ratio):
+        """(top, left, height, width) of a random window of ``img``."""
+        torch = _torch()
+        h, w = _hw(img)
+        area = h * w
+        lo, hi = math.log(ratio[0]), math.log(ratio[1])
+        for _ in range(10):
+            target = area * torch.empty(1).uniform_(scale[0], scale[1]).item()
+            aspect = math.exp(torch.empty(1).uniform_(lo, hi).item())
+            cw = int(round(math.sqrt(target * aspect)))
+            ch = int(round(math.sqrt(target / aspect)))
+            if 0 < cw <= w and 0 < ch <= h:
+                i = int(torch.randint(0, h - ch + 1, size=(1,)).item())
+                j = int(torch.randint(0, w - cw + 1, size=(1,)).item())
+                return i, j, ch, cw
+        in_ratio = w / h
+        if in_ratio < min(ratio):
+            cw, ch = w, int(round(w / min(ratio)))
+        elif in_ratio > max(ratio):
+            ch, cw = h, int(round(h * max(ratio)))
+        else:
+            cw, ch = w, h
+        return (h - ch) // 2, (w - cw) // 2, ch, cw
+
+    def __call__(self, img):
+        i, j, h, w = self.get_params(img, self.scale, self.ratio)
+        return _resize(_crop(img, i, j, h, w), self.size, self.interpolation, self.antialias)
+
+    def __repr__(self):
+        return (f"{self.__class__.__name__}(size={self.size}, scale={self.scale}, "
+                f"ratio={self.ratio}, interpolation={self.interpolation.value}, "
+                f"antialias={self.antialias})")
+
+
+class ToPILImage:
+    """A tensor (C, H, W) or NumPy image (H, W[, C]) -> PIL image (needs Pillow). Float values
+    are taken as [0, 1] and scaled to bytes (``mul(255)``, truncated, as torchvision does).
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import transforms
+    >>> img = transforms.ToPILImage()(torch.zeros(3, 4, 5))
+    >>> img.mode, img.size
+    ('RGB', (5, 4))
+    """
+
+    def __init__(self, mode=None):
+        self.mode = mode
+
+    def __call__(self, pic):
+        try:
+            from PIL import Image
+        except ImportError:
+            raise ImportError("ToPILImage needs Pillow: pip install pillow") from None
+        torch = _torch()
+        if isinstance(pic, torch.Tensor):
+            if pic.dim() not in (2, 3):
+                raise ValueError(f"pic should be 2/3 dimensional. Got {pic.dim()} dimensions.")
+            if pic.dim() == 2:
+                pic = pic.unsqueeze(0)
+            if pic.dtype.is_floating_point and self.mode != "F":
+                pic = pic.mul(255).to(torch.uint8)
+            arr = pic.detach().cpu().numpy().transpose(1, 2, 0)
+        elif isinstance(pic, np.ndarray):
+            if pic.ndim not in (2, 3):
+                raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
+            arr = pic if pic.ndim == 3 else pic[:, :, None]
+        else:
+            raise TypeError(f"pic should be Tensor or ndarray. Got {type(pic)}.")
+        if arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        arr = np.ascontiguousarray(arr)
+        img = Image.fromarray(arr)
+        return img.convert(self.mode) if self.mode is not None and img.mode != self.mode else img
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(mode={self.mode})"

@@ -261,9 +261,41 @@ def _cubic(t):
     return far(t + 1), near(t), near(1 - t), far(2 - t)
 
 
-def _taps(mode, n, m, align_corners, scale):
+def _aa_taps(mode, n, m, align_corners, scale):
+    """Anti-aliased resampling (PIL's and PyTorch's ``antialias=True``): each output averages
+    the inputs under the interpolation filter stretched by the downscaling factor (not
+    stretched when upscaling), weights renormalised where the window meets an edge."""
+    if align_corners:
+        s = (n - 1) / (m - 1) if m > 1 else 0.0
+    else:
+        s = 1.0 / scale if scale else n / m
+    if mode == "bilinear":
+        support, a = 1.0, None
+    else:  # bicubic: the filter PIL uses (A = -0.5)
+        support, a = 2.0, -0.5
+    stretch = max(s, 1.0)
+    support *= stretch
+    center = s * (np.arange(m) + 0.5)  # PyTorch's centres, with align_corners' scale too
+    lo = np.maximum(np.trunc(center - support + 0.5).astype(np.int64), 0)
+    hi = np.minimum(np.trunc(center + support + 0.5).astype(np.int64), n)
+    K = int(max((hi - lo).max(), 1)) if m else 0
+    x = np.abs((lo[:, None] + np.arange(K)[None, :] - center[:, None] + 0.5) / stretch)
+    if a is None:
+        w = np.maximum(1.0 - x, 0.0)
+    else:
+        w = np.where(x < 1.0, ((a + 2) * x - (a + 3)) * x * x + 1,
+                     np.where(x < 2.0, ((a * x - 5 * a) * x + 8 * a) * x - 4 * a, 0.0))
+    w = np.where(np.arange(K)[None, :] < (hi - lo)[:, None], w, 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    w = w / np.where(total == 0.0, 1.0, total)
+    return [(np.minimum(lo + k, n - 1), w[:, k]) for k in range(K)]
+
+
+def _taps(mode, n, m, align_corners, scale, antialias=False):
     """Resampling of one dim from ``n`` to ``m``: a list of taps (index (m,), weight (m,) or
     None); the output is the weighted sum of the picked inputs."""
+    if antialias:
+        return _aa_taps(mode, n, m, align_corners, scale)
     o = np.arange(m)
     if mode in ("nearest", "nearest-exact"):
         # PyTorch computes these source positions in float32: do the same so that ties round
@@ -323,7 +355,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """Resize the spatial dims of (N, C, *) to ``size`` or by ``scale_factor``.
 
     Modes ``'nearest'``, ``'nearest-exact'``, ``'linear'`` (3-D), ``'bilinear'`` and
-    ``'bicubic'`` (4-D), ``'trilinear'`` (5-D) with ``align_corners``, and ``'area'``.
+    ``'bicubic'`` (4-D), ``'trilinear'`` (5-D) with ``align_corners``, and ``'area'``;
+    ``antialias=True`` (bilinear, bicubic) low-pass filters when downscaling, as PIL does.
 
     >>> import numtorch as torch
     >>> import numtorch.nn.functional as F
@@ -387,8 +420,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode in _NEEDS and _NEEDS[mode] != nd:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs "
                                   f"{_NEEDS[mode] + 2}D input")
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported by numtorch")
     if min(spatial) <= 0 or min(outs) <= 0:
         raise RuntimeError("Input and output sizes should be greater than 0, but got "
                            + _sizes_message(spatial, outs))
@@ -400,7 +431,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     out = input
     for k in range(nd):
         out = _resample(out, 2 + k, _taps(mode, spatial[k], outs[k], align_corners,
-                                           scales[k] if scales else None))
+                                           scales[k] if scales else None, antialias))
     return out
 
 
