@@ -19,7 +19,7 @@ NAMESPACES = [
     "numtorch", "numtorch.nn", "numtorch.nn.functional", "numtorch.nn.init", "numtorch.nn.utils",
     "numtorch.optim", "numtorch.optim.lr_scheduler", "numtorch.autograd", "numtorch.utils.data",
     "numtorch.utils.hooks", "numtorch.nn.utils.rnn",
-    "numtorch.vision.datasets", "numtorch.vision.transforms", "numtorch.distributed",
+    "numtorch.vision.datasets", "numtorch.vision.transforms", "numtorch.vision.utils", "numtorch.distributed",
     "numtorch.nn.parallel", "numtorch.cuda", "numtorch.accelerator", "numtorch.backends",
     "numtorch.backends.cudnn", "numtorch.backends.mps", "numtorch.backends.cpu",
     "numtorch.backends.cuda", "numtorch.backends.mkldnn", "numtorch.multiprocessing",

@@ -1,11 +1,15 @@
-"""``numtorch.vision``: torchvision's ``datasets`` (MNIST, FashionMNIST) and ``transforms``.
+"""``numtorch.vision``: numtorch's torchvision — ``datasets`` (MNIST, FashionMNIST, FakeData,
+ImageFolder), ``transforms`` and ``utils`` (make_grid, save_image).
+A PyTorch program switches with ``import numtorch.vision as torchvision``.
 
-PIL is not a dependency: images are NumPy ``uint8`` arrays (H, W) or (H, W, C) where
-torchvision would hand out PIL images; ``transforms.ToTensor`` accepts both.
+Images are NumPy ``uint8`` arrays (H, W) or (H, W, C) where torchvision hands out PIL images;
+the transforms take PIL images, such arrays and tensors alike. Pillow is optional (the
+``vision`` extra): decoding files (ImageFolder), ``save_image`` and resizing NumPy images the
+way Pillow does need it.
 
 >>> from numtorch.vision import transforms
 >>> import numpy as np
 >>> transforms.ToTensor()(np.full((2, 2), 255, np.uint8)).shape
 torch.Size([1, 2, 2])
 """
-from . import datasets, transforms  # noqa: F401
+from . import datasets, transforms, utils  # noqa: F401

@@ -1,11 +1,16 @@
-"""MNIST and Fashion-MNIST from IDX files (torchvision's on-disk layout, or a flat folder).
+"""torchvision's datasets: MNIST and Fashion-MNIST from IDX files, ``FakeData``, and
+``DatasetFolder`` / ``ImageFolder`` over a folder per class.
 
-Files are looked for, plain or ``.gz``, in ``root/<ClassName>/raw`` (torchvision's layout),
+MNIST files are looked for, plain or ``.gz``, in ``root/<ClassName>/raw`` (torchvision's layout),
 ``root/<ClassName>`` and ``root`` itself (e.g. Debian's ``/usr/share/datasets/fashion-mnist``).
 ``download=True`` fetches them from ``mirrors`` into ``root/<ClassName>/raw``, checking MD5s.
+
+Images are uint8 NumPy arrays (H, W) or (H, W, C) where torchvision hands out PIL images;
+``transforms.ToTensor`` takes either. Image files are decoded by Pillow, imported on first use.
 """
 import gzip
 import hashlib
+import operator
 import os
 import tempfile
 import urllib.error
@@ -14,8 +19,11 @@ import urllib.request
 import numpy as np
 
 from ..utils.data import Dataset
+from .utils import _pil_image
 
-__all__ = ["MNIST", "FashionMNIST", "read_idx"]
+__all__ = ["MNIST", "FashionMNIST", "read_idx", "FakeData", "DatasetFolder", "ImageFolder",
+           "IMG_EXTENSIONS", "has_file_allowed_extension", "is_image_file", "find_classes",
+           "make_dataset", "pil_loader", "default_loader"]
 
 # IDX type codes -> big-endian NumPy dtypes
 _IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
@@ -75,7 +83,33 @@ def _md5(path, chunk=1 << 20):
     return h.hexdigest()
 
 
-class MNIST(Dataset):
+class _VisionDataset(Dataset):
+    """``root``, ``transform``, ``target_transform`` and torchvision's repr, for the datasets
+    here (torchvision's ``VisionDataset``)."""
+
+    def __init__(self, root=None, transform=None, target_transform=None):
+        if isinstance(root, (str, bytes, os.PathLike)):
+            root = os.path.expanduser(os.fspath(root))
+        self.root = root
+        self.transform = transform
+        self.target_transform = target_transform
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = [f"Dataset {self.__class__.__name__}", f"    Number of datapoints: {len(self)}"]
+        if self.root is not None:
+            lines.append(f"    Root location: {self.root}")
+        lines += [f"    {line}" for line in self.extra_repr().splitlines()]
+        if self.transform is not None:
+            lines.append(f"    Transform: {self.transform!r}")
+        if self.target_transform is not None:
+            lines.append(f"    Target transform: {self.target_transform!r}")
+        return "\n".join(lines)
+
+
+class MNIST(_VisionDataset):
     """The MNIST digits: items are ``(image, target)``; ``image`` a uint8 NumPy array (28, 28)
     (torchvision gives a PIL image) passed through ``transform``, ``target`` an int.
 
@@ -103,12 +137,8 @@ class MNIST(Dataset):
 
     def __init__(self, root, train=True, transform=None, target_transform=None,
                  download=False):
-        if isinstance(root, (str, bytes, os.PathLike)):
-            root = os.path.expanduser(os.fspath(root))
-        self.root = root
+        super().__init__(root, transform, target_transform)
         self.train = train
-        self.transform = transform
-        self.target_transform = target_transform
         if download:
             self.download()
         images, labels = self._find_files()
@@ -229,15 +259,6 @@ class MNIST(Dataset):
     def extra_repr(self):
         return f"Split: {'Train' if self.train else 'Test'}"
 
-    def __repr__(self):
-        lines = [f"Dataset {self.__class__.__name__}", f"    Number of datapoints: {len(self)}",
-                 f"    Root location: {self.root}", f"    {self.extra_repr()}"]
-        if self.transform is not None:
-            lines.append(f"    Transform: {self.transform!r}")
-        if self.target_transform is not None:
-            lines.append(f"    Target transform: {self.target_transform!r}")
-        return "\n".join(lines)
-
 
 class FashionMNIST(MNIST):
     """Zalando's Fashion-MNIST (same format and interface as ``MNIST``).
@@ -259,3 +280,285 @@ class FashionMNIST(MNIST):
     ]
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot"]
+
+
+class FakeData(_VisionDataset):
+    """Random images with random labels, the same for the same index on every call, in every
+    process and whatever the global random state (which it leaves untouched): item ``i`` is
+    drawn from its own generator seeded with ``i + random_offset``.
+
+    ``image_size`` is (C, H, W) or (H, W). Images are uint8 NumPy arrays (H, W, C), or (H, W) for
+    one channel, as ``numpy.asarray`` of torchvision's PIL image would be, with uniform values
+    in [0, 255] (torchvision's are ``randn * 255`` cast to bytes; the values differ from
+    torchvision's anyway). ``target_transform`` receives the label as an int (torchvision
+    passes a 0-d tensor and calls ``.item()`` on the result). Negative indices count from the
+    end.
+
+    >>> import numtorch as torch
+    >>> from numtorch.vision import datasets, transforms
+    >>> ds = datasets.FakeData(size=8, image_size=(3, 4, 5), num_classes=3)
+    >>> img, label = ds[2]
+    >>> img.shape, img.dtype, label in range(3)
+    ((4, 5, 3), dtype('uint8'), True)
+    >>> bool((ds[2][0] == img).all())
+    True
+    >>> ds = datasets.FakeData(size=8, image_size=(1, 28, 28), transform=transforms.ToTensor())
+    >>> ds[0][0].shape
+    torch.Size([1, 28, 28])
+    """
+
+    def __init__(self, size=1000, image_size=(3, 224, 224), num_classes=10, transform=None,
+                 target_transform=None, random_offset=0):
+        super().__init__(None, transform, target_transform)
+        if len(image_size) not in (2, 3):
+            raise ValueError(f"image_size should be (C, H, W) or (H, W), got {image_size}")
+        self.size = size
+        self.num_classes = num_classes
+        self.image_size = image_size
+        self.random_offset = random_offset
+
+    def __getitem__(self, index):
+        index = operator.index(index)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"{self.__class__.__name__} index out of range")
+        from .. import Generator, randint, uint8
+        g = Generator().manual_seed(index + self.random_offset)
+        c, h, w = self.image_size if len(self.image_size) == 3 else (1, *self.image_size)
+        img = randint(0, 256, (h, w, c), generator=g, dtype=uint8).numpy()
+        target = int(randint(0, self.num_classes, (1,), generator=g).item())
+        if c == 1:
+            img = img.reshape(h, w)
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def __len__(self):
+        return self.size
+
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def has_file_allowed_extension(filename, extensions):
+    """Whether ``filename`` ends (case-insensitively) with one of ``extensions`` (lowercase: a
+    string or a tuple of strings).
+
+    >>> from numtorch.vision.datasets import has_file_allowed_extension
+    >>> has_file_allowed_extension("cat/01.JPG", (".jpg", ".png"))
+    True
+    >>> has_file_allowed_extension("notes.txt", ".png")
+    False
+    """
+    return filename.lower().endswith(extensions if isinstance(extensions, str)
+                                     else tuple(extensions))
+
+
+def is_image_file(filename):
+    """Whether ``filename`` has one of ``IMG_EXTENSIONS``.
+
+    >>> from numtorch.vision.datasets import is_image_file
+    >>> is_image_file("dog.png"), is_image_file("notes.txt")
+    (True, False)
+    """
+    return has_file_allowed_extension(filename, IMG_EXTENSIONS)
+
+
+def find_classes(directory):
+    """The class folders of ``directory``: (sorted subfolder names, {name: index}).
+
+    Raises FileNotFoundError when there is no subfolder.
+
+    >>> import os, tempfile
+    >>> from numtorch.vision.datasets import find_classes
+    >>> root = tempfile.mkdtemp()
+    >>> for d in ["dog", "cat", "cat/kittens"]:
+    ...     os.makedirs(os.path.join(root, d))
+    >>> find_classes(root)
+    (['cat', 'dog'], {'cat': 0, 'dog': 1})
+    """
+    classes = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
+    if not classes:
+        raise FileNotFoundError(f"Couldn't find any class folder in {directory}.")
+    return classes, {name: i for i, name in enumerate(classes)}
+
+
+def make_dataset(directory, class_to_idx=None, extensions=None, is_valid_file=None,
+                 allow_empty=False):
+    """The samples ``[(path, class_index), ...]`` under ``directory/<class>/`` (subfolders
+    included, symlinks followed, sorted), keeping the files that have one of ``extensions`` or
+    pass ``is_valid_file`` (exactly one of the two must be given). ``class_to_idx`` defaults to
+    ``find_classes(directory)``.
+
+    Raises FileNotFoundError when a class has no valid file (unless ``allow_empty``), and
+    ValueError for an empty ``class_to_idx`` or for both or neither of ``extensions`` and
+    ``is_valid_file``.
+
+    >>> import os, tempfile
+    >>> from numtorch.vision.datasets import make_dataset
+    >>> root = tempfile.mkdtemp()
+    >>> for name in ["dog/b.png", "dog/a.png", "cat/x.jpg", "cat/notes.txt"]:
+    ...     os.makedirs(os.path.join(root, os.path.dirname(name)), exist_ok=True)
+    ...     open(os.path.join(root, name), "wb").close()
+    >>> [(os.path.relpath(p, root), c) for p, c in make_dataset(root, extensions=(".png", ".jpg"))]
+    [('cat/x.jpg', 0), ('dog/a.png', 1), ('dog/b.png', 1)]
+    >>> make_dataset(root, extensions=".png")
+    Traceback (most recent call last):
+    FileNotFoundError: Found no valid file for the classes cat. Supported extensions are: .png
+    """
+    directory = os.path.expanduser(os.fspath(directory))
+    if class_to_idx is None:
+        _, class_to_idx = find_classes(directory)
+    elif not class_to_idx:
+        raise ValueError("'class_to_index' must have at least one entry to collect any samples.")
+    if (extensions is None) == (is_valid_file is None):
+        raise ValueError("Both extensions and is_valid_file cannot be None or not None at the "
+                         "same time")
+    keep = is_valid_file if extensions is None else \
+        (lambda path: has_file_allowed_extension(path, extensions))
+    found, missing = [], []
+    for name in sorted(class_to_idx):
+        folder = os.path.join(directory, name)
+        walk = sorted(os.walk(folder, followlinks=True)) if os.path.isdir(folder) else []
+        # a folder's own files, then its subfolders' (by path), each sorted by name
+        files = [os.path.join(where, f) for where, _, names in walk for f in sorted(names)]
+        files = [f for f in files if keep(f)]
+        if not files:
+            missing.append(name)
+        found += [(f, class_to_idx[name]) for f in files]
+    if missing and not allow_empty:
+        hint = "" if extensions is None else "Supported extensions are: " + (
+            extensions if isinstance(extensions, str) else ", ".join(extensions))
+        raise FileNotFoundError(f"Found no valid file for the classes {', '.join(missing)}. {hint}")
+    return found
+
+
+class DatasetFolder(_VisionDataset):
+    """Samples stored as ``root/<class>/**/<file>``: classes are the sorted subfolder names,
+    items are ``(loader(path), class_index)`` passed through ``transform`` /
+    ``target_transform``.
+
+    Attributes (torchvision's): ``classes``, ``class_to_idx``, ``samples`` (a list of
+    ``(path, class_index)``), ``targets``, ``loader``, ``extensions``. Override
+    ``find_classes`` / ``make_dataset`` for another layout. Files are kept when they have one
+    of ``extensions`` or pass ``is_valid_file`` (give exactly one); a class folder without one
+    raises FileNotFoundError unless ``allow_empty``.
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from numtorch.vision.datasets import DatasetFolder
+    >>> root = tempfile.mkdtemp()
+    >>> for cls, value in [("low", 0.0), ("high", 1.0)]:
+    ...     os.makedirs(os.path.join(root, cls))
+    ...     np.save(os.path.join(root, cls, "x.npy"), np.full(3, value))
+    >>> ds = DatasetFolder(root, loader=np.load, extensions=(".npy",))
+    >>> ds.classes, ds.targets, len(ds)
+    (['high', 'low'], [0, 1], 2)
+    >>> ds[1]
+    (array([0., 0., 0.]), 1)
+    """
+
+    def __init__(self, root, loader, extensions=None, transform=None, target_transform=None,
+                 is_valid_file=None, allow_empty=False):
+        super().__init__(root, transform, target_transform)
+        classes, class_to_idx = self.find_classes(self.root)
+        samples = self.make_dataset(self.root, class_to_idx=class_to_idx, extensions=extensions,
+                                    is_valid_file=is_valid_file, allow_empty=allow_empty)
+        self.loader = loader
+        self.extensions = extensions
+        self.classes = classes
+        self.class_to_idx = class_to_idx
+        self.samples = samples
+        self.targets = [s[1] for s in samples]
+
+    @staticmethod
+    def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None,
+                     allow_empty=False):
+        """The module's ``make_dataset``, but ``class_to_idx`` is required (an override of
+        ``find_classes`` must not be bypassed)."""
+        if class_to_idx is None:
+            raise ValueError("The class_to_idx parameter cannot be None.")
+        return make_dataset(directory, class_to_idx, extensions=extensions,
+                            is_valid_file=is_valid_file, allow_empty=allow_empty)
+
+    def find_classes(self, directory):
+        """(classes, class_to_idx) of ``directory``: the module's ``find_classes``."""
+        return find_classes(directory)
+
+    def __getitem__(self, index):
+        path, target = self.samples[index]
+        sample = self.loader(path)
+        if self.transform is not None:
+            sample = self.transform(sample)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return sample, target
+
+    def __len__(self):
+        return len(self.samples)
+
+
+def pil_loader(path):
+    """Decode the image file at ``path`` with Pillow, converted to RGB, as a uint8 NumPy array
+    (H, W, 3) (torchvision returns the PIL image). Raises ImportError without Pillow.
+
+    >>> import os, tempfile
+    >>> from PIL import Image
+    >>> from numtorch.vision.datasets import pil_loader
+    >>> path = os.path.join(tempfile.mkdtemp(), "gray.png")
+    >>> Image.new("L", (4, 2), 200).save(path)
+    >>> img = pil_loader(path)
+    >>> img.shape, img.dtype, img[0, 0].tolist()
+    ((2, 4, 3), dtype('uint8'), [200, 200, 200])
+    """
+    Image = _pil_image("pil_loader")
+    with open(path, "rb") as f:  # an open file: Pillow's lazy open would otherwise leak it
+        img = Image.open(f)
+        return np.array(img.convert("RGB"))
+
+
+def default_loader(path):
+    """``ImageFolder``'s loader: ``pil_loader`` (an RGB uint8 NumPy array (H, W, 3)).
+
+    >>> import os, tempfile
+    >>> from PIL import Image
+    >>> from numtorch.vision.datasets import default_loader
+    >>> path = os.path.join(tempfile.mkdtemp(), "red.jpg")
+    >>> Image.new("RGB", (3, 5), (255, 0, 0)).save(path)
+    >>> default_loader(path).shape
+    (5, 3, 3)
+    """
+    return pil_loader(path)
+
+
+class ImageFolder(DatasetFolder):
+    """Images stored as ``root/<class>/**/<image>`` (files with one of ``IMG_EXTENSIONS``,
+    or those passing ``is_valid_file``): a ``DatasetFolder`` whose ``loader`` defaults to
+    ``default_loader``, so items are RGB uint8 NumPy arrays (H, W, 3) where torchvision gives
+    PIL images (``transforms.ToTensor`` takes either). ``imgs`` is ``samples``.
+
+    >>> import os, tempfile
+    >>> from PIL import Image
+    >>> import numtorch as torch
+    >>> from numtorch.vision import datasets, transforms
+    >>> root = tempfile.mkdtemp()
+    >>> for cls, color in [("red", (255, 0, 0)), ("blue", (0, 0, 255))]:
+    ...     os.makedirs(os.path.join(root, cls))
+    ...     Image.new("RGB", (8, 6), color).save(os.path.join(root, cls, "0.png"))
+    >>> ds = datasets.ImageFolder(root, transform=transforms.ToTensor())
+    >>> ds.classes, ds.class_to_idx, len(ds)
+    (['blue', 'red'], {'blue': 0, 'red': 1}, 2)
+    >>> img, label = ds[0]
+    >>> img.shape, label, img[:, 0, 0].tolist()
+    (torch.Size([3, 6, 8]), 0, [0.0, 0.0, 1.0])
+    """
+
+    def __init__(self, root, transform=None, target_transform=None, loader=default_loader,
+                 is_valid_file=None, allow_empty=False):
+        super().__init__(root, loader, IMG_EXTENSIONS if is_valid_file is None else None,
+                         transform=transform, target_transform=target_transform,
+                         is_valid_file=is_valid_file, allow_empty=allow_empty)
+        self.imgs = self.samples

@@ -554,9 +554,13 @@ class Resize:
     >>> from numtorch.vision import transforms
     >>> transforms.Resize(4)(torch.ones(3, 8, 12)).shape
     torch.Size([3, 4, 6])
-    >>> transforms.Resize((2, 2))(torch.tensor([[[0., 0., 4., 4.], [0., 0., 4., 4.]]]))
-    tensor([[[0.5000, 3.5000],
-             [0.5000, 3.5000]]])
+    >>> x = torch.tensor([[[0., 0., 4., 4.], [0., 0., 4., 4.]]])
+    >>> transforms.Resize((2, 2))(x)        # anti-aliased: each output sees 4 inputs
+    tensor([[[0.5714, 3.4286],
+             [0.5714, 3.4286]]])
+    >>> transforms.Resize((2, 2), antialias=False)(x)
+    tensor([[[0., 4.],
+             [0., 4.]]])
     """
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
