@@ -43,6 +43,7 @@ from ._threads import (get_num_threads, set_num_threads, get_num_interop_threads
 from . import nn
 from . import optim
 from . import utils
+from . import hub
 from . import distributed
 from . import multiprocessing
 from . import distributions

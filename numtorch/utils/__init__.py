@@ -1,3 +1,3 @@
-"""``numtorch.utils``: data loading (``numtorch.utils.data``) and hook handles
-(``numtorch.utils.hooks``), as in ``torch.utils``."""
-from . import data, hooks  # noqa: F401
+"""``numtorch.utils``: data loading (``numtorch.utils.data``), hook handles
+(``numtorch.utils.hooks``) and ``model_zoo.load_url``, as in ``torch.utils``."""
+from . import data, hooks, model_zoo  # noqa: F401

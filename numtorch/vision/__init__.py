@@ -1,5 +1,5 @@
 """``numtorch.vision``: numtorch's torchvision — ``datasets`` (MNIST, FashionMNIST, FakeData,
-ImageFolder), ``transforms`` and ``utils`` (make_grid, save_image).
+ImageFolder), ``transforms``, ``utils`` (make_grid, save_image) and ``models`` (ResNet, VGG).
 A PyTorch program switches with ``import numtorch.vision as torchvision``.
 
 Images are NumPy ``uint8`` arrays (H, W) or (H, W, C) where torchvision hands out PIL images;
@@ -12,4 +12,4 @@ way Pillow does need it.
 >>> transforms.ToTensor()(np.full((2, 2), 255, np.uint8)).shape
 torch.Size([1, 2, 2])
 """
-from . import datasets, transforms, utils  # noqa: F401
+from . import datasets, models, transforms, utils  # noqa: F401
