@@ -2,7 +2,8 @@
 
 Format: the zip layout of ``torch.save`` (``archive/data.pkl`` + one raw record per tensor
 storage, named by the persistent id ``('storage', torch.<Type>Storage, key, location, numel)``),
-so PyTorch reads numtorch checkpoints and numtorch reads PyTorch's.
+so PyTorch reads numtorch checkpoints and numtorch reads PyTorch's. ``load`` also reads the
+format before PyTorch 1.6 (``numtorch/_checkpoint_legacy.py``).
 
 Saving:
 
@@ -1067,10 +1068,16 @@ def _cannot(what):
 
 
 def _storage_for(pid, load_storage):
-    """The storage of a persistent id ``('storage', <StorageType>, key, location, numel)``."""
-    if not (type(pid) is tuple and len(pid) == 5 and type(pid[0]) is str and
+    """The storage of a persistent id ``('storage', <StorageType>, key, location, numel)``
+    (the format before PyTorch 1.6 adds a sixth entry, None unless the tensor was saved as a
+    view of a storage view, which numtorch does not read)."""
+    if not (type(pid) is tuple and len(pid) in (5, 6) and type(pid[0]) is str and
             pid[0] == "storage" and isinstance(pid[1], _StorageType) and type(pid[2]) is str):
         raise pickle.UnpicklingError(f"numtorch.load: unsupported persistent id {pid!r:.200}")
+    if len(pid) == 6 and pid[5] is not None:
+        raise pickle.UnpicklingError("numtorch.load: the file holds a view of a storage view "
+                                     "(the format before PyTorch 1.6); re-save it with a recent "
+                                     "torch.save")
     dtype = _STORAGE_DTYPES[pid[1].name]
     if dtype is None:
         raise pickle.UnpicklingError(f"numtorch.load: {pid[1].name} tensors are not supported")
@@ -1323,9 +1330,8 @@ def _not_zip(fh, name):
     fh.seek(0)
     if head.startswith(b"PK"):
         return None
-    if head[:1] == b"\x80":
-        return (f"'{name}' is a legacy (pre-zip) PyTorch pickle; numtorch reads only the zip "
-                "checkpoint format (re-save it with a recent torch.save)")
+    if head[:1] == b"\x80":  # a pickle: torch.save's format before PyTorch 1.6
+        return f"legacy: '{name}' is a PyTorch checkpoint of the format before 1.6"
     return f"'{name}' is not a checkpoint (no zip header; empty, truncated or another kind of file)"
 
 
@@ -1347,9 +1353,24 @@ def _archive(fh, max_pickle):
     return z, infos, pkl[0][:-len("data.pkl")], file_len, budget, data
 
 
-def _storage_loader(z, infos, prefix, file_len, budget, map_location):
-    """``storage(key, dtype, numel, location) -> _Storage``: each record read once, checked
-    against its claimed size, moved once per device (its views share it there)."""
+def _zip_reader(z, infos, prefix, file_len, budget):
+    """``read(key, dtype, numel) -> array``: a storage's record of a zip checkpoint, checked
+    against its claimed size."""
+    def read(key, dtype, numel):
+        rec = prefix + "data/" + key
+        info = infos.get(rec)
+        if info is None:
+            raise _Corrupt(f"lacks the record {rec}")
+        if info.file_size != numel * dtype.itemsize:
+            raise _Corrupt(f"record {rec} holds {info.file_size} bytes, expected "
+                           f"{numel * dtype.itemsize} ({numel} x {dtype.name})")
+        return np.frombuffer(_read_record(z, info, file_len, budget), dtype=dtype.np)
+    return read
+
+
+def _storage_loader(read, map_location):
+    """``storage(key, dtype, numel, location) -> _Storage``: each storage read once (by
+    ``read(key, dtype, numel)``), moved once per device (its views share it there)."""
     host, moved = {}, {}
     mapper = map_location if callable(map_location) and \
         not isinstance(map_location, (str, dict, Device)) else None
@@ -1357,15 +1378,7 @@ def _storage_loader(z, infos, prefix, file_len, budget, map_location):
     def storage(key, dtype, numel, location):
         got = host.get(key)
         if got is None:
-            rec = prefix + "data/" + key
-            info = infos.get(rec)
-            if info is None:
-                raise _Corrupt(f"lacks the record {rec}")
-            if info.file_size != numel * dtype.itemsize:
-                raise _Corrupt(f"record {rec} holds {info.file_size} bytes, expected "
-                               f"{numel * dtype.itemsize} ({numel} x {dtype.name})")
-            arr = np.frombuffer(_read_record(z, info, file_len, budget), dtype=dtype.np)
-            got = host[key] = (arr, dtype)
+            got = host[key] = (read(key, dtype, numel), dtype)
         elif got[1] is not dtype or got[0].shape[0] != numel:
             raise _Corrupt(f"storage {key!r:.100} is used with two types or sizes")
         if mapper is not None:  # on the CPU; each tensor goes through the callable
@@ -1392,12 +1405,15 @@ _BAD_RECORD = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, struct.error,
 
 def _load(fh, name, map_location, weights_only, pickle_module, pickle_load_args):
     why = _not_zip(fh, name)
+    if why is not None and why.startswith("legacy"):
+        from ._checkpoint_legacy import load_legacy
+        return load_legacy(fh, name, map_location, weights_only, pickle_module, pickle_load_args)
     if why is not None:
         raise RuntimeError(f"numtorch.load: {why}")
     try:
         z, infos, prefix, file_len, budget, data = _archive(
             fh, _MAX_PICKLE if weights_only else None)
-        storage = _storage_loader(z, infos, prefix, file_len, budget, map_location)
+        storage = _storage_loader(_zip_reader(z, infos, prefix, file_len, budget), map_location)
         if weights_only:
             return _SafeUnpickler(data, storage).load()
     except _Corrupt as e:
@@ -1434,6 +1450,8 @@ def get_unsafe_globals_in_checkpoint(f):
     name = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", "<file object>")
     with (open(f, "rb") if isinstance(f, (str, os.PathLike)) else io.BytesIO(f.read())) as fh:
         why = _not_zip(fh, name)
+        if why is not None and why.startswith("legacy: "):
+            raise ValueError(f"{why[8:]}: numtorch lists the globals of zip checkpoints only")
         if why is not None:
             raise ValueError(f"Expected input to be a checkpoint returned by torch.save: {why}")
         try:

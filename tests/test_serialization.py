@@ -367,3 +367,122 @@ def test_zero_dim_tensors_keep_their_shape(tmp_path):
     nt.save({"s": nt.tensor(3.5), "i": nt.tensor(7)}, tmp_path / "z.pt")
     back = nt.load(tmp_path / "z.pt")
     assert back["s"].shape == () and back["s"].item() == 3.5 and back["i"].shape == ()
+
+
+# --------------------------------------------------------------------------------------------
+# the format before PyTorch 1.6 (a pickle stream, then the storages' bytes)
+# --------------------------------------------------------------------------------------------
+def _named(module, name):
+    """A class that pickles as the global ``module.name`` (by ``_GlobalsPickler``)."""
+    return type(name, (), {"__module__": module, "__qualname__": name, "_as_global": True})
+
+
+class _GlobalsPickler(pickle._Pickler):
+    """Writes ``_named`` stand-ins as the globals they name (whatever is importable here)."""
+
+    def save_global(self, obj, name=None):
+        if getattr(obj, "_as_global", False):
+            self.write(pickle.GLOBAL + f"{obj.__module__}\n{obj.__qualname__}\n".encode())
+            self.memoize(obj)
+            return
+        super().save_global(obj, name)
+
+
+_FLOAT_STORAGE = _named("torch", "FloatStorage")
+
+
+class _LegacyTensor:
+    """Pickles as torch's ``_rebuild_tensor_v2(storage, offset, size, stride, False, {})``."""
+
+    def __init__(self, key, offset, size, stride):
+        self.key, self.offset, self.size, self.stride = key, offset, size, stride
+
+    def __reduce__(self):
+        rebuild = _named("torch._utils", "_rebuild_tensor_v2")
+        return (rebuild, (("storage", self.key), self.offset, self.size, self.stride, False, {}))
+
+
+def _legacy_file(obj, storages, keys=None, counts=None, magic=0x1950a86a20f9469cfc6c):
+    """The bytes of a checkpoint in the old format, written by hand: ``storages`` maps keys to
+    float32 arrays; ``keys``/``counts`` override the key list and the records' element counts
+    (to make broken files)."""
+    buf = io.BytesIO()
+    for head in (magic, 1001, {"protocol_version": 1001, "little_endian": True,
+                               "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+        pickle.dump(head, buf, protocol=2)
+
+    class P(_GlobalsPickler):
+        def persistent_id(self, obj):
+            if type(obj) is tuple and len(obj) == 2 and obj[0] == "storage":
+                return ("storage", _FLOAT_STORAGE, obj[1], "cpu", storages[obj[1]].size, None)
+            return None
+
+    P(buf, protocol=2).dump(obj)
+    keys = sorted(storages) if keys is None else keys
+    pickle.dump(keys, buf, protocol=2)
+    for k in keys:
+        n = storages[k].size if counts is None else counts[k]
+        buf.write(np.int64(n).tobytes() + storages[k].astype(np.float32).tobytes())
+    return buf.getvalue()
+
+
+def test_old_format_written_by_hand():
+    a, b = np.arange(6, dtype=np.float32), np.full(3, 7, np.float32)
+    raw = _legacy_file({"w": _LegacyTensor("0", 0, (2, 3), (3, 1)),
+                        "v": _LegacyTensor("0", 2, (2,), (2,)), "b": _LegacyTensor("1", 0, (3,), (1,)),
+                        "n": 5}, {"0": a, "1": b})
+    got = nt.load(io.BytesIO(raw))
+    assert got["w"].tolist() == [[0, 1, 2], [3, 4, 5]] and got["n"] == 5
+    assert got["v"].tolist() == [2, 4] and got["b"].tolist() == [7, 7, 7]
+    got["w"][0, 2] = 100.0  # views of one storage share it
+    assert got["v"].tolist() == [100, 4]
+    assert nt.load(io.BytesIO(raw), weights_only=False)["b"].tolist() == [7, 7, 7]
+    # broken files: a clear RuntimeError, never a read past the file
+    bad = [raw[:len(raw) - 5], raw[:40],
+           _legacy_file({"w": _LegacyTensor("0", 0, (6,), (1,))}, {"0": a}, counts={"0": 9}),
+           _legacy_file({"w": _LegacyTensor("0", 0, (6,), (1,))}, {"0": a, "1": b}, keys=["1"]),
+           _legacy_file({"w": 1}, {}, magic=123)]
+    for data in bad:
+        with pytest.raises(RuntimeError, match="corrupt|truncated"):
+            nt.load(io.BytesIO(data))
+
+
+def test_old_format_refuses_code_without_running_it(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Touch:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    raw = _legacy_file({"w": _LegacyTensor("0", 0, (2,), (1,)), "x": Touch()},
+                       {"0": np.ones(2, np.float32)})
+    with pytest.raises(pickle.UnpicklingError, match=r"io\.open"):
+        nt.load(io.BytesIO(raw))  # neither the probing pass nor the load ran it
+    assert not marker.exists()
+    nt.load(io.BytesIO(raw), weights_only=False)  # the opt-in for trusted files runs it, once
+    assert marker.exists()
+
+
+@pytest.mark.skipif(torch is None, reason="needs PyTorch to write the old format")
+def test_old_format_written_by_pytorch(tmp_path):
+    tnet = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2),
+                               torch.nn.Flatten(), torch.nn.Linear(18, 3))
+    x = torch.arange(10.0)
+    obj = {"model": tnet.state_dict(), "half": torch.randn(3).half(), "ints": torch.arange(4),
+           "mask": torch.tensor([True, False]), "view": x[2:5], "base": x, "step": 7}
+    path = tmp_path / "old.pth"
+    torch.save(obj, path, _use_new_zipfile_serialization=False)
+    assert path.read_bytes()[:2] == b"\x80\x02"  # a pickle, not a zip
+    for weights_only in (True, False):
+        got = nt.load(path, weights_only=weights_only)
+        net = nt.nn.Sequential(nt.nn.Conv2d(1, 2, 3), nt.nn.BatchNorm2d(2), nt.nn.Flatten(),
+                               nt.nn.Linear(18, 3))
+        net.load_state_dict(got["model"])
+        for k, v in tnet.state_dict().items():
+            np.testing.assert_array_equal(net.state_dict()[k].numpy(), v.numpy(), err_msg=k)
+        for k in ("half", "ints", "mask", "view"):
+            assert got[k].dtype == getattr(nt, str(obj[k].dtype).split(".")[1])
+            np.testing.assert_array_equal(got[k].numpy(), obj[k].numpy())
+        got["base"][3] = -1.0
+        assert got["view"].tolist() == [2.0, -1.0, 4.0] and got["step"] == 7
+    assert nt.load(path, map_location="cpu")["model"]["3.bias"].device == nt.device("cpu")
