@@ -16,7 +16,7 @@ import pytest
 import numtorch
 
 HERE = pathlib.Path(__file__).resolve().parent / "programs"
-PROGRAMS = ["cnn", "rnn_lm", "transformer_lm", "vae", "gan", "gcn", "rl"]
+PROGRAMS = ["cnn", "rnn_lm", "transformer_lm", "vae", "gan", "gcn", "rl", "vision"]
 
 try:
     import torch as _torch
@@ -36,16 +36,23 @@ def _load(name):
 
 @pytest.mark.filterwarnings("ignore:Sparse invariant checks")  # torch's, on sparse_coo_tensor
 @pytest.mark.parametrize("name", PROGRAMS)
-def test_program_trains_and_matches_torch(name):
+def test_program_trains_and_matches_torch(name, request):
     prog = _load(name)
-    got = prog.run(numtorch)
+    ours, theirs = {}, {}
+    if getattr(prog, "VISION", False):  # it takes its vision library too: ours and torchvision
+        pytest.importorskip("PIL")
+        import numtorch.vision
+        from conftest import _import_torchvision
+        ours["vision"] = numtorch.vision
+        theirs["vision"] = _import_torchvision()
+    got = prog.run(numtorch, **ours)
     losses = got["losses"]
     assert losses and all(math.isfinite(v) for v in losses), losses
     if prog.FALLS:
         assert np.mean(losses[len(losses) // 2:]) < losses[0], losses
-    if _torch is None:
+    if _torch is None or theirs.get("vision", True) is None:
         return
-    want = prog.run(_torch, state=got["state0"])
+    want = prog.run(_torch, state=got["state0"], **theirs)
     np.testing.assert_allclose(losses, want["losses"], rtol=2e-4, atol=1e-5,
                                err_msg=f"{name}: losses differ from torch's")
     np.testing.assert_allclose(got.get("eval", []), want.get("eval", []), rtol=1e-4, atol=1e-6)
