@@ -348,7 +348,8 @@ def test_compiled_losses_equal_eager(name):
 @pytest.mark.skipif(not numtorch.cuda.is_available(), reason="no CUDA device and no simulator")
 def test_compiled_training_step_on_cuda_equals_eager():
     """The same capture on the CUDA backend (Numba's simulator in CI): device copies are replayed
-    by copying into the recorded arrays; losses and parameters equal eager's exactly."""
+    by copying into the recorded arrays, elementwise chains run fused; losses and parameters
+    equal eager's exactly."""
     def run(compiled):
         numtorch.manual_seed(0)
         m = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)).cuda()
@@ -364,6 +365,7 @@ def test_compiled_training_step_on_cuda_equals_eager():
 
     (l_eager, p_eager, _), (l_comp, p_comp, stats) = run(False), run(True)
     assert stats["replays"] == 2 and not stats["breaks"]
+    assert stats["fused"] >= 1  # (the first Linear's bias add and the ReLU: one @cuda.jit kernel)
     assert l_comp == l_eager
     for a, b in zip(p_eager, p_comp):
         np.testing.assert_array_equal(a, b)

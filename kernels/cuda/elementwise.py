@@ -234,9 +234,17 @@ def _compare(x, y):
     return (x != 0) != (y != 0)  # LOGICAL_XOR
 
 
+#: ``{name: device function}`` under the names ``_Op.pick`` returns (``add``, ``add_int``,
+#: ``pow_uint``, ``copy_to_bool``...): what numtorch.compile's generated kernels call, so a fused
+#: chain computes each element exactly as the separate kernels do (the CPU module's ``SCALARS``).
+SCALARS = {}
+
+
 def _device(body, name, code):
     """``body`` compiled as a device function of its own with ``OP = code``."""
-    return policy.cuda_kernel(body, device=True, name=f"ew_{name}_scalar", bind={"OP": code})
+    f = SCALARS[name] = policy.cuda_kernel(body, device=True, name=f"ew_{name}_scalar",
+                                           bind={"OP": code})
+    return f
 
 
 # --------------------------------------------------------------------------------------------
