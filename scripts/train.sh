@@ -21,4 +21,5 @@ if [ ! -e "$DATA/train-images-idx3-ubyte.gz" ] && [ -z "${FASHION_MNIST:-}" ] &&
         exit 1
     fi
 fi
+"$VENV/bin/python" -m numtorch.warmup --quick  # the first run compiles the kernels, once (~30 s)
 exec "$VENV/bin/python" examples/train_fashion_mnist.py "$@"

@@ -56,7 +56,8 @@ def torchvision():
 # Tests that start processes of their own (mpiexec ranks, notebook kernels, a whole training run)
 # share one pytest-xdist worker, one after the other: two of them at once on a 2-core machine
 # would only fight for the cores and race their timeouts. Everything else spreads over workers.
-_OWN_PROCESSES = ("test_distributed.py", "test_notebooks.py", "test_train_e2e.py")
+_OWN_PROCESSES = ("test_distributed.py", "test_notebooks.py", "test_train_e2e.py",
+                  "test_warmup.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (its hook adds them to
