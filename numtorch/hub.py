@@ -16,10 +16,9 @@ import hashlib
 import os
 import re
 import sys
-import tempfile
 import urllib.parse
 
-from .serialization import load as _load
+from .serialization import _write_atomically, load as _load
 
 # urllib.request (with http.client and email) is imported on the first download: `import
 # numtorch` stays light.
@@ -112,7 +111,6 @@ def download_url_to_file(url, dst, hash_prefix=None, progress=True):
     """
     import urllib.error
     dst = os.path.abspath(os.path.expanduser(os.fspath(dst)))
-    folder = os.path.dirname(dst)
     try:
         response = _open(url)
     except (urllib.error.URLError, OSError, ValueError) as e:
@@ -124,33 +122,30 @@ def download_url_to_file(url, dst, hash_prefix=None, progress=True):
     with response:
         length = response.headers.get("Content-Length") if response.headers else None
         total = int(length) if length and length.isdigit() else None
-        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(dst) + ".", suffix=".partial",
-                                   dir=folder)
         bar = _progress_bar(total, progress)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while True:
-                    try:
-                        chunk = response.read(_CHUNK)
-                    except OSError as e:
-                        raise urllib.error.URLError(
-                            f"download of {url!r} to {dst!r} broke off: {e}") from e
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    if digest is not None:
-                        digest.update(chunk)
-                    bar.update(len(chunk))
+
+        def write(out):  # (a raise here leaves no file behind and dst as it was)
+            while True:
+                try:
+                    chunk = response.read(_CHUNK)
+                except OSError as e:
+                    raise urllib.error.URLError(
+                        f"download of {url!r} to {dst!r} broke off: {e}") from e
+                if not chunk:
+                    break
+                out.write(chunk)
+                if digest is not None:
+                    digest.update(chunk)
+                bar.update(len(chunk))
             if digest is not None:
                 actual = digest.hexdigest()
                 if not actual.startswith(hash_prefix):
                     raise RuntimeError(f'invalid hash value (expected "{hash_prefix}", got '
                                        f'"{actual}") for {url!r}')
-            os.replace(tmp, dst)
+        try:
+            _write_atomically(dst, write)
         finally:
             bar.close()
-            if os.path.exists(tmp):
-                os.remove(tmp)
 
 
 def load_state_dict_from_url(url, model_dir=None, map_location=None, progress=True,
