@@ -4,9 +4,10 @@
   (never inside site-packages, where ``pip uninstall`` would leave it behind), safe when
   several processes compile at once (:class:`_KeyedEntries`);
 - fastmath without ``nnan``/``ninf`` so NaN and inf propagate as in PyTorch;
-- the ``workqueue`` threading layer unless the user chose one: GNU OpenMP hangs a child that
-  ``fork()``s after a parallel region ran, and DataLoader workers fork;
-- one size threshold below which kernels run serially (a ``prange`` region costs ~10 us);
+- the TBB threading layer (the ``tbb`` wheel's runtime, loaded here) unless the user chose one,
+  else ``workqueue``: never GNU OpenMP, which hangs a child that ``fork()``s after a parallel
+  region ran (DataLoader workers fork);
+- one size threshold below which kernels run serially (a ``prange`` region costs ~3 us);
 - float16 and bfloat16, which Numba does not compile for the CPU, as storage dtypes: a CPU
   kernel called with such arrays runs on float32 copies and its results are rounded back
   (:class:`_StorageDtypes`), as PyTorch computes half types on the CPU in float32.
@@ -26,7 +27,39 @@ _CACHE_DIR = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
     "numtorch", "numba")
 os.environ.setdefault("NUMBA_CACHE_DIR", _CACHE_DIR)
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+
+def _load_tbb():
+    """Load the TBB runtime of the ``tbb`` wheel (a dependency on x86_64 Linux) so that Numba's
+    TBB threading layer finds it: pip puts ``libtbb.so.12`` under ``<prefix>/lib``, where the
+    dynamic loader does not look, and Numba opens it by its soname, which a library already
+    loaded answers. True when it is loaded."""
+    import ctypes
+    import sys
+    path = os.path.join(sys.prefix, "lib", "libtbb.so.12")
+    if not os.path.exists(path):  # a user or system install: ask the wheel's file list
+        import importlib.metadata
+        try:
+            files = importlib.metadata.files("tbb") or ()
+        except importlib.metadata.PackageNotFoundError:
+            return False
+        path = next((str(f.locate()) for f in files if f.name == "libtbb.so.12"), None)
+        if path is None:
+            return False
+    try:
+        ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+    except OSError:
+        return False
+    return True
+
+
+# The threading layer of the parallel twins, unless the user chose one: TBB where its runtime
+# loads (a parallel region opens in ~3 us; thread- and fork-safe), else workqueue (fork-safe,
+# but ~80 us per parallel region here, and it aborts the process when two Python threads run
+# parallel kernels at once). Never GNU OpenMP: a child that fork()s after a parallel region
+# hangs, and DataLoader workers fork.
+_TBB = os.environ.get("NUMBA_THREADING_LAYER", "tbb") in ("tbb", "safe", "threadsafe",
+                                                          "default") and _load_tbb()
 
 import numba  # noqa: E402
 import numba.extending  # noqa: E402
@@ -34,7 +67,26 @@ import llvmlite.ir  # noqa: E402
 
 # numba may have been imported before us: its config is then already read, so set it directly.
 numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
-numba.config.THREADING_LAYER = os.environ["NUMBA_THREADING_LAYER"]
+
+
+def _tbb_layer_loads():
+    """Numba's own check of the TBB runtime and its TBB pool, without starting threads."""
+    if not _TBB:
+        return False
+    try:
+        from numba.np.ufunc import parallel as _parallel
+        _parallel._check_tbb_version_compatible()
+        from numba.np.ufunc import tbbpool  # noqa: F401
+    except (ImportError, OSError, AttributeError):
+        return False
+    return True
+
+
+#: The threading layer numtorch asked Numba for (``numba.threading_layer()`` once one ran). Not
+#: exported to the environment: each child process (MPI ranks, spawned workers) decides for
+#: itself, so one without TBB falls back instead of inheriting a layer it cannot load.
+THREADING_LAYER = numba.config.THREADING_LAYER = os.environ.get("NUMBA_THREADING_LAYER") or (
+    "tbb" if _tbb_layer_loads() else "workqueue")
 
 CACHE = True
 

@@ -48,3 +48,44 @@ def test_numba_cache_dir_is_outside_the_package():
     cache = pathlib.Path(numba.config.CACHE_DIR).resolve()
     assert ROOT not in cache.parents and "site-packages" not in cache.parts
     assert numba.config.THREADING_LAYER in ("workqueue", "omp", "tbb", "forksafe", "safe", "threadsafe", "default")
+
+
+_THREADS_AND_FORK = r"""
+import os, platform, threading
+import numba, numtorch as torch
+x = torch.arange(1 << 20, dtype=torch.float64)  # past the parallel threshold: parallel twins
+expect = float((x * 2).relu().sum())
+errors = []
+def work():
+    for _ in range(30):
+        if float((x * 2).relu().sum()) != expect:
+            errors.append("wrong sum")
+threads = [threading.Thread(target=work) for _ in range(3)]
+for t in threads: t.start()
+for t in threads: t.join()
+pid = os.fork()  # a DataLoader worker: the child runs parallel kernels too
+if pid == 0:
+    os._exit(0 if float((x * 2).relu().sum()) == expect else 3)
+_, status = os.waitpid(pid, 0)
+print(numba.threading_layer(), status, len(errors))
+"""
+
+
+def test_parallel_kernels_from_several_threads_and_after_fork():
+    """Three Python threads running parallel kernels at once, then a fork whose child runs them
+    too: Numba's workqueue layer aborts the process on the first (numtorch loads TBB, a
+    dependency on x86_64 Linux, and picks its thread-safe layer); GNU OpenMP hangs the child."""
+    import os
+    import platform
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    r = subprocess.run([sys.executable, "-c", _THREADS_AND_FORK], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    # (TBB may print that it could not join its threads before the fork: the threads that used
+    # it hold on to it; the child still runs, which is what is checked)
+    layer, status, errors = r.stdout.splitlines()[-1].split()
+    assert (status, errors) == ("0", "0")
+    if platform.system() == "Linux" and platform.machine() == "x86_64":
+        assert layer == "tbb"

@@ -10,8 +10,8 @@ seen by both; that is how several processes train one model (Hogwild). Under ``f
 arguments are inherited instead of pickled and shared memory stays shared as well. A tensor that
 is not in shared memory travels as a copy (PyTorch moves it into shared memory first).
 
-Start methods: ``fork`` is fast (no re-import); numtorch's Numba kernels use the fork-safe
-``workqueue`` threading layer. ``spawn`` starts fresh interpreters that import numtorch (about a
+Start methods: ``fork`` is fast (no re-import); numtorch's Numba kernels use a fork-safe
+threading layer (TBB, or ``workqueue`` without it). ``spawn`` starts fresh interpreters that import numtorch (about a
 second each).
 
 >>> import numtorch as torch

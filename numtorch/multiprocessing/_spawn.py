@@ -191,7 +191,7 @@ class ProcessContext:
 
 def _warn_if_fork_unsafe(start_method):
     """GNU OpenMP hangs a forked child once a parallel region ran (numtorch's default threading
-    layer, workqueue, is fork-safe; a user may have chosen another)."""
+    layers, TBB and workqueue, are fork-safe; a user may have chosen another)."""
     if start_method != "fork" or "numba" not in sys.modules:
         return
     import numba
@@ -201,7 +201,7 @@ def _warn_if_fork_unsafe(start_method):
         return
     if layer == "omp":
         warnings.warn("forking after Numba's OpenMP threading layer ran parallel kernels can "
-                      "hang the children; use NUMBA_THREADING_LAYER=workqueue (numtorch's "
+                      "hang the children; use NUMBA_THREADING_LAYER=tbb (numtorch's "
                       "default) or start_method='spawn'", RuntimeWarning, stacklevel=3)
 
 

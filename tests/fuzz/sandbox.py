@@ -1,7 +1,7 @@
 """Run test cases in a forked child so that a crash or a hang is a failed case, not a dead pytest.
 
-``Sandbox(table)`` forks a worker (``multiprocessing``'s ``fork`` context: numtorch runs Numba's
-fork-safe ``workqueue`` threading layer) that serves ``table[key](*args)`` one call at a time and
+``Sandbox(table)`` forks a worker (``multiprocessing``'s ``fork`` context: numtorch runs a
+fork-safe Numba threading layer: TBB, or ``workqueue``) that serves ``table[key](*args)`` one call at a time and
 sends back what it returned or raised. The worker lives across calls, so the kernels it compiles or
 loads from the cache are paid for once. When a call kills it (a signal, ``os._exit``) or outlives
 its timeout, the call's outcome says so, the worker is killed if needed, and the next call forks a

@@ -228,7 +228,7 @@ class _MultiProcessingIter(_BaseIter):
                     daemon=True)
                 with warnings.catch_warnings():
                     # Python >= 3.12 warns about fork() in a multi-threaded process; numtorch's
-                    # kernels use the fork-safe workqueue threading layer
+                    # kernels use a fork-safe threading layer (kernels/policy.py)
                     warnings.simplefilter("ignore", DeprecationWarning)
                     w.start()
                 # close our copies of the worker's ends now, before the next fork inherits them,
