@@ -425,6 +425,33 @@ def test_memory_plan_shares_buffers_and_changes_no_result(mode):
     assert s2["buffer_bytes"] == (0, 0)
 
 
+def test_memory_plan_writes_an_elementwise_output_over_an_input_that_dies_there():
+    """An elementwise kernel's output takes the storage of an input whose last read is that very
+    call, when both are laid out alike; an input also read through another view (``t * t.t()``)
+    keeps its own: results stay eager's, and the first program needs one buffer less."""
+    a = numtorch.randn(16, 16, dtype=numtorch.float64)
+
+    def chain(x):
+        t = x @ x
+        u = t.exp()       # t dies here: u can be written over t
+        return u @ x
+
+    def crossed(x):
+        t = x @ x
+        u = t * t.t()     # t read whole and transposed: never in place
+        return u @ x
+
+    for fn in (chain, crossed):
+        plain = numtorch.compile(fn, options={"fuse": False, "memory_plan": False})
+        planned = numtorch.compile(fn, options={"fuse": False})
+        for _ in range(3):
+            want = fn(a).numpy()
+            np.testing.assert_array_equal(plain(a).numpy(), want)
+            np.testing.assert_array_equal(planned(a).numpy(), want)
+        before, after = planned.stats["buffer_bytes"]
+        assert (before - after) == (16 * 16 * 8 if fn is chain else 0), (fn.__name__, before, after)
+
+
 class VAE(nn.Module):
     """pytorch/examples' VAE at a small size: randn_like in the forward, BCE + KL loss."""
 

@@ -114,7 +114,8 @@ def _predicate(x):
     return np.signbit(x)  # SIGNBIT: true for -0.0 and -nan too (not ``x < 0``)
 
 
-(ADD, SUB, MUL, DIV, FLOORDIV, REMAINDER, POW, MAXIMUM, MINIMUM, ATAN2, FMAX, FMIN) = range(12)
+(ADD, SUB, MUL, DIV, FLOORDIV, REMAINDER, POW, MAXIMUM, MINIMUM, ATAN2, FMAX, FMIN,
+ RELU_BACKWARD) = range(13)
 
 
 def _binary(x, y):
@@ -140,6 +141,8 @@ def _binary(x, y):
         return math.atan2(x, y)
     if OP == FMAX:
         return x if x > y or y != y else y
+    if OP == RELU_BACKWARD:  # x: the gradient, y: relu's output; 0 where y <= 0 (PyTorch's
+        return 0 if y <= 0 else x  # threshold_backward: a NaN output passes the gradient)
     return x if x < y or y != y else y  # FMIN
 
 
@@ -331,7 +334,8 @@ _export_unary(globals(), _predicate, dict(
     isnan=ISNAN, isinf=ISINF, isfinite=ISFINITE, logical_not=LOGICAL_NOT, signbit=SIGNBIT))
 _export_binary(globals(), _binary, dict(
     add=ADD, sub=SUB, mul=MUL, div=DIV, floor_divide=FLOORDIV, remainder=REMAINDER, pow=POW,
-    maximum=MAXIMUM, minimum=MINIMUM, atan2=ATAN2, fmax=FMAX, fmin=FMIN))
+    maximum=MAXIMUM, minimum=MINIMUM, atan2=ATAN2, fmax=FMAX, fmin=FMIN,
+    relu_backward=RELU_BACKWARD))
 _export_binary(globals(), _bitwise, dict(
     bitwise_and=BITAND, bitwise_or=BITOR, bitwise_xor=BITXOR))
 _export_binary(globals(), _compare, dict(

@@ -137,7 +137,8 @@ def _predicate(x):
     return math.copysign(np.float32(1.0), x) < 0
 
 
-(ADD, SUB, MUL, DIV, FLOORDIV, REMAINDER, POW, MAXIMUM, MINIMUM, ATAN2, FMAX, FMIN) = range(12)
+(ADD, SUB, MUL, DIV, FLOORDIV, REMAINDER, POW, MAXIMUM, MINIMUM, ATAN2, FMAX, FMIN,
+ RELU_BACKWARD) = range(13)
 
 
 def _binary(x, y):
@@ -163,6 +164,8 @@ def _binary(x, y):
         return math.atan2(x, y)
     if OP == FMAX:
         return x if x > y or y != y else y
+    if OP == RELU_BACKWARD:  # x: the gradient, y: relu's output; 0 where y <= 0 (PyTorch's
+        return 0 if y <= 0 else x  # threshold_backward: a NaN output passes the gradient)
     return x if x < y or y != y else y  # FMIN
 
 
@@ -408,7 +411,8 @@ _export(globals(), 1, _predicate, dict(
     isnan=ISNAN, isinf=ISINF, isfinite=ISFINITE, logical_not=LOGICAL_NOT, signbit=SIGNBIT))
 _export(globals(), 2, _binary, dict(
     add=ADD, sub=SUB, mul=MUL, div=DIV, floor_divide=FLOORDIV, remainder=REMAINDER, pow=POW,
-    maximum=MAXIMUM, minimum=MINIMUM, atan2=ATAN2, fmax=FMAX, fmin=FMIN),
+    maximum=MAXIMUM, minimum=MINIMUM, atan2=ATAN2, fmax=FMAX, fmin=FMIN,
+    relu_backward=RELU_BACKWARD),
     _binary_int, dict(floor_divide=IFLOORDIV, remainder=IREMAINDER, pow=IPOW), dict(pow=UPOW))
 _export(globals(), 2, _bitwise, dict(
     bitwise_and=BITAND, bitwise_or=BITOR, bitwise_xor=BITXOR))

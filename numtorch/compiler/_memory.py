@@ -5,7 +5,10 @@ naive replay holds all temporaries of a step at once: the backward's per-layer g
 forward's intermediates that the backward never reads. This pass gives arrays whose lifetimes
 do not overlap one storage: the steps of the forward program and then those of the backward are
 numbered, each allocated buffer lives from its first to its last step, and a buffer takes the
-storage of one of the same size that died before it began. Every view a step passes (reshaped,
+storage of one of the same size that died before it began, or, for the output of an unary or
+binary elementwise kernel, of an input that dies at that very call when the two are laid out
+alike (the kernel reads element i and then writes it: relu's backward writes over the incoming
+gradient). Every view a step passes (reshaped,
 transposed, offset) is rebuilt over the new storage with its own offset and strides.
 
 Never moved: the plan's own buffers (inputs, outputs, gradients), anything a host step, an
@@ -58,6 +61,33 @@ def _view_on(a, root, storage):
     return v
 
 
+def _whole(a, root):
+    """Whether the view ``a`` is all of ``root``, element for element (C-contiguous, same
+    dtype, start and size)."""
+    return (a.flags.c_contiguous and a.dtype == root.dtype and a.nbytes == root.nbytes
+            and _bounds(a)[0] == _bounds(root)[0])
+
+
+def _in_place(r, args, pool, f):
+    """An entry of ``pool`` whose storage the output ``r`` of the elementwise call ``args``
+    (step ``f``) can take although its holder is still read at step ``f``: the holder is an
+    input of that call, laid out exactly as the output (element i is read, then written, at
+    the same place), and step ``f`` is its last use. None when there is none."""
+    out = args[-1]
+    if not isinstance(out, np.ndarray) or not _whole(out, r):
+        return None
+    ins = [a for a in args[:-1] if isinstance(a, np.ndarray) and a.nbytes]
+    for k, (s, end, holder) in enumerate(pool):
+        if end != f:
+            continue
+        lo, hi = _bounds(holder)
+        reads = [a for a in ins if _bounds(a)[0] < hi and lo < _bounds(a)[1]]
+        # every read of the holder is all of it, in the output's layout (not x * x.T)
+        if reads and all(a.shape == out.shape and _whole(a, holder) for a in reads):
+            return k
+    return None
+
+
 def plan_memory(programs, pinned, allocated, forward_kept=False):
     """Reassign storage in ``programs`` (lists of replay steps: forward, then backward; changed in
     place). ``pinned``: arrays that keep their memory; ``allocated``: the buffers the capture
@@ -74,11 +104,15 @@ def plan_memory(programs, pinned, allocated, forward_kept=False):
             fixed.add(id(r))
     g = 0
     n_fwd = len(programs[0])
+    elementwise = {}  # step number -> the args of an elementwise kernel call (ins..., out)
     for steps in programs:
         for kind, a, b, c in steps:
             if kind in (CALL, CALL_KW):
                 arrays = _arrays_in((b, c or {}), [])
                 pin = False
+                if kind == CALL and getattr(a, "arity", None) in (1, 2) \
+                        and len(b) == a.arity + 1:
+                    elementwise[g] = b
             else:  # host steps, islands, device copies, constants: closures we cannot rewrite
                 arrays = _arrays_in((a, b, c), [])
                 pin = True
@@ -97,21 +131,23 @@ def plan_memory(programs, pinned, allocated, forward_kept=False):
                 fixed.add(id(r))
     movable = [r for r in roots.roots if id(r) in first and id(r) not in fixed]
     movable.sort(key=lambda r: first[id(r)])
-    free = {}       # nbytes -> [(storage, last use of whoever holds it)]
+    free = {}       # nbytes -> [(storage, last use of whoever holds it, that holder)]
     storage = {}    # id(root) -> the array whose memory it gets
     for r in movable:
         pool = free.get(r.nbytes, [])
         f, l = first[id(r)], last[id(r)]
-        pick = next((k for k, (s, end) in enumerate(pool) if end < f), None)
+        pick = next((k for k, (s, end, _) in enumerate(pool) if end < f), None)
+        if pick is None and f in elementwise:
+            pick = _in_place(r, elementwise[f], pool, f)
         if pick is not None:
-            s, _ = pool.pop(pick)
+            s, _, _ = pool.pop(pick)
             storage[id(r)] = s
         else:
             s = r
-        pool.append((s, l))
+        pool.append((s, l, r))
         free[r.nbytes] = pool
     before = sum(r.nbytes for r in movable)
-    after = sum(s.nbytes for s, _ in (x for pool in free.values() for x in pool))
+    after = sum(s.nbytes for s, _, _ in (x for pool in free.values() for x in pool))
     if not storage:
         return before, before
     by_id = {id(r): r for r in movable}

@@ -70,7 +70,11 @@ def _binary(name, a, b, compute=None, out_dtype=None):
     if compute._storage:  # float16, bfloat16: compute in float32, store back
         r = _binary(name, a, b, D.float32, D.float32 if out_dtype is None else out_dtype)
         return _core.cast(r, compute) if out_dtype is None else r
-    dev, ad, bd = _operands(a, b, compute)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is compute \
+            and b.dtype is compute and a.device is b.device:  # the common case, inline
+        dev, ad, bd = a.device, a._data, b._data
+    else:
+        dev, ad, bd = _operands(a, b, compute)
     sa, sb = ad.shape, bd.shape
     shape = sa if sa == sb else broadcast_shapes(sa, sb)
     out = empty(shape, out_dtype or compute, dev)
@@ -327,7 +331,23 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         out, = ctx.saved_tensors
-        return where(out > 0, g, 0.0)  # 0 at x = 0, as PyTorch; two passes, differentiable
+        return ReluBackward.apply(g, out)
+
+
+class ReluBackward(Function):
+    """relu's gradient in one pass (the ``relu_backward`` kernel): g where relu's output y > 0 or
+    is NaN, else 0 (PyTorch's ``threshold_backward``: 0 at x = 0). Linear in g, so its own
+    gradient is the same map of the incoming one; y gets none (the step is flat a.e.)."""
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(y)
+        return _binary("relu_backward", g, y)
+
+    @staticmethod
+    def backward(ctx, gg):
+        y, = ctx.saved_tensors
+        return ReluBackward.apply(gg, y), None
 
 
 class _UnaryMath(Function):

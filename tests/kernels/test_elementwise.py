@@ -49,6 +49,14 @@ def _relu(x):
     return np.maximum(x, x.dtype.type(0))  # NaN propagates
 
 
+def _relu_backward(g, y):
+    """relu's gradient: 0 where the output y <= 0, g elsewhere (a NaN y passes g). Floats only
+    (autograd never sends integers)."""
+    if g.dtype.kind != "f":
+        raise TypeError("relu_backward takes floats")
+    return np.where(y <= 0, g.dtype.type(0), g)
+
+
 def _erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
 
@@ -85,7 +93,7 @@ def _floor_divide(x, y):
 
 #: Kernels whose NumPy reference has another name, or none.
 REFERENCES = {
-    "neg": np.negative, "relu": _relu, "rsqrt": lambda x: 1.0 / np.sqrt(x),
+    "neg": np.negative, "relu": _relu, "relu_backward": _relu_backward, "rsqrt": lambda x: 1.0 / np.sqrt(x),
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)), "erf": _erf,
     "reciprocal": lambda x: 1.0 / x,  # (np.reciprocal of an integer stays integer)
     "round": np.round,  # half to even, integers unchanged
