@@ -245,13 +245,18 @@ def _plan(outer, n, inner, size):
     return True, -(-n // chunk), chunk, ib
 
 
+_ACC = {}
+
+
 def _acc_dtype(dt):
-    dt = np.dtype(dt)
-    if dt.kind == "f" or dt in policy.STORAGE_DTYPES:
-        return np.float64
-    if dt.kind == "c":
-        return np.complex128
-    return np.int64
+    """The accumulator dtype of a fold whose result has dtype ``dt`` (remembered per dtype)."""
+    acc = _ACC.get(dt)
+    if acc is None:
+        d = np.dtype(dt)
+        acc = np.float64 if d.kind == "f" or d in policy.STORAGE_DTYPES else \
+            np.complex128 if d.kind == "c" else np.int64
+        _ACC[dt] = acc
+    return acc
 
 
 def _run_fold(op, x, out, ident, acc, center=_NO_CENTER, div=1.0):
@@ -270,7 +275,8 @@ def sum(x, out):  # noqa: A001
     if x.shape[1] == 0:
         out[...] = 0
         return
-    _run_fold(SUM, x, out, _ident(0, _acc_dtype(out.dtype)), _acc_dtype(out.dtype))
+    acc = _acc_dtype(out.dtype)
+    _run_fold(SUM, x, out, _ident(0, acc), acc)
 
 
 def prod(x, out):
@@ -278,7 +284,8 @@ def prod(x, out):
     if x.shape[1] == 0:
         out[...] = 1
         return
-    _run_fold(PROD, x, out, _ident(1, _acc_dtype(out.dtype)), _acc_dtype(out.dtype))
+    acc = _acc_dtype(out.dtype)
+    _run_fold(PROD, x, out, _ident(1, acc), acc)
 
 
 def mean(x, out):

@@ -22,6 +22,9 @@ def _canon(x, dims):
     """(array of shape (outer, n, inner), kept shape) for reducing ``dims`` of ``x``."""
     shp = x._data.shape
     nd = len(shp)
+    if len(dims) == nd and nd:  # every dim (x.sum(), a loss's mean): one row
+        arr = x._data if x._data.flags.c_contiguous else _contig(x)
+        return arr.reshape(1, arr.size, 1), ()
     kept = tuple(s for i, s in enumerate(shp) if i not in dims)
     if not dims:
         return x._data.reshape(_prod(shp), 1, 1) if x._data.flags.c_contiguous else \
@@ -42,6 +45,8 @@ def _contig(x):
 
 
 def _out_shape(shape, dims, keepdim):
+    if len(dims) == len(shape) and not keepdim:
+        return ()
     if keepdim:
         return tuple(1 if i in dims else s for i, s in enumerate(shape))
     return tuple(s for i, s in enumerate(shape) if i not in dims)
@@ -49,9 +54,10 @@ def _out_shape(shape, dims, keepdim):
 
 def _reduce(kernel_name, x, dims, keepdim, out_dtype, *extra):
     arr, _ = _canon(x, dims)
-    out = empty((arr.shape[0], arr.shape[2]), out_dtype, x.device)
-    getattr(kernels(x.device).reduce, kernel_name)(arr, *extra, out._data)
-    return out._view_of(out._data.reshape(_out_shape(x._data.shape, dims, keepdim)))
+    out = empty(_out_shape(x._data.shape, dims, keepdim), out_dtype, x.device)
+    getattr(kernels(x.device).reduce, kernel_name)(
+        arr, *extra, out._data.reshape(arr.shape[0], arr.shape[2]))
+    return out
 
 
 def _dims(x, dim):
