@@ -11,7 +11,9 @@ How a call runs (the launcher picks, the kernels stay simple loops):
 2. contiguous inputs that broadcast: the dims collapse to at most three, each input becomes a
    3-D C-contiguous view with ones where it is broadcast, and a row loop keeps unit stride
    (a bias add runs at full bandwidth without expanding the bias);
-3. anything else (transposed views, a strided ``out``): a generic N-d loop.
+3. anything else (transposed views, a strided ``out``) of at most three dims: the same row
+   loop over the arrays' own strides, padded to 3-D with leading ones;
+4. beyond three dims: a generic N-d loop.
 
 Each op is an integer code; the scalar bodies switch on the global ``OP``, and every op gets its
 own compiled copy of its body with ``OP`` bound to its code, so Numba prunes the other branches
@@ -196,13 +198,28 @@ def _unary_kernels(name, body, code):
         for i in prange(out.shape[0]):
             out[i] = apply(x[i])
 
+    def rows(x, out):  # up to 3 dims, any strides (x broadcasts where its size is 1)
+        L, M, N = out.shape
+        for r in prange(L * M):
+            l = r // M
+            m = r - l * M
+            lx = l if x.shape[0] > 1 else 0
+            mx = m if x.shape[1] > 1 else 0
+            if x.shape[2] == N:
+                for k in range(N):
+                    out[l, m, k] = apply(x[lx, mx, k])
+            else:
+                v = apply(x[lx, mx, 0])
+                for k in range(N):
+                    out[l, m, k] = v
+
     def nd(x, out):
         for idx in np.ndindex(out.shape):
             out[idx] = apply(x[idx])
 
     bind = {"apply": _apply(name, body, code)}
     SCALARS[name] = bind["apply"]
-    return (policy.Twin(flat, name + "_flat", bind),
+    return (policy.Twin(flat, name + "_flat", bind), policy.Twin(rows, name + "_rows", bind),
             policy.kernel(nd, name=name + "_nd", bind=bind))
 
 
@@ -261,13 +278,21 @@ def _flat(a):
     return a if a.ndim == 1 else a.reshape(-1)
 
 
+def _pad3(a):
+    """``a`` (at most 3 dims) as a 3-D view with leading axes of size 1 (broadcasting's
+    alignment), whatever its strides."""
+    return a if a.ndim == 3 else a[(None,) * (3 - a.ndim)]
+
+
 def _run_unary(kernels, x, out):
-    flat, nd = kernels
+    flat, rows, nd = kernels
     n = out.size
     if n == 0:
         return
     if x.flags.c_contiguous and out.flags.c_contiguous and x.size == n:
         (flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial)(_flat(x), _flat(out))
+    elif out.ndim <= 3:  # transposed or sliced operands (a .contiguous() copy): strided rows
+        rows(_pad3(x), _pad3(out))
     else:
         nd(np.broadcast_to(x, out.shape), out)
 
@@ -292,6 +317,9 @@ def _run_binary(kernels, a, b, out):
         if len(dims) <= 3:
             rows(a.reshape(pad3(da)), b.reshape(pad3(db)), out.reshape(pad3(dims)))
             return
+    if out.ndim <= 3:  # transposed or sliced operands (accumulating a transposed gradient)
+        rows(_pad3(a), _pad3(b), _pad3(out))
+        return
     nd(np.broadcast_to(a, out.shape), np.broadcast_to(b, out.shape), out)
 
 
