@@ -370,3 +370,23 @@ def test_bfloat16_is_a_storage_dtype_like_float16(tmp_path):
         torch.save({"x": tx.exp()}, tmp_path / "pt.pt")
         np.testing.assert_array_equal(nt.load(tmp_path / "pt.pt")["x"].float().numpy(),
                                       x.exp().float().numpy())
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (3, 4, 6)])
+def test_binary_op_of_two_transposed_operands_keeps_their_layout(shape):
+    """a.mT + b.mT (the gradients of a transposed weight, summed by autograd) comes out in the
+    operands' layout, as PyTorch's does, through the flat kernel: same values and strides as
+    torch; a C-contiguous operand on either side gives a C-contiguous result."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(shape[::-1]), rng.standard_normal(shape[::-1])
+    for op in (lambda x, y: x + y, lambda x, y: x * y, lambda x, y: x - y):
+        ours = op(nt.from_numpy(a).permute(*reversed(range(len(shape)))),
+                  nt.from_numpy(b).permute(*reversed(range(len(shape)))))
+        theirs = op(torch.from_numpy(a).permute(*reversed(range(len(shape)))),
+                    torch.from_numpy(b).permute(*reversed(range(len(shape)))))
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        assert ours.stride() == theirs.stride()
+    mixed = nt.from_numpy(a).permute(*reversed(range(len(shape)))) + nt.from_numpy(a.T.copy())
+    assert mixed.is_contiguous()
+    np.testing.assert_array_equal(mixed.numpy(), a.T + a.T)

@@ -8,6 +8,7 @@ from ..autograd.function import Function
 from .._registry import op
 from . import _core
 from ._core import kernels, empty, broadcast_shapes, scalar_array
+from .._device import CPU as _CPU
 
 # --------------------------------------------------------------------------------------------
 # Launchers: promotion, broadcasting, allocation, then one kernel call.
@@ -76,6 +77,13 @@ def _binary(name, a, b, compute=None, out_dtype=None):
     else:
         dev, ad, bd = _operands(a, b, compute)
     sa, sb = ad.shape, bd.shape
+    if sa == sb and dev is _CPU and ad.strides == bd.strides and ad.ndim > 1 \
+            and ad.flags.f_contiguous and not ad.flags.c_contiguous:
+        # two transposed operands laid out alike (the gradients of a transposed weight that
+        # autograd sums up): the result in their layout, as PyTorch's, through the flat kernel
+        out = empty(sa[::-1], out_dtype or compute, dev)
+        getattr(kernels(dev).elementwise, name)(ad.T, bd.T, out._data)
+        return out._view_of(out._data.T)
     shape = sa if sa == sb else broadcast_shapes(sa, sb)
     out = empty(shape, out_dtype or compute, dev)
     getattr(kernels(dev).elementwise, name)(ad, bd, out._data)
