@@ -11,9 +11,10 @@ How a call runs (the launcher picks, the kernels stay simple loops):
 2. contiguous inputs that broadcast: the dims collapse to at most three, each input becomes a
    3-D C-contiguous view with ones where it is broadcast, and a row loop keeps unit stride
    (a bias add runs at full bandwidth without expanding the bias);
-3. anything else (transposed views, a strided ``out``) of at most three dims: the same row
-   loop over the arrays' own strides, padded to 3-D with leading ones;
-4. beyond three dims: a generic N-d loop.
+3. anything else (transposed views, a strided ``out``): the same row loop over the arrays' own
+   strides, padded to 3-D with leading ones; beyond three dims, adjacent dims that every array
+   steps through as one are merged and the leading dims split into 3-D blocks;
+4. more than ``_MAX_BLOCKS`` such blocks: a generic N-d loop.
 
 Each op is an integer code; the scalar bodies switch on the global ``OP``, and every op gets its
 own compiled copy of its body with ``OP`` bound to its code, so Numba prunes the other branches
@@ -284,6 +285,38 @@ def _pad3(a):
     return a if a.ndim == 3 else a[(None,) * (3 - a.ndim)]
 
 
+#: Most 3-D blocks a call beyond three dims is split into (one row-loop call each); more runs
+#: the generic N-d loop.
+_MAX_BLOCKS = 256
+
+
+def _blocks(out, *ins):
+    """The arrays of a call beyond three dims as 3-D pieces for the row loop: ``ins`` broadcast
+    to ``out``'s shape, adjacent dims merged wherever every array steps through them as one
+    (a permuted (B, H, T, D) attention head merges to nothing, a sliced batch often does), then
+    the leading dims split into blocks. A list of (ins..., out) tuples, or None when there would
+    be more than ``_MAX_BLOCKS``."""
+    arrays = [np.broadcast_to(a, out.shape) for a in ins] + [out]
+    shape, strides = [out.shape[-1]], [[a.strides[-1]] for a in arrays]
+    for d in range(out.ndim - 2, -1, -1):
+        n = out.shape[d]
+        if n == 1:
+            continue
+        if all(a.strides[d] == st[0] * shape[0] for a, st in zip(arrays, strides)):
+            shape[0] *= n  # merge into the dim inside it
+        else:
+            shape.insert(0, n)
+            for a, st in zip(arrays, strides):
+                st.insert(0, a.strides[d])
+    views = [np.lib.stride_tricks.as_strided(a, shape, st) for a, st in zip(arrays, strides)]
+    lead = shape[:-3]
+    if len(shape) <= 3:
+        return [tuple(_pad3(v) for v in views)]
+    if math.prod(lead) > _MAX_BLOCKS:
+        return None
+    return [tuple(v[i] for v in views) for i in np.ndindex(*lead)]
+
+
 def _run_unary(kernels, x, out):
     flat, rows, nd = kernels
     n = out.size
@@ -294,7 +327,12 @@ def _run_unary(kernels, x, out):
     elif out.ndim <= 3:  # transposed or sliced operands (a .contiguous() copy): strided rows
         rows(_pad3(x), _pad3(out))
     else:
-        nd(np.broadcast_to(x, out.shape), out)
+        blocks = _blocks(out, x)
+        if blocks is None:
+            nd(np.broadcast_to(x, out.shape), out)
+        else:
+            for xb, ob in blocks:
+                rows(xb, ob)
 
 
 def _run_binary(kernels, a, b, out):
@@ -320,7 +358,12 @@ def _run_binary(kernels, a, b, out):
     if out.ndim <= 3:  # transposed or sliced operands (accumulating a transposed gradient)
         rows(_pad3(a), _pad3(b), _pad3(out))
         return
-    nd(np.broadcast_to(a, out.shape), np.broadcast_to(b, out.shape), out)
+    blocks = _blocks(out, a, b)
+    if blocks is None:
+        nd(np.broadcast_to(a, out.shape), np.broadcast_to(b, out.shape), out)
+        return
+    for ab, bb, ob in blocks:
+        rows(ab, bb, ob)
 
 
 class _Launcher(functools.partial):

@@ -449,6 +449,9 @@ LAYOUTS = {
                                _r((3, 1, 2, 1, 3, 1), r), (3, 2, 2, 2, 3, 1), None),
     "8-d that merges": lambda r: (_r((2, 1, 2, 3, 1, 2, 2, 2), r), _r((2, 2, 2), r),
                                   (2, 1, 2, 3, 1, 2, 2, 2), None),
+    # (the CPU splits a strided call beyond 3-D into 3-D blocks, up to 256 of them: past that)
+    "permuted 4-d, many blocks": lambda r: ((_r((300, 3, 2, 2), r), lambda t: t.transpose(0, 2, 3, 1)),
+                                            _r((2, 1, 3), r), (300, 2, 2, 3), None),
 }
 
 
