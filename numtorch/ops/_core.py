@@ -150,6 +150,24 @@ def shape_str(shape, sep=None):
     return sep.join(map(str, shape))
 
 
+def reshapes_in_place(arr, shape):
+    """Whether NumPy array ``arr`` takes ``shape`` as a view (no copy). ``reshape(copy=False)``
+    (NumPy >= 2.1) decides from the strides; setting ``.shape`` on a view, the older way, makes
+    the whole copy before it refuses (1.3 ms for 6 MB)."""
+    try:
+        np.reshape(arr, shape, copy=False)
+        return True
+    except ValueError:
+        return False
+    except TypeError:  # NumPy < 2.1: no copy argument
+        v = arr.view()
+        try:
+            v.shape = shape
+            return True
+        except AttributeError:
+            return False
+
+
 def carray(t, dtype=None):
     """What a kernel reads: the C-contiguous array of ``t`` on its device (a copy only when ``t``
     is not contiguous), cast to ``dtype`` (a numtorch dtype) when given."""

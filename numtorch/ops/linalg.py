@@ -45,12 +45,7 @@ def _reshapable(arr):
         return arr.flags.f_contiguous
     if not isinstance(arr, np.ndarray):  # a device array: its own stride arithmetic
         return kernels(_device("cuda")).memory.try_reshape(arr, (-1,) + arr.shape[-2:]) is not None
-    try:
-        v = arr.view()
-        v.shape = (-1,) + arr.shape[-2:]
-        return True
-    except AttributeError:
-        return False
+    return _core.reshapes_in_place(arr, (-1,) + arr.shape[-2:])
 
 
 class MatMul(Function):

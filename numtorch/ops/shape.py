@@ -2,6 +2,8 @@
 joins and copies run the copy kernel. Each backward is a Tensor op (double backward works)."""
 import builtins
 
+import numpy as np
+
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function
@@ -22,6 +24,8 @@ def view_index(arr, key):
 
 
 def _infer_shape(shape, numel):
+    if -1 not in shape and _core.prod(shape) == numel and min(shape, default=0) >= 0:
+        return tuple(shape)  # nothing to infer (the common case)
     shape = list(shape)
     neg = [i for i, s in enumerate(shape) if s == -1]
     if len(neg) > 1:
@@ -99,12 +103,14 @@ def view_as_dtype(input, dtype):
 def _viewable(arr, shape):
     if arr.flags.c_contiguous:
         return True
-    try:
-        v = arr.view()
-        v.shape = shape  # numpy raises when a copy would be needed
-        return True
-    except AttributeError:
-        return False
+    if not isinstance(arr, np.ndarray):  # a device array: as before
+        try:
+            v = arr.view()
+            v.shape = shape
+            return True
+        except AttributeError:
+            return False
+    return _core.reshapes_in_place(arr, shape)
 
 
 @op()
