@@ -77,8 +77,8 @@ def _binary(name, a, b, compute=None, out_dtype=None):
     else:
         dev, ad, bd = _operands(a, b, compute)
     sa, sb = ad.shape, bd.shape
-    if sa == sb and dev is _CPU and ad.strides == bd.strides and ad.ndim > 1 \
-            and ad.flags.f_contiguous and not ad.flags.c_contiguous:
+    if ad.ndim > 1 and ad.strides[-1] != ad.itemsize and sa == sb and dev is _CPU \
+            and ad.strides == bd.strides and ad.flags.f_contiguous:
         # two transposed operands laid out alike (the gradients of a transposed weight that
         # autograd sums up): the result in their layout, as PyTorch's, through the flat kernel
         out = empty(sa[::-1], out_dtype or compute, dev)
