@@ -17,6 +17,7 @@ import functools
 import hashlib
 import os
 import pickle
+import threading
 import types
 
 import ml_dtypes
@@ -304,6 +305,29 @@ def parallel_kernel(fn=None, *, name=None, bind=None):
         _renamed(fn, (name or fn.__name__) + "_parallel", bind)))
 
 
+class _OneRegionAtATime:
+    """A parallel twin under Numba's workqueue layer, which aborts the whole process when two
+    threads open parallel regions at once: the thread that finds a region open runs the serial
+    twin instead (same results, no wait). TBB, numtorch's default layer, needs no such guard."""
+
+    __slots__ = ("parallel", "serial")
+    _region = threading.Lock()
+
+    def __init__(self, parallel, serial):
+        self.parallel, self.serial = parallel, serial
+
+    def __call__(self, *args):
+        if self._region.acquire(blocking=False):
+            try:
+                return self.parallel(*args)
+            finally:
+                self._region.release()
+        return self.serial(*args)
+
+    def __getattr__(self, name):  # the dispatcher's own attributes (py_func, signatures, ...)
+        return getattr(self.parallel, name)
+
+
 class Twin:
     """A kernel compiled twice, serial and parallel; calling it picks by work size.
 
@@ -317,6 +341,8 @@ class Twin:
         name = name or fn.__name__
         self.serial = kernel(fn, name=name, bind=bind)
         self.parallel = parallel_kernel(fn, name=name, bind=bind)
+        if THREADING_LAYER == "workqueue":
+            self.parallel = _OneRegionAtATime(self.parallel, self.serial)
         self.__name__ = name
 
     def __call__(self, *args, work=None):

@@ -2,6 +2,8 @@
 import ast
 import pathlib
 
+import pytest
+
 import numtorch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -71,21 +73,28 @@ print(numba.threading_layer(), status, len(errors))
 """
 
 
-def test_parallel_kernels_from_several_threads_and_after_fork():
+@pytest.mark.parametrize("layer", [None, "workqueue"])
+def test_parallel_kernels_from_several_threads_and_after_fork(layer):
     """Three Python threads running parallel kernels at once, then a fork whose child runs them
-    too: Numba's workqueue layer aborts the process on the first (numtorch loads TBB, a
-    dependency on x86_64 Linux, and picks its thread-safe layer); GNU OpenMP hangs the child."""
+    too. numtorch's default layer is TBB (a dependency on x86_64 Linux), which is thread- and
+    fork-safe; Numba's workqueue layer, the fallback, aborts the process when two threads open
+    parallel regions at once, so there a thread that finds one open runs the serial twin
+    (policy._OneRegionAtATime). GNU OpenMP would hang the child."""
     import os
     import platform
     import subprocess
     import sys
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    if layer:
+        env["NUMBA_THREADING_LAYER"] = layer
     r = subprocess.run([sys.executable, "-c", _THREADS_AND_FORK], env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     # (TBB may print that it could not join its threads before the fork: the threads that used
     # it hold on to it; the child still runs, which is what is checked)
-    layer, status, errors = r.stdout.splitlines()[-1].split()
+    used, status, errors = r.stdout.splitlines()[-1].split()
     assert (status, errors) == ("0", "0")
-    if platform.system() == "Linux" and platform.machine() == "x86_64":
-        assert layer == "tbb"
+    if layer:
+        assert used == layer
+    elif platform.system() == "Linux" and platform.machine() == "x86_64":
+        assert used == "tbb"
