@@ -23,11 +23,18 @@ import types
 import ml_dtypes
 import numpy as np
 
-# Both variables are read by numba.config on import: set them before importing numba.
+# numba.config reads the cache folder on import: set it before importing numba.
 _CACHE_DIR = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
     "numtorch", "numba")
 os.environ.setdefault("NUMBA_CACHE_DIR", _CACHE_DIR)
+
+import numba  # noqa: E402
+import numba.extending  # noqa: E402
+import llvmlite.ir  # noqa: E402
+
+# numba may have been imported before us: its config is then already read, so set it directly.
+numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 
 
 def _load_tbb():
@@ -54,25 +61,10 @@ def _load_tbb():
     return True
 
 
-# The threading layer of the parallel twins, unless the user chose one: TBB where its runtime
-# loads (a parallel region opens in ~3 us; thread- and fork-safe), else workqueue (fork-safe,
-# but ~80 us per parallel region here, and it aborts the process when two Python threads run
-# parallel kernels at once). Never GNU OpenMP: a child that fork()s after a parallel region
-# hangs, and DataLoader workers fork.
-_TBB = os.environ.get("NUMBA_THREADING_LAYER", "tbb") in ("tbb", "safe", "threadsafe",
-                                                          "default") and _load_tbb()
-
-import numba  # noqa: E402
-import numba.extending  # noqa: E402
-import llvmlite.ir  # noqa: E402
-
-# numba may have been imported before us: its config is then already read, so set it directly.
-numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
-
-
 def _tbb_layer_loads():
-    """Numba's own check of the TBB runtime and its TBB pool, without starting threads."""
-    if not _TBB:
+    """TBB's runtime loaded and passing Numba's own checks (its version, its TBB pool), without
+    starting threads."""
+    if not _load_tbb():
         return False
     try:
         from numba.np.ufunc import parallel as _parallel
@@ -83,11 +75,20 @@ def _tbb_layer_loads():
     return True
 
 
-#: The threading layer numtorch asked Numba for (``numba.threading_layer()`` once one ran). Not
-#: exported to the environment: each child process (MPI ranks, spawned workers) decides for
-#: itself, so one without TBB falls back instead of inheriting a layer it cannot load.
-THREADING_LAYER = numba.config.THREADING_LAYER = os.environ.get("NUMBA_THREADING_LAYER") or (
-    "tbb" if _tbb_layer_loads() else "workqueue")
+#: The threading layer of the parallel twins (``numba.threading_layer()`` once one ran): the
+#: user's ``NUMBA_THREADING_LAYER``, else TBB where it loads (a parallel region opens in ~3 us;
+#: thread- and fork-safe), else workqueue (fork-safe, but ~80 us per parallel region here, and
+#: it aborts the process when two threads open parallel regions at once: see
+#: _OneRegionAtATime). Never GNU OpenMP: a child that fork()s after a parallel region hangs, and
+#: DataLoader workers fork. Not exported to the environment: each child process (MPI ranks,
+#: spawned workers) decides for itself, so one without TBB falls back instead of inheriting a
+#: layer it cannot load.
+THREADING_LAYER = os.environ.get("NUMBA_THREADING_LAYER")
+if not THREADING_LAYER:
+    THREADING_LAYER = "tbb" if _tbb_layer_loads() else "workqueue"
+elif THREADING_LAYER in ("tbb", "safe", "threadsafe", "default"):
+    _load_tbb()  # the user's choice may take TBB: make its runtime findable all the same
+numba.config.THREADING_LAYER = THREADING_LAYER
 
 CACHE = True
 
