@@ -1,20 +1,34 @@
 """Fused scaled-dot-product attention on the CPU: ``softmax(q @ k^T * scale) @ v`` with an online
 softmax over blocks of keys, so no (L, S) matrix is ever stored, and a causal mask that skips the
-keys after each query instead of materialising them.
+key blocks after each query block instead of materialising them.
 
 Layouts (the caller checks them): ``q`` (B, L, E), ``k`` (B, S, E), ``v`` (B, S, Ev), ``out`` and
 ``gout`` (B, L, Ev), gradients shaped like their inputs; all C-contiguous and of one float dtype
 (float32 or float64); ``lse`` and ``delta`` (B, L) float64. ``causal``: query i sees keys
 0..i (PyTorch's top-left aligned mask). A query that sees no key (S == 0) gets zeros and
-``lse = -inf``. Scores and the value sums accumulate in the arrays' dtype (as a GEMM would);
-the softmax's running max, sum and log-sum-exp in float64. Each kernel writes its
-caller-allocated outputs (the last arguments) and returns None.
+``lse = -inf``. Each function writes its caller-allocated outputs (the last arguments) and returns
+None.
 
-Forward: one task per (batch, block of ``BLOCK`` queries), in parallel; for each block of keys
-(kept hot in cache across the block's queries) a query's scores are formed, its running max
-raised and its sum and output row rescaled. Backward recomputes the probabilities from ``lse``
-in two passes that need no atomics: ``dq`` (with ``delta = rowsum(gout * out)``) per block of
-queries, then ``dk`` and ``dv`` per block of keys.
+How it runs (FlashAttention's blocking, with BLAS doing the products): the queries go in blocks
+of ``QBLOCKS`` rows, the keys in blocks of ``KBLOCK``, a group of heads (batch entries) at a time,
+sized so that one block of scores for the whole group holds ``SCRATCH`` elements. For each
+(query block, key block) the products are GEMMs through ``np.matmul`` over the group (NumPy's
+BLAS, batched: a hand-written Numba product of these shapes ran at ~10 GFLOP/s, BLAS at 60-110),
+and the softmax between them is a Numba kernel over that block of scores, in place:
+
+- forward: ``s = q_i k_j^T``; :func:`_softmax_block` turns the scores into probabilities against
+  the running row max, rescales the output rows gathered so far, and at the row's last key block
+  divides both by the final sum (so no pass over the output follows) and writes ``lse``;
+  ``out_i (+)= p v_j``.
+- backward, one pass (no probabilities stored: they are recomputed from ``lse``):
+  ``s = q_i k_j^T``, ``dp = gout_i v_j^T``; :func:`_grad_block` makes them ``p`` and
+  ``ds = p (dp - delta) scale`` with ``delta = rowsum(gout * out)``; ``dv_j += p^T gout_i``,
+  ``dk_j += ds^T q_i``, ``dq_i (+)= ds k_j``.
+
+Scores and products accumulate in the arrays' dtype (as GEMMs do); the softmax's running max,
+sum and log-sum-exp in float64. Inside the causal diagonal block the masked probabilities are
+zeros that the GEMM still multiplies, so a NaN or inf in a value row beyond a query's edge but in
+its block reaches that query's output (as in PyTorch's blocked CPU kernel and its math path).
 """
 import math
 
@@ -24,202 +38,216 @@ from numba import prange
 from .. import policy
 from ._vmath import exp as _exp
 
-#: Queries per forward/dq task and keys per block (and per dk/dv task).
-BLOCK = 64
+#: Query rows per block, by the number of keys (at least that many keys: that many rows): a
+#: larger block makes larger, faster GEMMs (OpenBLAS on 2 cores: 76 GFLOP/s for a 64 x 512 x 64
+#: block of scores, 120 for 256 x 512 x 64) but computes more masked scores on the causal
+#: diagonal and keeps a larger block of scores out of cache.
+QBLOCKS = ((1024, 256), (512, 128), (0, 64))
+#: Keys per block: up to this many keys one pass of softmax serves, with no rescaling.
+KBLOCK = 512
+#: Elements of one block of scores for a group of heads (the forward keeps one such block, the
+#: backward two, plus a product buffer of at most this size): 256 KiB in float32, so that a
+#: block the GEMM writes is still in cache when the softmax kernel reads it.
+SCRATCH = 1 << 16
 _NEG_INF = -np.inf
 
 
-@policy.scalar
-def _transpose_block(x, b, j0, n, xt):
-    """xt[:, :n] = x[b, j0:j0 + n, :].T: a block of keys or values with the key index
-    innermost, so that a query's scores against the block are unit-stride AXPYs (SIMD)."""
-    for jj in range(0, n):
-        for e in range(0, x.shape[2]):
-            xt[e, jj] = x[b, j0 + jj, e]
+def _softmax_block(s, scale, i0, j0, causal, first, last, m, den, acc, lse):
+    """One key block of the online softmax for queries i0.. (block rows) against keys j0..
+
+    s (G, nq, nk): raw scores ``q k^T``, overwritten with ``exp(s * scale - m_new)`` (0 past the
+    causal edge); m, den (G, nq) float64: the rows' running max and sum, updated (not read when
+    ``first``); acc (G, nq, Ev): the output rows gathered over earlier key blocks, rescaled to the
+    new max (not touched when ``first``). ``last``: the rows' final key block: the
+    probabilities and acc are divided by the final sum, lse (G, nq) written.
+    """
+    G, nq, nk = s.shape
+    ev = acc.shape[2]
+    for r in prange(G * nq):
+        g = r // nq
+        ii = r - g * nq
+        n = nk
+        if causal:
+            n = min(nk, max(0, i0 + ii + 1 - j0))
+        mb = _NEG_INF
+        nan = False
+        for jj in range(n):
+            x = np.float64(s[g, ii, jj]) * scale
+            mb = x if x > mb else mb
+            nan |= x != x
+        mi = _NEG_INF if first else m[g, ii]
+        mnew = mi if mi > mb else mb
+        if nan or mi != mi:  # a NaN score makes the whole row NaN, as in PyTorch
+            mnew = np.nan
+        tot = 0.0
+        if mnew == _NEG_INF:  # no finite score yet: weights 0
+            for jj in range(nk):
+                s[g, ii, jj] = 0
+        else:
+            for jj in range(n):
+                p = _exp(np.float64(s[g, ii, jj]) * scale - mnew)
+                s[g, ii, jj] = p
+                tot += p
+            for jj in range(n, nk):
+                s[g, ii, jj] = 0
+        alpha = 1.0
+        if not first:
+            if mnew != _NEG_INF:
+                alpha = math.exp(mi - mnew)
+            tot += den[g, ii] * alpha
+        if last:
+            if tot > 0 or tot != tot or mnew != mnew:
+                inv = 1.0 / tot
+                lse[g, ii] = mnew + math.log(tot)
+            else:  # the query saw no key with a finite score: zeros
+                inv = 0.0
+                lse[g, ii] = _NEG_INF
+            pinv = s.dtype.type(inv)
+            for jj in range(n):
+                s[g, ii, jj] *= pinv
+            alpha *= inv
+        else:
+            m[g, ii] = mnew
+            den[g, ii] = tot
+        if not first:
+            a = acc.dtype.type(alpha)
+            for e in range(ev):
+                acc[g, ii, e] *= a
 
 
-@policy.scalar
-def _row_products(x, b, i, xt, n, out):
-    """out[:n] = x[b, i, :] @ xt[:, :n], accumulated in x's dtype."""
-    for jj in range(0, n):
-        out[jj] = 0
-    for e in range(0, xt.shape[0]):
-        xe = x[b, i, e]
-        for jj in range(0, n):
-            out[jj] += xe * xt[e, jj]
+def _grad_block(s, dp, lse, delta, scale, i0, j0, causal):
+    """s (G, nq, nk): raw scores, overwritten with the probabilities ``exp(s * scale - lse)``;
+    dp (G, nq, nk): ``gout v^T``, overwritten with ``p * (dp - delta) * scale`` (the scores'
+    gradient times the scale); both 0 past the causal edge and for rows with ``lse = -inf``."""
+    G, nq, nk = s.shape
+    for r in prange(G * nq):
+        g = r // nq
+        ii = r - g * nq
+        n = nk
+        if causal:
+            n = min(nk, max(0, i0 + ii + 1 - j0))
+        li = lse[g, ii]
+        if li == _NEG_INF:
+            n = 0
+        di = delta[g, ii]
+        for jj in range(n):
+            p = _exp(np.float64(s[g, ii, jj]) * scale - li)
+            s[g, ii, jj] = p
+            dp[g, ii, jj] = p * (np.float64(dp[g, ii, jj]) - di) * scale
+        for jj in range(n, nk):
+            s[g, ii, jj] = 0
+            dp[g, ii, jj] = 0
 
 
-def _attention_forward(q, k, v, scale, causal, out, lse):
-    nb, L, E = q.shape
-    S = k.shape[1]
-    ev = v.shape[2]
-    nqb = (L + BLOCK - 1) // BLOCK
-    for task in prange(nb * nqb):
-        b = task // nqb
-        i0 = (task - b * nqb) * BLOCK
-        i1 = min(i0 + BLOCK, L)
-        m = np.full(i1 - i0, _NEG_INF)
-        den = np.zeros(i1 - i0)
-        kt = np.empty((E, BLOCK), q.dtype)
-        s = np.empty(BLOCK, q.dtype)
-        p = np.empty(BLOCK)
-        for i in range(i0, i1):
-            for e in range(0, ev):
-                out[b, i, e] = 0
-        for j0 in range(0, S, BLOCK):
-            if causal and j0 >= i1:
-                break
-            nj = min(BLOCK, S - j0)
-            _transpose_block(k, b, j0, nj, kt)
-            for i in range(i0, i1):
-                n = min(nj, i + 1 - j0) if causal else nj
-                if n <= 0:
-                    continue
-                _row_products(q, b, i, kt, n, s)
-                mb = _NEG_INF
-                for jj in range(0, n):
-                    sj = np.float64(s[jj]) * scale
-                    p[jj] = sj
-                    mb = sj if sj > mb else mb
-                mi = m[i - i0]
-                mnew = mi if mi > mb else mb
-                if mnew == _NEG_INF:
-                    for jj in range(0, n):
-                        if p[jj] != p[jj]:  # NaN scores only: the row is NaN, as in PyTorch
-                            m[i - i0] = np.nan
-                    continue
-                if mnew != mi:
-                    alpha = math.exp(mi - mnew)
-                    den[i - i0] *= alpha
-                    for e in range(0, ev):
-                        out[b, i, e] *= alpha
-                    m[i - i0] = mnew
-                tot = 0.0
-                for jj in range(0, n):
-                    pj = _exp(p[jj] - mnew)
-                    p[jj] = pj
-                    tot += pj
-                den[i - i0] += tot
-                for jj in range(0, n):
-                    pj = q.dtype.type(p[jj])
-                    for e in range(0, ev):
-                        out[b, i, e] += pj * v[b, j0 + jj, e]
-        for i in range(i0, i1):
-            d = den[i - i0]
-            if d > 0 or d != d or m[i - i0] != m[i - i0]:
-                inv = 1.0 / d
-                for e in range(0, ev):
-                    out[b, i, e] = out[b, i, e] * inv if d == d else np.nan
-                lse[b, i] = m[i - i0] + math.log(d)
-            else:
-                lse[b, i] = _NEG_INF
+def _row_dots(a, b, out):
+    """out[z, i] = sum_e a[z, i, e] * b[z, i, e], in float64."""
+    nb, L, e = a.shape
+    for r in prange(nb * L):
+        z = r // L
+        i = r - z * L
+        t = 0.0
+        for c in range(e):
+            t += np.float64(a[z, i, c]) * np.float64(b[z, i, c])
+        out[z, i] = t
 
 
-def _attention_backward_dq(q, k, v, out, gout, lse, scale, causal, delta, dq):
-    nb, L, E = q.shape
-    S = k.shape[1]
-    ev = v.shape[2]
-    nqb = (L + BLOCK - 1) // BLOCK
-    for task in prange(nb * nqb):
-        b = task // nqb
-        i0 = (task - b * nqb) * BLOCK
-        i1 = min(i0 + BLOCK, L)
-        kt = np.empty((E, BLOCK), q.dtype)
-        vt = np.empty((ev, BLOCK), q.dtype)
-        s = np.empty(BLOCK, q.dtype)
-        dp = np.empty(BLOCK, q.dtype)
-        for i in range(i0, i1):
-            dl = 0.0
-            for e in range(0, ev):
-                dl += np.float64(gout[b, i, e]) * np.float64(out[b, i, e])
-            delta[b, i] = dl
-            for e in range(0, E):
-                dq[b, i, e] = 0
-        for j0 in range(0, S, BLOCK):
-            if causal and j0 >= i1:
-                break
-            nj = min(BLOCK, S - j0)
-            _transpose_block(k, b, j0, nj, kt)
-            _transpose_block(v, b, j0, nj, vt)
-            for i in range(i0, i1):
-                li = lse[b, i]
-                n = min(nj, i + 1 - j0) if causal else nj
-                if n <= 0 or li == _NEG_INF:
-                    continue
-                _row_products(q, b, i, kt, n, s)
-                _row_products(gout, b, i, vt, n, dp)
-                di = delta[b, i]
-                for jj in range(0, n):
-                    pj = _exp(np.float64(s[jj]) * scale - li)
-                    s[jj] = pj * (np.float64(dp[jj]) - di) * scale  # s now holds dS * scale
-                for jj in range(0, n):
-                    dsj = s[jj]
-                    for e in range(0, E):
-                        dq[b, i, e] += dsj * k[b, j0 + jj, e]
+_SOFTMAX = policy.Twin(_softmax_block, "attention_softmax_block")
+_GRAD = policy.Twin(_grad_block, "attention_grad_block")
+_ROW_DOTS = policy.Twin(_row_dots, "attention_row_dots")
 
 
-def _attention_backward_dkv(q, k, v, gout, lse, delta, scale, causal, dk, dv):
-    nb, L, E = q.shape
-    S = k.shape[1]
-    ev = v.shape[2]
-    nkb = (S + BLOCK - 1) // BLOCK
-    for task in prange(nb * nkb):
-        b = task // nkb
-        j0 = (task - b * nkb) * BLOCK
-        nj = min(BLOCK, S - j0)
-        kt = np.empty((E, BLOCK), q.dtype)
-        vt = np.empty((ev, BLOCK), q.dtype)
-        s = np.empty(BLOCK, q.dtype)
-        dp = np.empty(BLOCK, q.dtype)
-        _transpose_block(k, b, j0, nj, kt)
-        _transpose_block(v, b, j0, nj, vt)
-        for jj in range(0, nj):
-            for e in range(0, E):
-                dk[b, j0 + jj, e] = 0
-            for e in range(0, ev):
-                dv[b, j0 + jj, e] = 0
-        for i in range(j0 if causal else 0, L):
-            li = lse[b, i]
-            if li == _NEG_INF:
-                continue
-            n = min(nj, i + 1 - j0) if causal else nj
-            _row_products(q, b, i, kt, n, s)
-            _row_products(gout, b, i, vt, n, dp)
-            di = delta[b, i]
-            for jj in range(0, n):
-                pj = _exp(np.float64(s[jj]) * scale - li)
-                dp[jj] = pj * (np.float64(dp[jj]) - di) * scale  # dp now holds dS * scale
-                s[jj] = pj                                       # s the probabilities
-            for jj in range(0, n):
-                pj = s[jj]
-                dsj = dp[jj]
-                for e in range(0, ev):
-                    dv[b, j0 + jj, e] += pj * gout[b, i, e]
-                for e in range(0, E):
-                    dk[b, j0 + jj, e] += dsj * q[b, i, e]
+def _blocks(B, L, S):
+    """Query rows per block, keys per block, heads per group."""
+    nq = min(next(rows for keys, rows in QBLOCKS if S >= keys), L)
+    nk = min(KBLOCK, S)
+    return nq, nk, max(1, min(B, SCRATCH // max(1, nq * nk)))
 
 
-_FWD = policy.Twin(_attention_forward, "attention_forward")
-_BWD_DQ = policy.Twin(_attention_backward_dq, "attention_backward_dq")
-_BWD_DKV = policy.Twin(_attention_backward_dkv, "attention_backward_dkv")
+def _pieces(B, L, S, causal):
+    """(g0, g1, i0, i1, j0, j1, first, last) for every block product, query blocks in order and
+    each one's key blocks in order (a causal query block stops at its last query's key)."""
+    nq, nk, G = _blocks(B, L, S)
+    for g0 in range(0, B, G):
+        g1 = min(B, g0 + G)
+        for i0 in range(0, L, nq):
+            i1 = min(L, i0 + nq)
+            kend = min(S, i1) if causal else S
+            for j0 in range(0, kend, nk):
+                j1 = min(kend, j0 + nk)
+                yield g0, g1, i0, i1, j0, j1, j0 == 0, j1 == kend
 
 
-def _work(q, k, v):
-    # multiply-adds of the two products: what decides serial against parallel
-    return q.shape[0] * q.shape[1] * k.shape[1] * (q.shape[2] + v.shape[2])
+def _buffer(buf, *shape):
+    """A C-contiguous (shape) view of the front of a flat scratch buffer."""
+    return buf[:math.prod(shape)].reshape(shape)
 
 
 def attention_forward(q, k, v, scale, causal, out, lse):
     """out = softmax(q @ k^T * scale [causal]) @ v for q (B, L, E), k (B, S, E), v (B, S, Ev);
     writes out (B, L, Ev) and lse (B, L) float64, the log-sum-exp of each query's scores."""
-    _FWD(q, k, v, float(scale), bool(causal), out, lse, work=_work(q, k, v))
+    B, L, _ = q.shape
+    S, ev = k.shape[1], v.shape[2]
+    if S == 0 or B * L == 0:
+        out[...] = 0
+        lse[...] = _NEG_INF
+        return
+    with np.errstate(all="ignore"):  # NaN and inf propagate, silently, as in PyTorch
+        _forward(q, k, v, float(scale), bool(causal), out, lse)
+
+
+def _forward(q, k, v, scale, causal, out, lse):
+    B, L, _ = q.shape
+    S, ev = k.shape[1], v.shape[2]
+    nq, nk, G = _blocks(B, L, S)
+    sbuf = np.empty(G * nq * nk, q.dtype)
+    pv = np.empty(G * nq * ev, q.dtype) if S > nk else None  # products of later key blocks
+    m, den = np.empty((G, nq)), np.empty((G, nq))
+    for g0, g1, i0, i1, j0, j1, first, last in _pieces(B, L, S, causal):
+        g, ni, nj = g1 - g0, i1 - i0, j1 - j0
+        s = np.matmul(q[g0:g1, i0:i1], k[g0:g1, j0:j1].transpose(0, 2, 1),
+                      out=_buffer(sbuf, g, ni, nj))
+        acc = out[g0:g1, i0:i1]
+        _SOFTMAX(s, scale, i0, j0, causal, first, last, m[:g, :ni], den[:g, :ni], acc,
+                 lse[g0:g1, i0:i1], work=s.size)
+        if first:
+            np.matmul(s, v[g0:g1, j0:j1], out=acc)
+        else:
+            np.add(acc, np.matmul(s, v[g0:g1, j0:j1], out=_buffer(pv, g, ni, ev)), out=acc)
 
 
 def attention_backward(q, k, v, out, gout, lse, scale, causal, delta, dq, dk, dv):
     """Gradients of :func:`attention_forward` given gout (B, L, Ev) = d loss / d out and the
     forward's out and lse: writes delta (B, L) float64 (rowsum(gout * out), scratch) and dq, dk,
     dv shaped like q, k, v."""
-    w = _work(q, k, v)
-    sc, c = float(scale), bool(causal)
-    _BWD_DQ(q, k, v, out, gout, lse, sc, c, delta, dq, work=w)
-    _BWD_DKV(q, k, v, gout, lse, delta, sc, c, dk, dv, work=w)
+    B, L, E = q.shape
+    S, ev = k.shape[1], v.shape[2]
+    _ROW_DOTS(gout, out, delta, work=gout.size)
+    dk[...] = 0
+    dv[...] = 0
+    if S == 0 or B * L == 0:
+        dq[...] = 0
+        return
+    with np.errstate(all="ignore"):
+        _backward(q, k, v, out, gout, lse, float(scale), bool(causal), delta, dq, dk, dv)
+
+
+def _backward(q, k, v, out, gout, lse, scale, causal, delta, dq, dk, dv):
+    B, L, E = q.shape
+    S, ev = k.shape[1], v.shape[2]
+    nq, nk, G = _blocks(B, L, S)
+    sbuf, dpbuf = np.empty(G * nq * nk, q.dtype), np.empty(G * nq * nk, q.dtype)
+    prod = np.empty(G * max(nq, nk) * max(E, ev), q.dtype)
+    for g0, g1, i0, i1, j0, j1, first, _ in _pieces(B, L, S, causal):
+        g, ni, nj = g1 - g0, i1 - i0, j1 - j0
+        qi, gi, kj, vj = q[g0:g1, i0:i1], gout[g0:g1, i0:i1], k[g0:g1, j0:j1], v[g0:g1, j0:j1]
+        s = np.matmul(qi, kj.transpose(0, 2, 1), out=_buffer(sbuf, g, ni, nj))
+        ds = np.matmul(gi, vj.transpose(0, 2, 1), out=_buffer(dpbuf, g, ni, nj))
+        _GRAD(s, ds, lse[g0:g1, i0:i1], delta[g0:g1, i0:i1], scale, i0, j0, causal,
+              work=s.size)
+        dvj, dkj, dqi = dv[g0:g1, j0:j1], dk[g0:g1, j0:j1], dq[g0:g1, i0:i1]
+        np.add(dvj, np.matmul(s.transpose(0, 2, 1), gi, out=_buffer(prod, g, nj, ev)), out=dvj)
+        np.add(dkj, np.matmul(ds.transpose(0, 2, 1), qi, out=_buffer(prod, g, nj, E)), out=dkj)
+        if first:
+            np.matmul(ds, kj, out=dqi)
+        else:
+            np.add(dqi, np.matmul(ds, kj, out=_buffer(prod, g, ni, E)), out=dqi)

@@ -2,8 +2,9 @@
 
 The reference materialises the (L, S) scores in float64: ``softmax(q k^T * scale [causal]) v``,
 its log-sum-exp, and the textbook gradients (dP = gout v^T, dS = P * (dP - rowsum(gout * out)),
-dq = dS k * scale, dk = dS^T q * scale, dv = P^T gout). On "cpu" shapes cross the kernels'
-query/key blocks (64) and the parallel build runs; on "cuda" (the simulator) small shapes
+dq = dS k * scale, dk = dS^T q * scale, dv = P^T gout). On "cpu" the kernels' blocks are
+shrunk so that the cases cross query blocks, key blocks (the online softmax's rescaling) and
+groups of heads, and the parallel build runs; on "cuda" (the simulator) small shapes
 take several rounds of the grid-stride loops.
 """
 import numpy as np
@@ -54,6 +55,7 @@ CASES = [  # (B, L, S, E, Ev, causal), cpu only when large
     (1, 4, 4, 3, 3, True),
     (3, 70, 130, 5, 6, False),   # several query and key blocks
     (2, 130, 70, 4, 3, True),
+    (3, 40, 37, 3, 2, True),     # causal with fewer keys than queries
     (2, 3, 0, 4, 3, False),      # no keys: zeros, lse -inf, zero gradients
     (0, 3, 4, 2, 2, True),
     (2, 3, 4, 0, 3, False),      # E == 0: every score is 0
@@ -82,6 +84,26 @@ def test_attention_kernels_match_reference(device, case, dtype, rng):
     scale = 0.7
     got = _run(device, q, k, v, scale, causal, gout)
     want = reference(q, k, v, scale, causal, gout)
+    for name, g, w in zip(("out", "lse", "dq", "dk", "dv"), got, want):
+        np.testing.assert_allclose(g, w, **tol(dtype), err_msg=name)
+
+
+@pytest.mark.parametrize("blocks", [((0, 8),), ((0, 4), (64, 16))], ids=["q8", "q4-q16"])
+@pytest.mark.parametrize("case", [c for c in CASES if max(c[1:3]) > 8], ids=str)
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("device", ["cpu"], indirect=True)
+def test_cpu_attention_across_blocks_and_head_groups(device, case, dtype, blocks, rng, monkeypatch):
+    """The CPU kernels' blocking shrunk: 4-16 queries and 16 keys per block, 2-3 heads per group
+    (the defaults put these shapes in one block)."""
+    from numtorch.kernels.cpu import attention
+    monkeypatch.setattr(attention, "QBLOCKS", blocks)
+    monkeypatch.setattr(attention, "KBLOCK", 16)
+    monkeypatch.setattr(attention, "SCRATCH", 2 * 16 * blocks[-1][1] + 5)
+    B, L, S, E, Ev, causal = case
+    q, k, v = (rng.standard_normal(s).astype(dtype) for s in ((B, L, E), (B, S, E), (B, S, Ev)))
+    gout = rng.standard_normal((B, L, Ev)).astype(dtype)
+    got = _run(device, q, k, v, 0.7, causal, gout)
+    want = reference(q, k, v, 0.7, causal, gout)
     for name, g, w in zip(("out", "lse", "dq", "dk", "dv"), got, want):
         np.testing.assert_allclose(g, w, **tol(dtype), err_msg=name)
 
