@@ -178,6 +178,30 @@ def test_unbatched_input_matches_torch(kind, kw):
         close(a, b, dt)
 
 
+@pytest.mark.parametrize("kind,kw", [("LSTM", dict(proj_size=2)), ("GRU", {}), ("RNN", {}),
+                                     ("LSTM", dict(bidirectional=True, num_layers=2))])
+def test_recurrent_weight_gradients_over_partial_and_repeated_backward(kind, kw):
+    # the recurrent weights' gradients are gathered over the steps and formed by the first
+    # step's backward (RecurrentProduct): a loss that reaches only some steps, a second
+    # backward through the same graph, frozen input weights, and an update in between
+    m, tm = pair(kind, "float64", input_size=3, hidden_size=4, **kw)
+    m.weight_ih_l0.requires_grad_(False)
+    tm.weight_ih_l0.requires_grad_(False)
+    x = np.random.default_rng(1).standard_normal((6, 2, 3))
+    grads = {}
+    for lib, mod, mk in (("nt", m, nt), ("th", tm, th)):
+        out = mod(mk(x))[0]
+        out[2].sum().backward(retain_graph=True)
+        first = {n: npy(p.grad).copy() for n, p in mod.named_parameters() if p.grad is not None}
+        (out[5] ** 2).sum().backward()
+        grads[lib] = first, {n: npy(p.grad) for n, p in mod.named_parameters()
+                             if p.grad is not None}
+    for a, b in zip(grads["nt"], grads["th"]):
+        assert sorted(a) == sorted(b)
+        for n in a:
+            np.testing.assert_allclose(a[n], b[n], err_msg=n, **TOL["float64"])
+
+
 def test_output_layout_and_graph_size():
     # batch_first output is a transposed view, like torch's; each step adds the recurrent
     # matmul and the fused cell to the graph, nothing else (the projection: one matmul more)

@@ -10,6 +10,7 @@ from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
 from ._core import Float32Compute, carray, channel_array, kernels, raw, same_device, shape_str
+from .linalg import MatMul
 from .shape import cat
 
 
@@ -52,6 +53,43 @@ class SplitRows(Function):
     @staticmethod
     def backward(ctx, *grads):
         return cat(grads, 0), None
+
+
+class RecurrentProduct(Function):
+    """``h @ wt`` for one time step of a recurrence whose steps all multiply by the same ``wt``
+    (an RNN's ``weight_hh.t()``), with ``wt``'s gradient gathered over the steps: each step's
+    backward returns h's gradient and leaves its ``(h, g)`` in ``steps``, a dict the layer
+    shares between its steps; the step marked ``last`` (the first in time: its backward runs
+    after every later step's) returns the weight's gradient of all of them as one GEMM over
+    every row. Per-step products would be T GEMMs of a batch's rows each, summed by T adds of
+    the weight's size."""
+
+    @staticmethod
+    def forward(ctx, h, wt, steps, t, last):
+        ctx.save_for_backward(h, wt)
+        ctx.steps, ctx.t, ctx.last = steps, t, last
+        return MatMul.apply(h, wt)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        h, wt = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gh = MatMul.apply(g, wt.mT) if need[0] else None
+        if not need[1]:
+            return gh, None, None, None, None
+        steps = ctx.steps
+        steps[ctx.t] = (h, g)
+        if not ctx.last:
+            return gh, None, None, None, None
+        hs, gs = zip(*steps.values())
+        steps.clear()
+        hs, gs = (cat(hs, 0), cat(gs, 0)) if len(hs) > 1 else (hs[0], gs[0])
+        if wt._data.flags.f_contiguous and not wt._data.flags.c_contiguous:
+            gw = MatMul.apply(gs.mT, hs).mT  # laid out like wt (a transposed weight)
+        else:
+            gw = MatMul.apply(hs.mT, gs)
+        return gh, gw, None, None, None
 
 
 class FusedLSTMCell(Float32Compute, Function):

@@ -15,7 +15,8 @@ import numbers
 import warnings
 
 from ... import _creation as C
-from ...ops.rnn import FusedGRUCell, FusedLSTMCell, SplitRows
+from ...autograd import is_grad_enabled
+from ...ops.rnn import FusedGRUCell, FusedLSTMCell, RecurrentProduct, SplitRows
 from ...ops.shape import cat, stack
 from .. import functional as F
 from .. import init
@@ -45,6 +46,11 @@ def _direction(mode, x, batch_sizes, h0, c0, weights, reverse):
     steps = SplitRows.apply(xp, tuple(batch_sizes)) if T > 1 else (xp,)
     whh_t = w_hh.t()
     whr_t = None if w_hr is None else w_hr.t()
+    # the recurrent weights' gradients as one GEMM over every step (RecurrentProduct)
+    first = T - 1 if reverse else 0
+    grad = is_grad_enabled()
+    hh = {} if grad and whh_t.requires_grad else None
+    hr = {} if grad and whr_t is not None and whr_t.requires_grad else None
     h, c = h0, c0
     if reverse and batch_sizes[-1] < h.shape[0]:  # only the longest sequences run at the end
         h = h[:batch_sizes[-1]]
@@ -63,14 +69,15 @@ def _direction(mode, x, batch_sizes, h0, c0, weights, reverse):
             h = cat([h, h0[n:bs]], 0)
             if c is not None:
                 c = cat([c, c0[n:bs]], 0)
+        hg = h @ whh_t if hh is None else RecurrentProduct.apply(h, whh_t, hh, t, t == first)
         if mode == "LSTM":
-            h, c = FusedLSTMCell.apply(steps[t], h @ whh_t, c)
+            h, c = FusedLSTMCell.apply(steps[t], hg, c)
             if whr_t is not None:
-                h = h @ whr_t
+                h = h @ whr_t if hr is None else RecurrentProduct.apply(h, whr_t, hr, t, t == first)
         elif mode == "GRU":
-            h = FusedGRUCell.apply(steps[t], h @ whh_t, b_hh, h)
+            h = FusedGRUCell.apply(steps[t], hg, b_hh, h)
         else:
-            pre = steps[t] + h @ whh_t
+            pre = steps[t] + hg
             h = pre.tanh() if mode == "RNN_TANH" else pre.relu()
         outs[t] = h
     out = cat(outs, 0) if T > 1 else outs[0]
