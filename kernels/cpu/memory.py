@@ -11,7 +11,7 @@ import numpy as np
 
 __all__ = ["empty", "to_device", "to_host", "as_strided", "try_reshape", "broadcast_to",
            "synchronize", "memory_stats", "reset_peak", "empty_cache", "adopt", "from_interface",
-           "pointer"]
+           "pointer", "concatenate"]
 
 
 def empty(shape, dtype):
@@ -91,3 +91,9 @@ def from_interface(obj):
 def pointer(a):
     """The address of ``a``'s first element."""
     return a.__array_interface__["data"][0]
+
+
+def concatenate(arrays, axis, out):
+    """out = ``arrays`` joined along ``axis`` (their other dims equal to out's), each cast to
+    out's dtype: NumPy's concatenate, one call however many pieces (an RNN joins one per step)."""
+    np.concatenate(arrays, axis=axis, out=out, casting="unsafe")

@@ -27,7 +27,7 @@ from numba import cuda
 
 __all__ = ["empty", "to_device", "to_host", "as_strided", "try_reshape", "broadcast_to",
            "synchronize", "memory_stats", "reset_peak", "empty_cache", "adopt", "from_interface",
-           "pointer"]
+           "pointer", "concatenate"]
 
 #: True when kernels run in Numba's CUDA simulator (no GPU; Python threads stand in for CUDA's).
 SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
@@ -362,3 +362,14 @@ def reset_peak():
 def empty_cache():
     """Return the cached, unused blocks to the driver."""
     POOL.release_cache()
+
+
+def concatenate(arrays, axis, out):
+    """out = ``arrays`` joined along ``axis`` (their other dims equal to out's), each cast to
+    out's dtype: one copy kernel per piece."""
+    from .elementwise import copy  # elementwise imports this module
+    pos = 0
+    for a in arrays:
+        n = a.shape[axis]
+        copy(a, out[(slice(None),) * axis + (slice(pos, pos + n),)])
+        pos += n

@@ -111,6 +111,7 @@ class _Recorded:
 
 
 _MEMORY_COPIES = frozenset(("to_device", "to_host"))
+_MEMORY_KERNELS = frozenset(("concatenate",))  # memory functions that write an output
 
 
 class Capture:
@@ -151,11 +152,13 @@ class Capture:
 
     def _recorded(self, family, name, obj):
         """What the ops get for ``<family>.<name>``: kernels and launchers record their calls;
-        of the memory module, only the copies between devices (views and allocation need
-        nothing: the recorded arrays stay alive)."""
+        of the memory module, only the copies between devices and the functions that write an
+        output (views and allocation need nothing: the recorded arrays stay alive)."""
         if family == "memory":
             if name in _MEMORY_COPIES:  # they return new arrays: a replay copies into ours
                 return _Recorded(obj, self, f"memory.{name}", returns_array=True)
+            if name in _MEMORY_KERNELS:
+                return _Recorded(obj, self, f"memory.{name}")
             return obj
         if callable(obj) and not isinstance(obj, type):
             return _Recorded(obj, self, f"{family}.{name}")
