@@ -46,79 +46,102 @@ def _tanh_e(x, e):
     return p if abs(x) < 0.2 else t
 
 
+@policy.kernel
+def _lstm_cell_row(xg, hg, c_prev, act, c, h, b):
+    hs = c.shape[1]
+    for j in range(0, hs):
+        i = _sigmoid(np.float64(xg[b, j]) + np.float64(hg[b, j]))
+        f = _sigmoid(np.float64(xg[b, hs + j]) + np.float64(hg[b, hs + j]))
+        sg = np.float64(xg[b, 2 * hs + j]) + np.float64(hg[b, 2 * hs + j])
+        g = _tanh_e(sg, _exp(-2.0 * abs(sg)))
+        o = _sigmoid(np.float64(xg[b, 3 * hs + j]) + np.float64(hg[b, 3 * hs + j]))
+        cv = f * np.float64(c_prev[b, j]) + i * g
+        act[b, j] = i
+        act[b, hs + j] = f
+        act[b, 2 * hs + j] = g
+        act[b, 3 * hs + j] = o
+        c[b, j] = cv
+        h[b, j] = o * _tanh_e(cv, _exp(-2.0 * abs(cv)))
+
+
 def _lstm_cell(xg, hg, c_prev, act, c, h):
-    n, hs = c.shape
-    for b in prange(n):
-        for j in range(0, hs):
-            i = _sigmoid(np.float64(xg[b, j]) + np.float64(hg[b, j]))
-            f = _sigmoid(np.float64(xg[b, hs + j]) + np.float64(hg[b, hs + j]))
-            sg = np.float64(xg[b, 2 * hs + j]) + np.float64(hg[b, 2 * hs + j])
-            g = _tanh_e(sg, _exp(-2.0 * abs(sg)))
-            o = _sigmoid(np.float64(xg[b, 3 * hs + j]) + np.float64(hg[b, 3 * hs + j]))
-            cv = f * np.float64(c_prev[b, j]) + i * g
-            act[b, j] = i
-            act[b, hs + j] = f
-            act[b, 2 * hs + j] = g
-            act[b, 3 * hs + j] = o
-            c[b, j] = cv
-            h[b, j] = o * _tanh_e(cv, _exp(-2.0 * abs(cv)))
+    # one row per iteration through a helper compiled on its own (all four cells): with the
+    # row loop written inside, the serial build ran 6-7x slower than the parallel build on one
+    # thread (GRU cell (32, 256) float32: 340 us vs 52 us; the helper: 50 us either way)
+    for b in prange(c.shape[0]):
+        _lstm_cell_row(xg, hg, c_prev, act, c, h, b)
+
+
+@policy.kernel
+def _lstm_cell_backward_row(gh, gc, act, c_prev, c, ggates, gc_prev, b):
+    hs = c.shape[1]
+    for j in range(0, hs):
+        i = np.float64(act[b, j])
+        f = np.float64(act[b, hs + j])
+        g = np.float64(act[b, 2 * hs + j])
+        o = np.float64(act[b, 3 * hs + j])
+        cv = np.float64(c[b, j])
+        tc = _tanh_e(cv, _exp(-2.0 * abs(cv)))
+        ghv = np.float64(gh[b, j])
+        dc = np.float64(gc[b, j]) + ghv * o * (1.0 - tc * tc)
+        ggates[b, j] = dc * g * i * (1.0 - i)
+        ggates[b, hs + j] = dc * np.float64(c_prev[b, j]) * f * (1.0 - f)
+        ggates[b, 2 * hs + j] = dc * i * (1.0 - g * g)
+        ggates[b, 3 * hs + j] = ghv * tc * o * (1.0 - o)
+        gc_prev[b, j] = dc * f
 
 
 def _lstm_cell_backward(gh, gc, act, c_prev, c, ggates, gc_prev):
-    n, hs = c.shape
-    for b in prange(n):
-        for j in range(0, hs):
-            i = np.float64(act[b, j])
-            f = np.float64(act[b, hs + j])
-            g = np.float64(act[b, 2 * hs + j])
-            o = np.float64(act[b, 3 * hs + j])
-            cv = np.float64(c[b, j])
-            tc = _tanh_e(cv, _exp(-2.0 * abs(cv)))
-            ghv = np.float64(gh[b, j])
-            dc = np.float64(gc[b, j]) + ghv * o * (1.0 - tc * tc)
-            ggates[b, j] = dc * g * i * (1.0 - i)
-            ggates[b, hs + j] = dc * np.float64(c_prev[b, j]) * f * (1.0 - f)
-            ggates[b, 2 * hs + j] = dc * i * (1.0 - g * g)
-            ggates[b, 3 * hs + j] = ghv * tc * o * (1.0 - o)
-            gc_prev[b, j] = dc * f
+    for b in prange(c.shape[0]):
+        _lstm_cell_backward_row(gh, gc, act, c_prev, c, ggates, gc_prev, b)
+
+
+@policy.kernel
+def _gru_cell_row(gi, gh, bhh, h_prev, ws, h, b):
+    hs = h.shape[1]
+    for j in range(0, hs):
+        r = _sigmoid(np.float64(gi[b, j]) + np.float64(gh[b, j]) + np.float64(bhh[j]))
+        z = _sigmoid(np.float64(gi[b, hs + j]) + np.float64(gh[b, hs + j])
+                     + np.float64(bhh[hs + j]))
+        hn = np.float64(gh[b, 2 * hs + j]) + np.float64(bhh[2 * hs + j])
+        sn = np.float64(gi[b, 2 * hs + j]) + r * hn
+        nv = _tanh_e(sn, _exp(-2.0 * abs(sn)))
+        ws[b, j] = r
+        ws[b, hs + j] = z
+        ws[b, 2 * hs + j] = nv
+        ws[b, 3 * hs + j] = hn
+        h[b, j] = (1.0 - z) * nv + z * np.float64(h_prev[b, j])
 
 
 def _gru_cell(gi, gh, bhh, h_prev, ws, h):
-    n, hs = h.shape
-    for b in prange(n):
-        for j in range(0, hs):
-            r = _sigmoid(np.float64(gi[b, j]) + np.float64(gh[b, j]) + np.float64(bhh[j]))
-            z = _sigmoid(np.float64(gi[b, hs + j]) + np.float64(gh[b, hs + j])
-                         + np.float64(bhh[hs + j]))
-            hn = np.float64(gh[b, 2 * hs + j]) + np.float64(bhh[2 * hs + j])
-            sn = np.float64(gi[b, 2 * hs + j]) + r * hn
-            nv = _tanh_e(sn, _exp(-2.0 * abs(sn)))
-            ws[b, j] = r
-            ws[b, hs + j] = z
-            ws[b, 2 * hs + j] = nv
-            ws[b, 3 * hs + j] = hn
-            h[b, j] = (1.0 - z) * nv + z * np.float64(h_prev[b, j])
+    for b in prange(h.shape[0]):
+        _gru_cell_row(gi, gh, bhh, h_prev, ws, h, b)
+
+
+@policy.kernel
+def _gru_cell_backward_row(gout, h_prev, ws, ggi, ggh, gh_prev, b):
+    hs = h_prev.shape[1]
+    for j in range(0, hs):
+        r = np.float64(ws[b, j])
+        z = np.float64(ws[b, hs + j])
+        nv = np.float64(ws[b, 2 * hs + j])
+        hn = np.float64(ws[b, 3 * hs + j])
+        g = np.float64(gout[b, j])
+        dn = g * (1.0 - z) * (1.0 - nv * nv)
+        dz = g * (np.float64(h_prev[b, j]) - nv) * z * (1.0 - z)
+        dr = dn * hn * r * (1.0 - r)
+        ggi[b, j] = dr
+        ggi[b, hs + j] = dz
+        ggi[b, 2 * hs + j] = dn
+        ggh[b, j] = dr
+        ggh[b, hs + j] = dz
+        ggh[b, 2 * hs + j] = dn * r
+        gh_prev[b, j] = g * z
 
 
 def _gru_cell_backward(gout, h_prev, ws, ggi, ggh, gh_prev):
-    n, hs = h_prev.shape
-    for b in prange(n):
-        for j in range(0, hs):
-            r = np.float64(ws[b, j])
-            z = np.float64(ws[b, hs + j])
-            nv = np.float64(ws[b, 2 * hs + j])
-            hn = np.float64(ws[b, 3 * hs + j])
-            g = np.float64(gout[b, j])
-            dn = g * (1.0 - z) * (1.0 - nv * nv)
-            dz = g * (np.float64(h_prev[b, j]) - nv) * z * (1.0 - z)
-            dr = dn * hn * r * (1.0 - r)
-            ggi[b, j] = dr
-            ggi[b, hs + j] = dz
-            ggi[b, 2 * hs + j] = dn
-            ggh[b, j] = dr
-            ggh[b, hs + j] = dz
-            ggh[b, 2 * hs + j] = dn * r
-            gh_prev[b, j] = g * z
+    for b in prange(h_prev.shape[0]):
+        _gru_cell_backward_row(gout, h_prev, ws, ggi, ggh, gh_prev, b)
 
 
 _LSTM = policy.Twin(_lstm_cell, "rnn_lstm_cell")
