@@ -79,9 +79,7 @@ def _unary(x):
     if OP == TANH:
         return math.tanh(x)
     if OP == SIGMOID:
-        # exp of -|x| never overflows; selects, not branches, keep the loop vectorised
-        e = _vmath.exp(-x if x >= 0 else x)
-        return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+        return _vmath.sigmoid(x)
     if OP == ERF:
         return math.erf(x)
     if OP == RECIPROCAL:

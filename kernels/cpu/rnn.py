@@ -17,33 +17,7 @@ import numpy as np
 from numba import prange
 
 from .. import policy
-from ._vmath import exp as _exp
-
-
-@policy.scalar
-def _sigmoid(x):
-    # exp of -|x| never overflows
-    e = _exp(-x if x >= 0 else x)
-    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
-
-
-@policy.scalar
-def _tanh_e(x, e):
-    """tanh(x) given ``e = exp(-2|x|)``, in float64 and vectorisable (libm's tanh is one call per
-    element and keeps the whole cell loop scalar): for |x| < 0.2 the odd Taylor polynomial to
-    x^17 (truncation < 1e-16 relative), else (1 - e) / (1 + e) (no cancellation: e < 0.68);
-    selects, no branches. Relative error about that of ``_vmath.exp``; NaN -> NaN,
-    +-inf -> +-1, -0.0 -> -0.0. The caller computes ``e``: one helper holding both exp and
-    the polynomial grows past what LLVM inlines into a loop."""
-    z = x * x
-    # -1/3, 2/15, -17/315, 62/2835, -1382/155925, 21844/6081075, -929569/638512875,
-    # 6404582/10854718875 (the series' coefficients) as literals: no division at run time
-    p = x * (1.0 + z * (-0.3333333333333333 + z * (0.13333333333333333 + z * (
-        -0.05396825396825397 + z * (0.021869488536155203 + z * (-0.008863235529902197 + z * (
-            0.003592128036572481 + z * (-0.0014558343870513183 + z * 0.000590027440945586))))))))
-    t = (1.0 - e) / (1.0 + e)
-    t = t if x >= 0 else -t
-    return p if abs(x) < 0.2 else t
+from ._vmath import exp as _exp, sigmoid as _sigmoid, tanh_e as _tanh_e
 
 
 @policy.kernel
