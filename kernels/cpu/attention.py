@@ -52,6 +52,12 @@ SCRATCH = 1 << 16
 _NEG_INF = -np.inf
 
 
+@policy.scalar
+def _visible(nk, i, j0, causal):
+    """How many of the nk keys j0.. query i sees: all, or up to key i when causal."""
+    return min(nk, max(0, i + 1 - j0)) if causal else nk
+
+
 def _softmax_block(s, scale, i0, j0, causal, first, last, m, den, acc, lse):
     """One key block of the online softmax for queries i0.. (block rows) against keys j0..
 
@@ -66,9 +72,7 @@ def _softmax_block(s, scale, i0, j0, causal, first, last, m, den, acc, lse):
     for r in prange(G * nq):
         g = r // nq
         ii = r - g * nq
-        n = nk
-        if causal:
-            n = min(nk, max(0, i0 + ii + 1 - j0))
+        n = _visible(nk, i0 + ii, j0, causal)
         mb = _NEG_INF
         nan = False
         for jj in range(n):
@@ -123,9 +127,7 @@ def _grad_block(s, dp, lse, delta, scale, i0, j0, causal):
     for r in prange(G * nq):
         g = r // nq
         ii = r - g * nq
-        n = nk
-        if causal:
-            n = min(nk, max(0, i0 + ii + 1 - j0))
+        n = _visible(nk, i0 + ii, j0, causal)
         li = lse[g, ii]
         if li == _NEG_INF:
             n = 0
