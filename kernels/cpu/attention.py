@@ -2,16 +2,18 @@
 softmax over blocks of keys, so no (L, S) matrix is ever stored, and a causal mask that skips the
 key blocks after each query block instead of materialising them.
 
-Layouts (the caller checks them): ``q`` (B, L, E), ``k`` (B, S, E), ``v`` (B, S, Ev), ``out`` and
-``gout`` (B, L, Ev), gradients shaped like their inputs; all C-contiguous and of one float dtype
-(float32 or float64); ``lse`` and ``delta`` (B, L) float64. ``causal``: query i sees keys
+Layouts (the caller checks them): ``q`` (B, H, L, E), ``k`` (B, H, S, E), ``v`` (B, H, S, Ev) and
+``gout`` (B, H, L, Ev) with unit-stride rows and any other strides (a head view of a projection,
+a broadcast batch: nothing is copied), ``out`` (B, H, L, Ev), the gradients shaped like their
+inputs, ``lse`` and ``delta`` (B, H, L) float64, all C-contiguous; one float dtype (float32 or
+float64). ``causal``: query i sees keys
 0..i (PyTorch's top-left aligned mask). A query that sees no key (S == 0) gets zeros and
 ``lse = -inf``. Each function writes its caller-allocated outputs (the last arguments) and returns
 None.
 
 How it runs (FlashAttention's blocking, with BLAS doing the products): the queries go in blocks
-of ``QBLOCKS`` rows, the keys in blocks of ``KBLOCK``, a group of heads (batch entries) at a time,
-sized so that one block of scores for the whole group holds ``SCRATCH`` elements. For each
+of ``QBLOCKS`` rows, the keys in blocks of ``KBLOCK``, a group of heads at a time, sized so that
+one block of scores for the whole group holds about ``SCRATCH`` elements. For each
 (query block, key block) the products are GEMMs through ``np.matmul`` over the group (NumPy's
 BLAS, batched: a hand-written Numba product of these shapes ran at ~10 GFLOP/s, BLAS at 60-110),
 and the softmax between them is a Numba kernel over that block of scores, in place:
@@ -158,38 +160,46 @@ _GRAD = policy.Twin(_grad_block, "attention_grad_block")
 _ROW_DOTS = policy.Twin(_row_dots, "attention_row_dots")
 
 
-def _blocks(B, L, S):
-    """Query rows per block, keys per block, heads per group."""
+def _pieces(B, H, L, S, causal):
+    """(bs, hs, i0, i1, j0, j1, first, last) for every block product: ``[bs, hs]`` a group of
+    heads (whole batch entries, or part of one entry's heads when one entry's block of scores
+    would pass SCRATCH), query blocks in order and each one's key blocks in order (a causal query
+    block stops at its last query's key)."""
     nq = min(next(rows for keys, rows in QBLOCKS if S >= keys), L)
     nk = min(KBLOCK, S)
-    return nq, nk, max(1, min(B, SCRATCH // max(1, nq * nk)))
-
-
-def _pieces(B, L, S, causal):
-    """(g0, g1, i0, i1, j0, j1, first, last) for every block product, query blocks in order and
-    each one's key blocks in order (a causal query block stops at its last query's key)."""
-    nq, nk, G = _blocks(B, L, S)
-    for g0 in range(0, B, G):
-        g1 = min(B, g0 + G)
+    G = max(1, SCRATCH // max(1, nq * nk))  # heads per group
+    if G >= H:
+        per = G // H
+        groups = [(slice(b, min(B, b + per)), slice(None)) for b in range(0, B, per)]
+    else:
+        groups = [(slice(b, b + 1), slice(h, min(H, h + G))) for b in range(B)
+                  for h in range(0, H, G)]
+    for bs, hs in groups:
         for i0 in range(0, L, nq):
             i1 = min(L, i0 + nq)
             kend = min(S, i1) if causal else S
             for j0 in range(0, kend, nk):
                 j1 = min(kend, j0 + nk)
-                yield g0, g1, i0, i1, j0, j1, j0 == 0, j1 == kend
+                yield bs, hs, i0, i1, j0, j1, j0 == 0, j1 == kend
 
 
-def _buffer(buf, *shape):
+def _buffer(buf, shape):
     """A C-contiguous (shape) view of the front of a flat scratch buffer."""
     return buf[:math.prod(shape)].reshape(shape)
 
 
+def _rows(a):
+    """A (group, heads, rows, ...) block of a C-contiguous array as (group * heads, rows, ...):
+    a view (the block is whole entries, or heads of one entry)."""
+    return a.reshape((-1,) + a.shape[2:])
+
+
 def attention_forward(q, k, v, scale, causal, out, lse):
-    """out = softmax(q @ k^T * scale [causal]) @ v for q (B, L, E), k (B, S, E), v (B, S, Ev);
-    writes out (B, L, Ev) and lse (B, L) float64, the log-sum-exp of each query's scores."""
-    B, L, _ = q.shape
-    S, ev = k.shape[1], v.shape[2]
-    if S == 0 or B * L == 0:
+    """out = softmax(q @ k^T * scale [causal]) @ v for q (B, H, L, E), k (B, H, S, E), v (B, H,
+    S, Ev); writes out (B, H, L, Ev) and lse (B, H, L) float64, the log-sum-exp of each query's
+    scores."""
+    B, H, L, _ = q.shape
+    if k.shape[2] == 0 or B * H * L == 0:
         out[...] = 0
         lse[...] = _NEG_INF
         return
@@ -198,58 +208,60 @@ def attention_forward(q, k, v, scale, causal, out, lse):
 
 
 def _forward(q, k, v, scale, causal, out, lse):
-    B, L, _ = q.shape
-    S, ev = k.shape[1], v.shape[2]
-    nq, nk, G = _blocks(B, L, S)
-    sbuf = np.empty(G * nq * nk, q.dtype)
-    pv = np.empty(G * nq * ev, q.dtype) if S > nk else None  # products of later key blocks
-    m, den = np.empty((G, nq)), np.empty((G, nq))
-    for g0, g1, i0, i1, j0, j1, first, last in _pieces(B, L, S, causal):
-        g, ni, nj = g1 - g0, i1 - i0, j1 - j0
-        s = np.matmul(q[g0:g1, i0:i1], k[g0:g1, j0:j1].transpose(0, 2, 1),
-                      out=_buffer(sbuf, g, ni, nj))
-        acc = out[g0:g1, i0:i1]
-        _SOFTMAX(s, scale, i0, j0, causal, first, last, m[:g, :ni], den[:g, :ni], acc,
-                 lse[g0:g1, i0:i1], work=s.size)
+    B, H, L, _ = q.shape
+    S = k.shape[2]
+    m, den = np.empty(lse.shape), np.empty(lse.shape)
+    sbuf = pv = None
+    for bs, hs, i0, i1, j0, j1, first, last in _pieces(B, H, L, S, causal):
+        qi, kj, vj, acc = q[bs, hs, i0:i1], k[bs, hs, j0:j1], v[bs, hs, j0:j1], out[bs, hs, i0:i1]
+        shape = qi.shape[:3] + (j1 - j0,)
+        if sbuf is None or sbuf.size < math.prod(shape):
+            sbuf = np.empty(math.prod(shape), q.dtype)
+        s = np.matmul(qi, kj.swapaxes(2, 3), out=_buffer(sbuf, shape))
+        _SOFTMAX(_rows(s), scale, i0, j0, causal, first, last, _rows(m[bs, hs, i0:i1]),
+                 _rows(den[bs, hs, i0:i1]), _rows(acc), _rows(lse[bs, hs, i0:i1]), work=s.size)
         if first:
-            np.matmul(s, v[g0:g1, j0:j1], out=acc)
-        else:
-            np.add(acc, np.matmul(s, v[g0:g1, j0:j1], out=_buffer(pv, g, ni, ev)), out=acc)
+            np.matmul(s, vj, out=acc)
+        else:  # a later key block (more than KBLOCK keys)
+            if pv is None or pv.size < acc.size:
+                pv = np.empty(acc.size, q.dtype)
+            np.add(acc, np.matmul(s, vj, out=_buffer(pv, acc.shape)), out=acc)
 
 
 def attention_backward(q, k, v, out, gout, lse, scale, causal, delta, dq, dk, dv):
-    """Gradients of :func:`attention_forward` given gout (B, L, Ev) = d loss / d out and the
-    forward's out and lse: writes delta (B, L) float64 (rowsum(gout * out), scratch) and dq, dk,
-    dv shaped like q, k, v."""
-    B, L, E = q.shape
-    S, ev = k.shape[1], v.shape[2]
-    _ROW_DOTS(gout, out, delta, work=gout.size)
+    """Gradients of :func:`attention_forward` given gout (B, H, L, Ev) = d loss / d out and the
+    forward's out and lse: writes delta (B, H, L) float64 (rowsum(gout * out), scratch) and dq,
+    dk, dv shaped like q, k, v."""
+    B, H, L, _ = q.shape
+    _ROW_DOTS(gout.reshape((-1,) + gout.shape[2:]), _rows(out), _rows(delta), work=gout.size)
     dk[...] = 0
     dv[...] = 0
-    if S == 0 or B * L == 0:
+    if k.shape[2] == 0 or B * H * L == 0:
         dq[...] = 0
         return
     with np.errstate(all="ignore"):
-        _backward(q, k, v, out, gout, lse, float(scale), bool(causal), delta, dq, dk, dv)
+        _backward(q, k, v, gout, lse, float(scale), bool(causal), delta, dq, dk, dv)
 
 
-def _backward(q, k, v, out, gout, lse, scale, causal, delta, dq, dk, dv):
-    B, L, E = q.shape
-    S, ev = k.shape[1], v.shape[2]
-    nq, nk, G = _blocks(B, L, S)
-    sbuf, dpbuf = np.empty(G * nq * nk, q.dtype), np.empty(G * nq * nk, q.dtype)
-    prod = np.empty(G * max(nq, nk) * max(E, ev), q.dtype)
-    for g0, g1, i0, i1, j0, j1, first, _ in _pieces(B, L, S, causal):
-        g, ni, nj = g1 - g0, i1 - i0, j1 - j0
-        qi, gi, kj, vj = q[g0:g1, i0:i1], gout[g0:g1, i0:i1], k[g0:g1, j0:j1], v[g0:g1, j0:j1]
-        s = np.matmul(qi, kj.transpose(0, 2, 1), out=_buffer(sbuf, g, ni, nj))
-        ds = np.matmul(gi, vj.transpose(0, 2, 1), out=_buffer(dpbuf, g, ni, nj))
-        _GRAD(s, ds, lse[g0:g1, i0:i1], delta[g0:g1, i0:i1], scale, i0, j0, causal,
-              work=s.size)
-        dvj, dkj, dqi = dv[g0:g1, j0:j1], dk[g0:g1, j0:j1], dq[g0:g1, i0:i1]
-        np.add(dvj, np.matmul(s.transpose(0, 2, 1), gi, out=_buffer(prod, g, nj, ev)), out=dvj)
-        np.add(dkj, np.matmul(ds.transpose(0, 2, 1), qi, out=_buffer(prod, g, nj, E)), out=dkj)
+def _backward(q, k, v, gout, lse, scale, causal, delta, dq, dk, dv):
+    B, H, L, _ = q.shape
+    S = k.shape[2]
+    sbuf = dpbuf = prod = None
+    for bs, hs, i0, i1, j0, j1, first, _ in _pieces(B, H, L, S, causal):
+        qi, gi, kj, vj = q[bs, hs, i0:i1], gout[bs, hs, i0:i1], k[bs, hs, j0:j1], v[bs, hs, j0:j1]
+        dvj, dkj, dqi = dv[bs, hs, j0:j1], dk[bs, hs, j0:j1], dq[bs, hs, i0:i1]
+        shape = qi.shape[:3] + (j1 - j0,)
+        if sbuf is None or sbuf.size < math.prod(shape):
+            sbuf, dpbuf = np.empty(math.prod(shape), q.dtype), np.empty(math.prod(shape), q.dtype)
+        if prod is None or prod.size < max(dvj.size, dkj.size, dqi.size):
+            prod = np.empty(max(dvj.size, dkj.size, dqi.size), q.dtype)
+        s = np.matmul(qi, kj.swapaxes(2, 3), out=_buffer(sbuf, shape))
+        ds = np.matmul(gi, vj.swapaxes(2, 3), out=_buffer(dpbuf, shape))
+        _GRAD(_rows(s), _rows(ds), _rows(lse[bs, hs, i0:i1]), _rows(delta[bs, hs, i0:i1]), scale,
+              i0, j0, causal, work=s.size)
+        np.add(dvj, np.matmul(s.swapaxes(2, 3), gi, out=_buffer(prod, dvj.shape)), out=dvj)
+        np.add(dkj, np.matmul(ds.swapaxes(2, 3), qi, out=_buffer(prod, dkj.shape)), out=dkj)
         if first:
             np.matmul(ds, kj, out=dqi)
         else:
-            np.add(dqi, np.matmul(ds, kj, out=_buffer(prod, g, ni, E)), out=dqi)
+            np.add(dqi, np.matmul(ds, kj, out=_buffer(prod, dqi.shape)), out=dqi)

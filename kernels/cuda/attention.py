@@ -1,7 +1,9 @@
 """Fused scaled-dot-product attention on the GPU: the CUDA twins of kernels/cpu/attention.py, with
-the same names, signatures, layouts and contracts (q (B, L, E), k (B, S, E), v (B, S, Ev), out
-and gout (B, L, Ev), lse and delta (B, L) float64, one float dtype, C-contiguous; ``causal``:
-query i sees keys 0..i; a query that sees no key gets zeros and ``lse = -inf``).
+the same names, signatures, layouts and contracts (q (B, H, L, E), k (B, H, S, E), v (B, H, S,
+Ev), gout (B, H, L, Ev) with any strides, out (B, H, L, Ev), lse and delta (B, H, L) float64
+C-contiguous; one float dtype; ``causal``: query i sees keys 0..i; a query that sees no key gets
+zeros and ``lse = -inf``). The launchers hand the kernels (B * H, ...) arrays: views of the
+C-contiguous ones, copies of the others.
 
 One thread per query row (forward, dq) or per key row (dk, dv) in grid-stride loops, so the
 backward needs no atomics: the forward keeps an online softmax (running max and sum in float64)
@@ -118,20 +120,39 @@ def _backward_dkv_k(q, k, v, gout, lse, delta, scale, causal, dk, dv):
                 dk[b, j, e] = float(dk[b, j, e]) + ds * float(q[b, i, e])
 
 
+def _flat(a):
+    """A (B, H, ...) operand as the (B * H, ...) C-contiguous array the kernels index: a view of
+    a C-contiguous one, else a copy (a head view of a projection, a broadcast batch)."""
+    shape = (a.shape[0] * a.shape[1],) + tuple(a.shape[2:])
+    if a.flags.c_contiguous:
+        v = memory.try_reshape(a, shape)
+        if v is not None:
+            return v
+    from .elementwise import copy
+    c = memory.empty(tuple(a.shape), a.dtype)
+    copy(a, c)
+    return memory.try_reshape(c, shape)
+
+
 def attention_forward(q, k, v, scale, causal, out, lse):
-    """out = softmax(q @ k^T * scale [causal]) @ v for q (B, L, E), k (B, S, E), v (B, S, Ev);
-    writes out (B, L, Ev) and lse (B, L) float64, the log-sum-exp of each query's scores."""
-    rows = q.shape[0] * q.shape[1]
+    """out = softmax(q @ k^T * scale [causal]) @ v for q (B, H, L, E), k (B, H, S, E), v (B, H,
+    S, Ev); writes out (B, H, L, Ev) and lse (B, H, L) float64, the log-sum-exp of each query's
+    scores."""
+    rows = q.shape[0] * q.shape[1] * q.shape[2]
     if rows:
-        _forward_k[memory.grid(rows)](q, k, v, float(scale), bool(causal), out, lse)
+        _forward_k[memory.grid(rows)](_flat(q), _flat(k), _flat(v), float(scale), bool(causal),
+                                      _flat(out), _flat(lse))
 
 
 def attention_backward(q, k, v, out, gout, lse, scale, causal, delta, dq, dk, dv):
-    """Gradients of :func:`attention_forward` given gout (B, L, Ev) = d loss / d out and the
-    forward's out and lse: writes delta (B, L) float64 (rowsum(gout * out), scratch) and dq, dk,
-    dv shaped like q, k, v."""
+    """Gradients of :func:`attention_forward` given gout (B, H, L, Ev) = d loss / d out and the
+    forward's out and lse: writes delta (B, H, L) float64 (rowsum(gout * out), scratch) and dq,
+    dk, dv shaped like q, k, v."""
     sc, c = float(scale), bool(causal)
-    rows, keys = q.shape[0] * q.shape[1], k.shape[0] * k.shape[1]
+    rows = q.shape[0] * q.shape[1] * q.shape[2]
+    keys = k.shape[0] * k.shape[1] * k.shape[2]
+    q, k, v, out, gout, dq, dk, dv = (_flat(a) for a in (q, k, v, out, gout, dq, dk, dv))
+    lse, delta = _flat(lse), _flat(delta)
     if rows:  # dq first: it writes delta, which dk and dv read (one stream keeps the order)
         _backward_dq_k[memory.grid(rows)](q, k, v, out, gout, lse, sc, c, delta, dq)
     if keys:

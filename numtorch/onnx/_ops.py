@@ -559,10 +559,11 @@ def _gru_cell(b, node):
 def _attention(b, node):
     q, k, v, scale, causal = node.args
     out = node.outputs[0]
-    scores = b.emit("MatMul", [b.name(q), b.emit("Transpose", [b.name(k)], perm=[0, 2, 1])])
+    # q (B, H, L, E), k (B, H, S, E), v (B, H, S, Ev)
+    scores = b.emit("MatMul", [b.name(q), b.emit("Transpose", [b.name(k)], perm=[0, 1, 3, 2])])
     scores = b.emit("Mul", [scores, b.scalar(float(scale), out.dtype)])
     if causal:
-        (L, S), (L2, S2) = (q.shape[1], k.shape[1]), (b.shape2(q)[1], b.shape2(k)[1])
+        (L, S), (L2, S2) = (q.shape[2], k.shape[2]), (b.shape2(q)[2], b.shape2(k)[2])
         if (L, S) != (L2, S2):
             _fail(node, "causal attention over a dynamic sequence length")
         mask = np.triu(np.full((L, S), -np.inf, dtype=np.dtype(out.dtype.np)), 1)

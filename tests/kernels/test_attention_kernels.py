@@ -36,17 +36,27 @@ def reference(q, k, v, scale, causal, gout):
     return out, lse, ds @ k * scale, np.swapaxes(ds, 1, 2) @ q * scale, np.swapaxes(p, 1, 2) @ gout
 
 
-def _run(device, q, k, v, scale, causal, gout):
+def _run(device, q, k, v, scale, causal, gout, heads=False):
+    """The kernels on (B, n, e) arrays passed as (B1, H, n, e) with B1 = 2 for even B, else 1;
+    ``heads``: as views of (B1, n, H, e) memory (the heads of a projection: strided,
+    unit-stride rows). Results back as (B, ...)."""
     dt = q.dtype
     B, L, _ = q.shape
-    dq, dk, dv = (device.stale(a.shape, dt) for a in (q, k, v))
-    out, lse, delta = device.stale((B, L, v.shape[2]), dt), device.stale((B, L), np.float64), \
-        device.stale((B, L), np.float64)
-    dq_, dk_, dv_, qd, kd, vd, gd = dq, dk, dv, *(device.to_device(a) for a in (q, k, v, gout))
+    b1 = 2 if B % 2 == 0 and B else 1
+
+    def four(a):
+        a = a.reshape((b1, a.shape[0] // b1) + a.shape[1:])
+        return np.ascontiguousarray(a.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3) if heads else a
+
+    q4, k4, v4, g4 = (four(a) for a in (q, k, v, gout))
+    dq, dk, dv = (device.stale(a.shape, dt) for a in (q4, k4, v4))
+    out, lse, delta = device.stale(q4.shape[:3] + (v.shape[2],), dt), \
+        device.stale(q4.shape[:3], np.float64), device.stale(q4.shape[:3], np.float64)
+    qd, kd, vd, gd = (a if device.name == "cpu" else device.to_device(a) for a in (q4, k4, v4, g4))
     device.attention.attention_forward(qd, kd, vd, scale, causal, out, lse)
-    device.attention.attention_backward(qd, kd, vd, out, gd, lse, scale, causal, delta, dq_, dk_,
-                                        dv_)
-    return [device.to_host(a) for a in (out, lse, dq_, dk_, dv_)]
+    device.attention.attention_backward(qd, kd, vd, out, gd, lse, scale, causal, delta, dq, dk,
+                                        dv)
+    return [device.to_host(a).reshape((B,) + a.shape[2:]) for a in (out, lse, dq, dk, dv)]
 
 
 CASES = [  # (B, L, S, E, Ev, causal), cpu only when large
@@ -88,13 +98,15 @@ def test_attention_kernels_match_reference(device, case, dtype, rng):
         np.testing.assert_allclose(g, w, **tol(dtype), err_msg=name)
 
 
+@pytest.mark.parametrize("heads", [False, True], ids=["contiguous", "head-views"])
 @pytest.mark.parametrize("blocks", [((0, 8),), ((0, 4), (64, 16))], ids=["q8", "q4-q16"])
 @pytest.mark.parametrize("case", [c for c in CASES if max(c[1:3]) > 8], ids=str)
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("device", ["cpu"], indirect=True)
-def test_cpu_attention_across_blocks_and_head_groups(device, case, dtype, blocks, rng, monkeypatch):
-    """The CPU kernels' blocking shrunk: 4-16 queries and 16 keys per block, 2-3 heads per group
-    (the defaults put these shapes in one block)."""
+def test_cpu_attention_across_blocks_and_head_groups(device, case, dtype, blocks, heads, rng,
+                                                     monkeypatch):
+    """The CPU kernels' blocking shrunk: 4-16 queries and 16 keys per block, 2 heads per group
+    (the defaults put these shapes in one block); operands contiguous or strided head views."""
     from numtorch.kernels.cpu import attention
     monkeypatch.setattr(attention, "QBLOCKS", blocks)
     monkeypatch.setattr(attention, "KBLOCK", 16)
@@ -102,7 +114,7 @@ def test_cpu_attention_across_blocks_and_head_groups(device, case, dtype, blocks
     B, L, S, E, Ev, causal = case
     q, k, v = (rng.standard_normal(s).astype(dtype) for s in ((B, L, E), (B, S, E), (B, S, Ev)))
     gout = rng.standard_normal((B, L, Ev)).astype(dtype)
-    got = _run(device, q, k, v, 0.7, causal, gout)
+    got = _run(device, q, k, v, 0.7, causal, gout, heads)
     want = reference(q, k, v, 0.7, causal, gout)
     for name, g, w in zip(("out", "lse", "dq", "dk", "dv"), got, want):
         np.testing.assert_allclose(g, w, **tol(dtype), err_msg=name)

@@ -146,10 +146,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         scale = 1.0 / math.sqrt(E) if E else math.inf
     if attn_mask is None and not dropout_p > 0.0:
         # the fused kernel: no (L, S) matrix in memory, causal keys skipped, not masked
-        B = math.prod(batch)
-        out = FusedAttention.apply(query.expand(*batch, L, E).reshape(B, L, E),
-                                   key.expand(*batch, S, E).reshape(B, S, E),
-                                   value.expand(*batch, S, Ev).reshape(B, S, Ev),
+        # (batch, heads): two batch dims, as the kernels take them (views, no copy of a head
+        # view: the heads of (B, T, H, D) projections are strided)
+        two = ((1,) * (2 - len(batch)) + tuple(batch)) if len(batch) <= 2 else \
+            (math.prod(batch[:-1]), batch[-1])
+        out = FusedAttention.apply(query.expand(*batch, L, E).reshape(*two, L, E),
+                                   key.expand(*batch, S, E).reshape(*two, S, E),
+                                   value.expand(*batch, S, Ev).reshape(*two, S, Ev),
                                    float(scale) if E else 0.0,  # E == 0: scores are 0
                                    bool(is_causal))
         return out.reshape(*batch, L, Ev)
