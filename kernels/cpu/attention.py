@@ -6,10 +6,9 @@ Layouts (the caller checks them): ``q`` (B, H, L, E), ``k`` (B, H, S, E), ``v`` 
 ``gout`` (B, H, L, Ev) with unit-stride rows and any other strides (a head view of a projection,
 a broadcast batch: nothing is copied), ``out`` (B, H, L, Ev), the gradients shaped like their
 inputs, ``lse`` and ``delta`` (B, H, L) float64, all C-contiguous; one float dtype (float32 or
-float64). ``causal``: query i sees keys
-0..i (PyTorch's top-left aligned mask). A query that sees no key (S == 0) gets zeros and
-``lse = -inf``. Each function writes its caller-allocated outputs (the last arguments) and returns
-None.
+float64). ``causal``: query i sees keys 0..i (PyTorch's top-left aligned mask). A query that sees
+no key (S == 0) gets zeros and ``lse = -inf``. Each function writes its caller-allocated outputs
+(the last arguments) and returns None.
 
 How it runs (FlashAttention's blocking, with BLAS doing the products): the queries go in blocks
 of ``QBLOCKS`` rows, the keys in blocks of ``KBLOCK``, a group of heads at a time, sized so that
@@ -48,8 +47,8 @@ QBLOCKS = ((1024, 256), (512, 128), (0, 64))
 #: Keys per block: up to this many keys one pass of softmax serves, with no rescaling.
 KBLOCK = 512
 #: Elements of one block of scores for a group of heads (the forward keeps one such block, the
-#: backward two, plus a product buffer of at most this size): 256 KiB in float32, so that a
-#: block the GEMM writes is still in cache when the softmax kernel reads it.
+#: backward two, plus a product buffer; more when one head's block alone is larger): 256 KiB in
+#: float32, so that a block the GEMM writes is still in cache when the softmax kernel reads it.
 SCRATCH = 1 << 16
 _NEG_INF = -np.inf
 
