@@ -180,10 +180,14 @@ def test_unbatched_input_matches_torch(kind, kw):
 
 @pytest.mark.parametrize("kind,kw", [("LSTM", dict(proj_size=2)), ("GRU", {}), ("RNN", {}),
                                      ("LSTM", dict(bidirectional=True, num_layers=2))])
-def test_recurrent_weight_gradients_over_partial_and_repeated_backward(kind, kw):
-    # the recurrent weights' gradients are gathered over the steps and formed by the first
-    # step's backward (RecurrentProduct): a loss that reaches only some steps, a second
-    # backward through the same graph, frozen input weights, and an update in between
+@pytest.mark.parametrize("chunk", [2, 16])
+def test_recurrent_weight_gradients_over_partial_and_repeated_backward(kind, kw, chunk,
+                                                                        monkeypatch):
+    # the recurrent weights' gradients are gathered over the steps, formed a chunk of steps at
+    # a time and returned by the first step's backward (RecurrentProduct): a loss that reaches
+    # only some steps, a second backward through the same graph, frozen input weights
+    from numtorch.ops.rnn import RecurrentGrad
+    monkeypatch.setattr(RecurrentGrad, "CHUNK", chunk)
     m, tm = pair(kind, "float64", input_size=3, hidden_size=4, **kw)
     m.weight_ih_l0.requires_grad_(False)
     tm.weight_ih_l0.requires_grad_(False)

@@ -55,19 +55,42 @@ class SplitRows(Function):
         return cat(grads, 0), None
 
 
+class RecurrentGrad:
+    """What the steps of one recurrence share for :class:`RecurrentProduct`: the ``(h, grad)``
+    pairs of the steps whose backward ran since the last flush, by step, and the weight's
+    gradient summed over the flushed ones."""
+
+    #: steps per GEMM of the weight's gradient: few weight-sized adds, and no more than this many
+    #: steps' gradients held (all T of them doubled an LSTM LM's peak memory)
+    CHUNK = 16
+
+    def __init__(self):
+        self.pairs, self.total = {}, None
+
+    def flush(self, wt):
+        hs, gs = zip(*self.pairs.values())
+        self.pairs.clear()
+        hs, gs = (cat(hs, 0), cat(gs, 0)) if len(hs) > 1 else (hs[0], gs[0])
+        if wt._data.flags.f_contiguous and not wt._data.flags.c_contiguous:
+            part = MatMul.apply(gs.mT, hs).mT  # laid out like wt (a transposed weight)
+        else:
+            part = MatMul.apply(hs.mT, gs)
+        self.total = part if self.total is None else self.total + part
+
+
 class RecurrentProduct(Function):
     """``h @ wt`` for one time step of a recurrence whose steps all multiply by the same ``wt``
     (an RNN's ``weight_hh.t()``), with ``wt``'s gradient gathered over the steps: each step's
-    backward returns h's gradient and leaves its ``(h, g)`` in ``steps``, a dict the layer
-    shares between its steps; the step marked ``last`` (the first in time: its backward runs
-    after every later step's) returns the weight's gradient of all of them as one GEMM over
-    every row. Per-step products would be T GEMMs of a batch's rows each, summed by T adds of
-    the weight's size."""
+    backward returns h's gradient and leaves its ``(h, g)`` with ``acc`` (a
+    :class:`RecurrentGrad` the layer's steps share), which forms the weight's gradient one GEMM
+    per ``CHUNK`` steps; the step marked ``last`` (the first in time: its backward runs after
+    every later step's) returns the sum. Per-step products would be T GEMMs of a batch's rows
+    each, summed by T adds of the weight's size."""
 
     @staticmethod
-    def forward(ctx, h, wt, steps, t, last):
+    def forward(ctx, h, wt, acc, t, last):
         ctx.save_for_backward(h, wt)
-        ctx.steps, ctx.t, ctx.last = steps, t, last
+        ctx.acc, ctx.t, ctx.last = acc, t, last
         return MatMul.apply(h, wt)
 
     @staticmethod
@@ -78,17 +101,13 @@ class RecurrentProduct(Function):
         gh = MatMul.apply(g, wt.mT) if need[0] else None
         if not need[1]:
             return gh, None, None, None, None
-        steps = ctx.steps
-        steps[ctx.t] = (h, g)
+        acc = ctx.acc
+        acc.pairs[ctx.t] = (h, g)
+        if len(acc.pairs) >= acc.CHUNK or ctx.last:
+            acc.flush(wt)
         if not ctx.last:
             return gh, None, None, None, None
-        hs, gs = zip(*steps.values())
-        steps.clear()
-        hs, gs = (cat(hs, 0), cat(gs, 0)) if len(hs) > 1 else (hs[0], gs[0])
-        if wt._data.flags.f_contiguous and not wt._data.flags.c_contiguous:
-            gw = MatMul.apply(gs.mT, hs).mT  # laid out like wt (a transposed weight)
-        else:
-            gw = MatMul.apply(hs.mT, gs)
+        gw, acc.total = acc.total, None
         return gh, gw, None, None, None
 
 

@@ -16,7 +16,7 @@ import warnings
 
 from ... import _creation as C
 from ...autograd import is_grad_enabled
-from ...ops.rnn import FusedGRUCell, FusedLSTMCell, RecurrentProduct, SplitRows
+from ...ops.rnn import FusedGRUCell, FusedLSTMCell, RecurrentGrad, RecurrentProduct, SplitRows
 from ...ops.shape import cat, stack
 from .. import functional as F
 from .. import init
@@ -49,8 +49,8 @@ def _direction(mode, x, batch_sizes, h0, c0, weights, reverse):
     # the recurrent weights' gradients as one GEMM over every step (RecurrentProduct)
     first = T - 1 if reverse else 0
     grad = is_grad_enabled()
-    hh = {} if grad and whh_t.requires_grad else None
-    hr = {} if grad and whr_t is not None and whr_t.requires_grad else None
+    hh = RecurrentGrad() if grad and whh_t.requires_grad else None
+    hr = RecurrentGrad() if grad and whr_t is not None and whr_t.requires_grad else None
     h, c = h0, c0
     if reverse and batch_sizes[-1] < h.shape[0]:  # only the longest sequences run at the end
         h = h[:batch_sizes[-1]]
