@@ -11,7 +11,7 @@ import importlib
 #: with the same signatures (tests/kernels/test_backend_mirror.py checks). The one list of them:
 #: :func:`load`, the mirror test and the PTX test read it.
 FAMILIES = ("elementwise", "reduce", "matmul", "index", "conv", "pool", "norm", "optim",
-            "sort", "rnn", "attention", "sparse")
+            "sort", "rnn", "attention", "sparse", "activation")
 
 
 def load(backend):

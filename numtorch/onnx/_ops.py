@@ -555,6 +555,16 @@ def _gru_cell(b, node):
     b.emit("Add", [b.emit("Mul", [one_minus_z, n]), b.emit("Mul", [z, b.name(h_prev)])], bind=h)
 
 
+@_op("Gelu")
+def _gelu(b, node):
+    # opset 18 has no Gelu: x * 0.5 * (1 + erf(x / sqrt(2))), as the composite it replaces
+    out = node.outputs[0]
+    xs = b.operand(node.args[0], out.dtype)
+    erf = b.emit("Erf", [b.emit("Mul", [xs, b.scalar(1 / math.sqrt(2), out.dtype)])])
+    half = b.emit("Mul", [xs, b.scalar(0.5, out.dtype)])
+    b.emit("Mul", [half, b.emit("Add", [erf, b.scalar(1, out.dtype)])], bind=out)
+
+
 @_op("FusedAttention")
 def _attention(b, node):
     q, k, v, scale, causal = node.args

@@ -7,8 +7,9 @@ import numpy as np
 from ..._creation import rand
 from ..._registry import functional_op
 from ...autograd import grad_mode
+from ...ops.activation import Gelu
 from ...ops._core import normalize_dims
-from ...ops.elementwise import clamp, erf, exp, log1p, sigmoid, tanh, where
+from ...ops.elementwise import clamp, exp, log1p, sigmoid, tanh, where
 from ...ops.inplace import check_inplace, commit_inplace
 from ...ops.reduction import softmax
 from ._sampling import _type_name
@@ -71,8 +72,8 @@ def gelu(input, approximate="none"):
     tensor([-0.1587,  0.0000,  1.9545])
     """
     _floating(input, "GeluKernelImpl", per_device=False)
-    if approximate == "none":
-        return input * 0.5 * (1 + erf(input * (1 / math.sqrt(2))))
+    if approximate == "none":  # one kernel (numtorch/ops/activation.py)
+        return Gelu.apply(input)
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2 / math.pi)
         return input * 0.5 * (1 + tanh(inner))
