@@ -325,12 +325,18 @@ def _run_unary(kernels, x, out):
     elif out.ndim <= 3:  # transposed or sliced operands (a .contiguous() copy): strided rows
         rows(_pad3(x), _pad3(out))
     else:
-        blocks = _blocks(out, x)
-        if blocks is None:
-            nd(np.broadcast_to(x, out.shape), out)
-        else:
-            for xb, ob in blocks:
-                rows(xb, ob)
+        _run_blocks(rows, nd, out, x)
+
+
+def _run_blocks(rows, nd, out, *ins):
+    """Operands (``ins`` broadcasting to ``out``) beyond three dims in any layout: the row loop
+    over the 3-D blocks of :func:`_blocks`, or the N-d loop when there would be too many."""
+    blocks = _blocks(out, *ins)
+    if blocks is None:
+        nd(*(np.broadcast_to(a, out.shape) for a in ins), out)
+        return
+    for block in blocks:
+        rows(*block)
 
 
 def _run_binary(kernels, a, b, out):
@@ -355,13 +361,8 @@ def _run_binary(kernels, a, b, out):
             return
     if out.ndim <= 3:  # transposed or sliced operands (accumulating a transposed gradient)
         rows(_pad3(a), _pad3(b), _pad3(out))
-        return
-    blocks = _blocks(out, a, b)
-    if blocks is None:
-        nd(np.broadcast_to(a, out.shape), np.broadcast_to(b, out.shape), out)
-        return
-    for ab, bb, ob in blocks:
-        rows(ab, bb, ob)
+    else:
+        _run_blocks(rows, nd, out, a, b)
 
 
 class _Launcher(functools.partial):

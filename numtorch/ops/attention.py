@@ -5,8 +5,8 @@ and one backward that recomputes the probabilities from the saved log-sum-exp.
 Not a public op: ``F.scaled_dot_product_attention`` calls it for the cases it covers (no explicit
 mask, no dropout) with the batch dims broadcast to two (batch, heads), and composes the rest from
 Tensor ops. Operands whose rows are unit-stride (a (B, T, H, D) projection viewed as (B, H, T, D)
-heads) go to the kernels as they are. The
-backward rule calls kernels, so it is once-differentiable (as PyTorch's fused CPU attention).
+heads) go to the kernels as they are. The backward rule calls kernels, so it is
+once-differentiable (as PyTorch's fused CPU attention).
 """
 from .. import _dtype as D
 from .._tensor import Tensor

@@ -5,10 +5,10 @@ The engine un-broadcasts and casts gradients, so each backward states only the d
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function
+from .._device import CPU as _CPU
 from .._registry import op
 from . import _core
 from ._core import kernels, empty, broadcast_shapes, scalar_array
-from .._device import CPU as _CPU
 
 # --------------------------------------------------------------------------------------------
 # Launchers: promotion, broadcasting, allocation, then one kernel call.

@@ -3,10 +3,7 @@
 import math
 import operator
 
-import numpy as np
-
 from .. import _dtype as D
-from .._device import device as _device
 from .._tensor import Tensor
 from ..autograd.function import Function
 from .._registry import op
@@ -43,8 +40,6 @@ def _reshapable(arr):
         return True
     if arr.ndim == 2:
         return arr.flags.f_contiguous
-    if not isinstance(arr, np.ndarray):  # a device array: its own stride arithmetic
-        return kernels(_device("cuda")).memory.try_reshape(arr, (-1,) + arr.shape[-2:]) is not None
     return _core.reshapes_in_place(arr, (-1,) + arr.shape[-2:])
 
 
@@ -86,17 +81,20 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        gb = None
-        if ctx.needs_input_grad[1]:
-            bd = b._data
-            if bd.ndim == 2 and a.ndim == 2 and bd.flags.f_contiguous and not bd.flags.c_contiguous:
-                # b is a transposed view (Linear's weight.t()): its gradient in the same layout,
-                # so the transpose back to the weight is contiguous (no strided copy of a
-                # weight-sized gradient); PyTorch's linear computes grad_output.t() @ input too
-                gb = MatMul.apply(g.mT, a).mT
-            else:
-                gb = MatMul.apply(a.mT, g)
+        gb = right_grad(a, g, b) if ctx.needs_input_grad[1] else None
         return MatMul.apply(g, b.mT) if ctx.needs_input_grad[0] else None, gb
+
+
+def right_grad(a, g, b):
+    """The gradient of ``b`` in ``a @ b`` given the output's gradient ``g``: ``a^T @ g``. When
+    ``b`` is a transposed 2-D view (Linear's ``weight.t()``, an RNN's ``weight_hh.t()``) it is
+    formed as ``(g^T @ a)^T``, in b's layout, so the transpose back to the weight is contiguous
+    (no strided copy of a weight-sized gradient); PyTorch's linear computes grad_output.t() @
+    input too."""
+    bd = b._data
+    if bd.ndim == 2 and a.ndim == 2 and bd.flags.f_contiguous and not bd.flags.c_contiguous:
+        return MatMul.apply(g.mT, a).mT
+    return MatMul.apply(a.mT, g)
 
 
 @op()

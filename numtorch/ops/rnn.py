@@ -10,7 +10,7 @@ from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
 from ._core import Float32Compute, carray, channel_array, kernels, raw, same_device, shape_str
-from .linalg import MatMul
+from .linalg import MatMul, right_grad
 from .shape import cat
 
 
@@ -71,10 +71,7 @@ class RecurrentGrad:
         hs, gs = zip(*self.pairs.values())
         self.pairs.clear()
         hs, gs = (cat(hs, 0), cat(gs, 0)) if len(hs) > 1 else (hs[0], gs[0])
-        if wt._data.flags.f_contiguous and not wt._data.flags.c_contiguous:
-            part = MatMul.apply(gs.mT, hs).mT  # laid out like wt (a transposed weight)
-        else:
-            part = MatMul.apply(hs.mT, gs)
+        part = right_grad(hs, gs, wt)  # one GEMM over the chunk's rows, in wt's layout
         self.total = part if self.total is None else self.total + part
 
 
