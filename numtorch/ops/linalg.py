@@ -120,10 +120,13 @@ def matmul(input, other):
     b = other.unsqueeze(-1) if db == 1 else other
     if a._data.shape[-1] != b._data.shape[-2]:
         _shape_error(input if da > 1 else a, other if db > 1 else b)
-    if a.ndim > 2 and b.ndim == 2 and _core.reshapes_in_place(a._data, (-1, a._data.shape[-1])):
+    if a.ndim > 2 and b.ndim == 2 and (
+            b.requires_grad or _core.reshapes_in_place(a._data, (-1, a._data.shape[-1]))):
         # (..., M, K) @ (K, N), a Linear layer on a batch of sequences: the batch folded into
         # one (B*M, K) @ (K, N) GEMM, as PyTorch does; its backward is two plain GEMMs (the
-        # weight's gradient one product over every row, not per-batch products then a sum)
+        # weight's gradient one product over every row, not per-batch products then a sum).
+        # PyTorch's rule: fold when the batch reshapes in place, or at the price of a copy of
+        # ``a`` when b needs a gradient (a batched weight gradient would be B times b's size)
         lead = a.shape[:-1]
         out = MatMul.apply(a.reshape(-1, a.shape[-1]), b).view(*lead, b.shape[-1])
     else:

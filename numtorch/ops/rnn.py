@@ -64,8 +64,11 @@ class RecurrentGrad:
     #: steps' gradients held (all T of them doubled an LSTM LM's peak memory)
     CHUNK = 16
 
-    def __init__(self):
+    def __init__(self, wt, steps):
         self.pairs, self.total = {}, None
+        # what the forward products multiply by: ``wt`` contiguous (a 1x copy) where the
+        # recurrence has steps enough for the faster GEMMs to pay for it
+        self.forward_operand = wt.detach().contiguous() if steps > 1 else wt.detach()
 
     def flush(self, wt):
         hs, gs = zip(*self.pairs.values())
@@ -88,7 +91,7 @@ class RecurrentProduct(Function):
     def forward(ctx, h, wt, acc, t, last):
         ctx.save_for_backward(h, wt)
         ctx.acc, ctx.t, ctx.last = acc, t, last
-        return MatMul.apply(h, wt)
+        return MatMul.apply(h, acc.forward_operand)
 
     @staticmethod
     @once_differentiable
