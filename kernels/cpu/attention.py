@@ -17,17 +17,23 @@ one block of scores for the whole group holds about ``SCRATCH`` elements. For ea
 BLAS, batched: a hand-written Numba product of these shapes ran at ~10 GFLOP/s, BLAS at 60-110),
 and the softmax between them is a Numba kernel over that block of scores, in place:
 
-- forward: ``s = q_i k_j^T``; :func:`_softmax_block` turns the scores into probabilities against
-  the running row max, rescales the output rows gathered so far, and at the row's last key block
-  divides both by the final sum (so no pass over the output follows) and writes ``lse``;
-  ``out_i (+)= p v_j``.
-- backward, one pass (no probabilities stored: they are recomputed from ``lse``):
-  ``s = q_i k_j^T``, ``dp = gout_i v_j^T``; :func:`_grad_block` makes them ``p`` and
-  ``ds = p (dp - delta) scale`` with ``delta = rowsum(gout * out)``; ``dv_j += p^T gout_i``,
-  ``dk_j += ds^T q_i``, ``dq_i (+)= ds k_j``.
+The scores are held transposed, ``s = k_j q_i^T`` (a key per row, a query per column): OpenBLAS
+runs that product, whose M (keys) is the larger side, at 155 GFLOP/s in place of 124 for
+``q_i k_j^T`` (256 queries x 512 keys x 64), and the softmax kernels then run along rows over
+queries, with a query's running max and sum as vectors.
 
-Scores and products accumulate in the arrays' dtype (as GEMMs do); the softmax's running max,
-sum and log-sum-exp in float64. Inside the causal diagonal block the masked probabilities are
+- forward: :func:`_softmax_block` turns the scores into probabilities against the queries'
+  running max, rescales the output rows gathered so far, and at a query's last key block
+  divides both by the final sum (so no pass over the output follows) and writes ``lse``;
+  ``out_i (+)= s^T v_j``.
+- backward, one pass (no probabilities stored: they are recomputed from ``lse``):
+  ``s = k_j q_i^T``, ``dp = v_j gout_i^T``; :func:`_grad_block` makes them ``p`` and
+  ``ds = p (dp - delta) scale`` with ``delta = rowsum(gout * out)``; ``dv_j += s gout_i``,
+  ``dk_j += ds q_i``, ``dq_i (+)= ds^T k_j``.
+
+Scores, products and the exponentials run in the arrays' dtype (as GEMMs and PyTorch's CPU
+kernel do; float32's exp has twice float64's SIMD lanes); the softmax's running max, sum and
+log-sum-exp in float64. Inside the causal diagonal block the masked probabilities are
 zeros that the GEMM still multiplies, so a NaN or inf in a value row beyond a query's edge but in
 its block reaches that query's output (as in PyTorch's blocked CPU kernel and its math path).
 """
@@ -37,11 +43,14 @@ import numpy as np
 from numba import prange
 
 from .. import policy
-from ._vmath import exp as _exp
+from . import _vmath
 
-#: Query rows per block, by the number of keys (at least that many keys: that many rows): a
-#: larger block makes larger, faster GEMMs (OpenBLAS on 2 cores: 76 GFLOP/s for a 64 x 512 x 64
-#: block of scores, 120 for 256 x 512 x 64) but computes more masked scores on the causal
+# globals of the softmax kernels, bound per dtype (policy's ``bind=``): the compute type and
+# _vmath's exp for it, and the drivers' task helpers
+F = EXP = chunk = rows = None
+
+#: Queries per block, by the number of keys (at least that many keys: that many queries): a
+#: larger block makes larger, faster GEMMs but computes more masked scores on the causal
 #: diagonal and keeps a larger block of scores out of cache.
 QBLOCKS = ((1024, 256), (512, 128), (0, 64))
 #: Keys per block: up to this many keys one pass of softmax serves, with no rescaling.
@@ -51,95 +60,143 @@ KBLOCK = 512
 #: float32, so that a block the GEMM writes is still in cache when the softmax kernel reads it.
 SCRATCH = 1 << 16
 _NEG_INF = -np.inf
+_POS_INF = np.inf
+
+
+#: Queries (score columns) per parallel task of the forward softmax: each task keeps the running
+#: max and sum of its columns as vectors.
+CHUNK = 64
+#: Rows of scores (keys) per parallel task of the backward's softmax gradient.
+ROWS = 16
 
 
 @policy.scalar
-def _visible(nk, i, j0, causal):
-    """How many of the nk keys j0.. query i sees: all, or up to key i when causal."""
-    return min(nk, max(0, i + 1 - j0)) if causal else nk
+def _first_visible(jj, i0, j0, causal):
+    """The first query of a block (a column of its scores) that sees key j0 + jj: 0, or under the
+    causal mask the query at the key's own position."""
+    return max(0, j0 + jj - i0) if causal else 0
+
+
+def _softmax_chunk(s, sc, i0, j0, causal, first, last, m, den, acc, lse, g, c0, c1):
+    """:func:`_softmax_block`'s task: columns c0..c1 (queries i0 + c0..) of head g. The loops run
+    over row slices from 0: a loop from a variable start kept LLVM from vectorising it (8x)."""
+    nk = s.shape[1]
+    ev = acc.shape[2]
+    w = c1 - c0
+    mb = np.full(w, F(_NEG_INF))
+    for jj in range(nk):
+        a = min(w, max(0, _first_visible(jj, i0, j0, causal) - c0))
+        row, mr = s[g, jj, c0 + a:c1], mb[a:]
+        for t in range(w - a):
+            x = F(row[t]) * sc
+            mr[t] = x if x > mr[t] else mr[t]
+    mnew = np.empty(w)
+    msub = np.empty(w, s.dtype)
+    for t in range(w):
+        mi = _NEG_INF if first else m[g, c0 + t]
+        mv = np.float64(mb[t])
+        mv = mi if mi > mv or mi != mi else mv
+        mnew[t] = mv
+        # no finite score yet (mv = -inf): subtract 0, so -inf scores weigh exp(-inf) = 0
+        msub[t] = F(mv) if mv != _NEG_INF else F(0)
+    tot = np.zeros(w)
+    for jj in range(nk):
+        a = min(w, max(0, _first_visible(jj, i0, j0, causal) - c0))
+        s[g, jj, c0:c0 + a] = 0
+        row, ms, tr = s[g, jj, c0 + a:c1], msub[a:], tot[a:]
+        for t in range(w - a):
+            p = EXP(F(row[t]) * sc - ms[t])
+            row[t] = p
+            tr[t] += p
+    inv = np.empty(w, s.dtype)
+    for t in range(w):
+        ii = c0 + t
+        tt = tot[t]
+        mv = mnew[t]
+        alpha = 1.0
+        if not first:
+            if mv != _NEG_INF:
+                alpha = math.exp(m[g, ii] - mv)
+            tt += den[g, ii] * alpha
+        if last:
+            if tt > 0 or tt != tt or mv != mv:
+                iv = 1.0 / tt
+                lse[g, ii] = mv + math.log(tt)
+            else:  # the query saw no key with a finite score: zeros
+                iv = 0.0
+                lse[g, ii] = _NEG_INF
+            inv[t] = iv
+            alpha *= iv
+        else:
+            m[g, ii] = mv
+            den[g, ii] = tt
+        if not first:
+            al = acc.dtype.type(alpha)
+            for e in range(ev):
+                acc[g, ii, e] *= al
+    if last:
+        for jj in range(nk):
+            row = s[g, jj, c0:c1]
+            for t in range(w):
+                row[t] *= inv[t]
 
 
 def _softmax_block(s, scale, i0, j0, causal, first, last, m, den, acc, lse):
-    """One key block of the online softmax for queries i0.. (block rows) against keys j0..
-
-    s (G, nq, nk): raw scores ``q k^T``, overwritten with ``exp(s * scale - m_new)`` (0 past the
-    causal edge); m, den (G, nq) float64: the rows' running max and sum, updated (not read when
-    ``first``); acc (G, nq, Ev): the output rows gathered over earlier key blocks, rescaled to the
-    new max (not touched when ``first``). ``last``: the rows' final key block: the
-    probabilities and acc are divided by the final sum, lse (G, nq) written.
+    """One key block of the online softmax for queries i0.. against keys j0..
+    s (G, nk, nq): raw scores ``k q^T`` (a key per row, a query per column), overwritten with
+    ``exp(s * scale - m_new)`` (0 past the causal edge); m, den (G, nq) float64: the queries'
+    running max and sum, updated (not read when ``first``); acc (G, nq, Ev): the output rows
+    gathered over earlier key blocks, rescaled to the new max (not touched when ``first``).
+    ``last``: the queries' final key block: the probabilities and acc are divided by the final
+    sum, lse (G, nq) written. The exponentials run in the scores' dtype (F, EXP), the sums in
+    float64. The loops run along rows (over queries), so they vectorise; a task is CHUNK
+    columns of one head (``chunk``, a helper compiled on its own: inlined in the prange, the
+    parallel build ran 2-3x slower than the serial one).
+    NaN: a NaN score gives a NaN weight, so a NaN sum, which makes the query's whole row NaN at
+    its last block (as in PyTorch); a query with no finite score so far gets weights 0.
     """
-    G, nq, nk = s.shape
-    ev = acc.shape[2]
-    for r in prange(G * nq):
-        g = r // nq
-        ii = r - g * nq
-        n = _visible(nk, i0 + ii, j0, causal)
-        mb = _NEG_INF
-        nan = False
-        for jj in range(n):
-            x = np.float64(s[g, ii, jj]) * scale
-            mb = x if x > mb else mb
-            nan |= x != x
-        mi = _NEG_INF if first else m[g, ii]
-        mnew = mi if mi > mb else mb
-        if nan or mi != mi:  # a NaN score makes the whole row NaN, as in PyTorch
-            mnew = np.nan
-        tot = 0.0
-        if mnew == _NEG_INF:  # no finite score yet: weights 0
-            for jj in range(nk):
-                s[g, ii, jj] = 0
-        else:
-            for jj in range(n):
-                p = _exp(np.float64(s[g, ii, jj]) * scale - mnew)
-                s[g, ii, jj] = p
-                tot += p
-            for jj in range(n, nk):
-                s[g, ii, jj] = 0
-        alpha = 1.0
-        if not first:
-            if mnew != _NEG_INF:
-                alpha = math.exp(mi - mnew)
-            tot += den[g, ii] * alpha
-        if last:
-            if tot > 0 or tot != tot or mnew != mnew:
-                inv = 1.0 / tot
-                lse[g, ii] = mnew + math.log(tot)
-            else:  # the query saw no key with a finite score: zeros
-                inv = 0.0
-                lse[g, ii] = _NEG_INF
-            pinv = s.dtype.type(inv)
-            for jj in range(n):
-                s[g, ii, jj] *= pinv
-            alpha *= inv
-        else:
-            m[g, ii] = mnew
-            den[g, ii] = tot
-        if not first:
-            a = acc.dtype.type(alpha)
-            for e in range(ev):
-                acc[g, ii, e] *= a
+    G, nk, nq = s.shape
+    sc = F(scale)
+    nch = (nq + CHUNK - 1) // CHUNK
+    for r in prange(G * nch):
+        g = r // nch
+        c0 = (r - g * nch) * CHUNK
+        chunk(s, sc, i0, j0, causal, first, last, m, den, acc, lse, g, c0, min(nq, c0 + CHUNK))
 
 
-def _grad_block(s, dp, lse, delta, scale, i0, j0, causal):
-    """s (G, nq, nk): raw scores, overwritten with the probabilities ``exp(s * scale - lse)``;
-    dp (G, nq, nk): ``gout v^T``, overwritten with ``p * (dp - delta) * scale`` (the scores'
-    gradient times the scale); both 0 past the causal edge and for rows with ``lse = -inf``."""
-    G, nq, nk = s.shape
-    for r in prange(G * nq):
-        g = r // nq
-        ii = r - g * nq
-        n = _visible(nk, i0 + ii, j0, causal)
-        li = lse[g, ii]
-        if li == _NEG_INF:
-            n = 0
-        di = delta[g, ii]
-        for jj in range(n):
-            p = _exp(np.float64(s[g, ii, jj]) * scale - li)
-            s[g, ii, jj] = p
-            dp[g, ii, jj] = p * (np.float64(dp[g, ii, jj]) - di) * scale
-        for jj in range(n, nk):
-            s[g, ii, jj] = 0
-            dp[g, ii, jj] = 0
+def _grad_rows(s, dp, lf, df, sc, i0, j0, causal, g, j1, j2):
+    """:func:`_grad_block`'s task: rows (keys j0 + ) j1..j2 of head g, over row slices from the
+    first visible query (see :func:`_softmax_chunk`)."""
+    nq = s.shape[2]
+    for jj in range(j1, j2):
+        a = min(nq, _first_visible(jj, i0, j0, causal))
+        s[g, jj, :a] = 0
+        dp[g, jj, :a] = 0
+        sr, dr, lr, dr_ = s[g, jj, a:], dp[g, jj, a:], lf[g, a:], df[g, a:]
+        for t in range(nq - a):
+            li = lr[t]
+            p = EXP(F(sr[t]) * sc - li)
+            seen = li != F(_POS_INF)
+            p = p if seen else F(0)
+            sr[t] = p
+            d = p * (F(dr[t]) - dr_[t]) * sc
+            dr[t] = d if seen else F(0)
+
+
+def _grad_block(s, dp, lf, df, scale, i0, j0, causal):
+    """s (G, nk, nq): raw scores ``k q^T``, overwritten with the probabilities
+    ``exp(s * scale - lse)``; dp (G, nk, nq): ``v gout^T``, overwritten with
+    ``p * (dp - delta) * scale`` (the scores' gradient times the scale); both 0 past the causal
+    edge and for queries with ``lse = -inf``. lf, df (G, nq): the queries' lse (+inf where it is
+    -inf) and delta in the scores' dtype, the compute type (F, EXP). A task per ROWS rows
+    (``rows``, compiled on its own as the softmax's chunk)."""
+    G, nk, nq = s.shape
+    sc = F(scale)
+    nt = (nk + ROWS - 1) // ROWS
+    for r in prange(G * nt):
+        g = r // nt
+        j1 = (r - g * nt) * ROWS
+        rows(s, dp, lf, df, sc, i0, j0, causal, g, j1, min(nk, j1 + ROWS))
 
 
 def _row_dots(a, b, out):
@@ -154,8 +211,20 @@ def _row_dots(a, b, out):
         out[z, i] = t
 
 
-_SOFTMAX = policy.Twin(_softmax_block, "attention_softmax_block")
-_GRAD = policy.Twin(_grad_block, "attention_grad_block")
+
+
+def _by_dtype(driver, helper, slot, name):
+    """{dtype: Twin} of ``driver`` around its task ``helper`` (bound as ``slot``), both computing
+    in float32 or float64 (``_vmath.FLOAT32`` / ``FLOAT64`` bound as F and EXP)."""
+    out = {}
+    for dt, tag, math_ in ((np.float32, "f32", _vmath.FLOAT32), (np.float64, "f64", _vmath.FLOAT64)):
+        task = policy.kernel(helper, name=f"{name}_task_{tag}", bind=math_)
+        out[np.dtype(dt)] = policy.Twin(driver, f"{name}_{tag}", {**math_, slot: task})
+    return out
+
+
+_SOFTMAX = _by_dtype(_softmax_block, _softmax_chunk, "chunk", "attention_softmax_block")
+_GRAD = _by_dtype(_grad_block, _grad_rows, "rows", "attention_grad_block")
 _ROW_DOTS = policy.Twin(_row_dots, "attention_row_dots")
 
 
@@ -211,20 +280,22 @@ def _forward(q, k, v, scale, causal, out, lse):
     S = k.shape[2]
     m, den = np.empty(lse.shape), np.empty(lse.shape)
     sbuf = pv = None
+    softmax = _SOFTMAX[q.dtype]
     for bs, hs, i0, i1, j0, j1, first, last in _pieces(B, H, L, S, causal):
         qi, kj, vj, acc = q[bs, hs, i0:i1], k[bs, hs, j0:j1], v[bs, hs, j0:j1], out[bs, hs, i0:i1]
-        shape = qi.shape[:3] + (j1 - j0,)
+        shape = kj.shape[:3] + (i1 - i0,)  # scores k q^T: (group, heads, keys, queries)
         if sbuf is None or sbuf.size < math.prod(shape):
             sbuf = np.empty(math.prod(shape), q.dtype)
-        s = np.matmul(qi, kj.swapaxes(2, 3), out=_buffer(sbuf, shape))
-        _SOFTMAX(_rows(s), scale, i0, j0, causal, first, last, _rows(m[bs, hs, i0:i1]),
-                 _rows(den[bs, hs, i0:i1]), _rows(acc), _rows(lse[bs, hs, i0:i1]), work=s.size)
+        s = np.matmul(kj, qi.swapaxes(2, 3), out=_buffer(sbuf, shape))
+        softmax(_rows(s), scale, i0, j0, causal, first, last, _rows(m[bs, hs, i0:i1]),
+                _rows(den[bs, hs, i0:i1]), _rows(acc), _rows(lse[bs, hs, i0:i1]), work=s.size)
+        p = s.swapaxes(2, 3)
         if first:
-            np.matmul(s, vj, out=acc)
+            np.matmul(p, vj, out=acc)
         else:  # a later key block (more than KBLOCK keys)
             if pv is None or pv.size < acc.size:
                 pv = np.empty(acc.size, q.dtype)
-            np.add(acc, np.matmul(s, vj, out=_buffer(pv, acc.shape)), out=acc)
+            np.add(acc, np.matmul(p, vj, out=_buffer(pv, acc.shape)), out=acc)
 
 
 def attention_backward(q, k, v, out, gout, lse, scale, causal, delta, dq, dk, dv):
@@ -246,21 +317,26 @@ def _backward(q, k, v, gout, lse, scale, causal, delta, dq, dk, dv):
     B, H, L, _ = q.shape
     S = k.shape[2]
     sbuf = dpbuf = prod = None
+    grad = _GRAD[q.dtype]
+    # each query's lse and delta in the compute dtype, once: lse = -inf (a query that saw no
+    # finite score) as +inf, whose exp(s - lse) is 0
+    lf = np.where(lse == _NEG_INF, _POS_INF, lse).astype(q.dtype)
+    df = delta.astype(q.dtype)
     for bs, hs, i0, i1, j0, j1, first, _ in _pieces(B, H, L, S, causal):
         qi, gi, kj, vj = q[bs, hs, i0:i1], gout[bs, hs, i0:i1], k[bs, hs, j0:j1], v[bs, hs, j0:j1]
         dvj, dkj, dqi = dv[bs, hs, j0:j1], dk[bs, hs, j0:j1], dq[bs, hs, i0:i1]
-        shape = qi.shape[:3] + (j1 - j0,)
+        shape = kj.shape[:3] + (i1 - i0,)  # (group, heads, keys, queries), as forward
         if sbuf is None or sbuf.size < math.prod(shape):
             sbuf, dpbuf = np.empty(math.prod(shape), q.dtype), np.empty(math.prod(shape), q.dtype)
         if prod is None or prod.size < max(dvj.size, dkj.size, dqi.size):
             prod = np.empty(max(dvj.size, dkj.size, dqi.size), q.dtype)
-        s = np.matmul(qi, kj.swapaxes(2, 3), out=_buffer(sbuf, shape))
-        ds = np.matmul(gi, vj.swapaxes(2, 3), out=_buffer(dpbuf, shape))
-        _GRAD(_rows(s), _rows(ds), _rows(lse[bs, hs, i0:i1]), _rows(delta[bs, hs, i0:i1]), scale,
-              i0, j0, causal, work=s.size)
-        np.add(dvj, np.matmul(s.swapaxes(2, 3), gi, out=_buffer(prod, dvj.shape)), out=dvj)
-        np.add(dkj, np.matmul(ds.swapaxes(2, 3), qi, out=_buffer(prod, dkj.shape)), out=dkj)
+        s = np.matmul(kj, qi.swapaxes(2, 3), out=_buffer(sbuf, shape))
+        ds = np.matmul(vj, gi.swapaxes(2, 3), out=_buffer(dpbuf, shape))
+        grad(_rows(s), _rows(ds), _rows(lf[bs, hs, i0:i1]), _rows(df[bs, hs, i0:i1]), scale,
+             i0, j0, causal, work=s.size)
+        np.add(dvj, np.matmul(s, gi, out=_buffer(prod, dvj.shape)), out=dvj)
+        np.add(dkj, np.matmul(ds, qi, out=_buffer(prod, dkj.shape)), out=dkj)
         if first:
-            np.matmul(ds, kj, out=dqi)
+            np.matmul(ds.swapaxes(2, 3), kj, out=dqi)
         else:
-            np.add(dqi, np.matmul(ds, kj, out=_buffer(prod, dqi.shape)), out=dqi)
+            np.add(dqi, np.matmul(ds.swapaxes(2, 3), kj, out=_buffer(prod, dqi.shape)), out=dqi)
