@@ -74,6 +74,13 @@ ROWS = 16
 
 
 @policy.scalar
+def _task(r, per, size):
+    """Parallel task r of ``per`` tasks per head, each ``size`` rows or columns: (head, start)."""
+    g = r // per
+    return g, (r - g * per) * size
+
+
+@policy.scalar
 def _first_visible(jj, i0, j0, causal):
     """The first query of a block (a column of its scores) that sees key j0 + jj: 0, or under the
     causal mask the query at the key's own position."""
@@ -162,8 +169,7 @@ def _softmax_block(s, scale, i0, j0, causal, first, last, m, den, acc, lse):
     sc = F(scale)
     nch = (nq + CHUNK - 1) // CHUNK
     for r in prange(G * nch):
-        g = r // nch
-        c0 = (r - g * nch) * CHUNK
+        g, c0 = _task(r, nch, CHUNK)
         chunk(s, sc, i0, j0, causal, first, last, m, den, acc, lse, g, c0, min(nq, c0 + CHUNK))
 
 
@@ -175,14 +181,14 @@ def _grad_rows(s, dp, lf, df, sc, i0, j0, causal, g, j1, j2):
         a = min(nq, _first_visible(jj, i0, j0, causal))
         s[g, jj, :a] = 0
         dp[g, jj, :a] = 0
-        sr, dr, lr, dr_ = s[g, jj, a:], dp[g, jj, a:], lf[g, a:], df[g, a:]
+        sr, dr, lr, de = s[g, jj, a:], dp[g, jj, a:], lf[g, a:], df[g, a:]
         for t in range(nq - a):
             li = lr[t]
             p = EXP(F(sr[t]) * sc - li)
             seen = li != F(_POS_INF)
             p = p if seen else F(0)
             sr[t] = p
-            d = p * (F(dr[t]) - dr_[t]) * sc
+            d = p * (F(dr[t]) - de[t]) * sc
             dr[t] = d if seen else F(0)
 
 
@@ -197,8 +203,7 @@ def _grad_block(s, dp, lf, df, scale, i0, j0, causal):
     sc = F(scale)
     nt = (nk + ROWS - 1) // ROWS
     for r in prange(G * nt):
-        g = r // nt
-        j1 = (r - g * nt) * ROWS
+        g, j1 = _task(r, nt, ROWS)
         rows(s, dp, lf, df, sc, i0, j0, causal, g, j1, min(nk, j1 + ROWS))
 
 
