@@ -3,8 +3,9 @@ cell and hidden updates) as one kernel forward and one backward (``kernels/<devi
 
 They are not public ops: ``nn.LSTM``/``nn.GRU`` and their cells call them between the GEMMs,
 which stay ordinary matmuls (the input projection of every time step in one, the recurrent one
-per step). ``SplitRows`` hands the per-step slices of that one projection to the steps as a
-single graph node. The backward rules call kernels, so they are once-differentiable.
+per step; when training, an LSTM layer's recurrent product and cell are one node, ``LSTMStep``).
+``SplitRows`` hands the per-step slices of that one projection to the steps as a single graph
+node. The backward rules call kernels, so they are once-differentiable.
 """
 from .. import _dtype as D
 from .._tensor import Tensor
@@ -77,6 +78,18 @@ class RecurrentGrad:
         part = right_grad(hs, gs, wt)  # one GEMM over the chunk's rows, in wt's layout
         self.total = part if self.total is None else self.total + part
 
+    def add(self, t, h, g, wt, last):
+        """Step ``t``'s backward: its product's input ``h`` and output gradient ``g``. Returns
+        the weight's gradient summed over every step at the step marked ``last`` (the first in
+        time, whose backward runs after every later step's), else None."""
+        self.pairs[t] = (h, g)
+        if len(self.pairs) >= self.CHUNK or last:
+            self.flush(wt)
+        if not last:
+            return None
+        gw, self.total = self.total, None
+        return gw
+
 
 class RecurrentProduct(Function):
     """``h @ wt`` for one time step of a recurrence whose steps all multiply by the same ``wt``
@@ -101,14 +114,29 @@ class RecurrentProduct(Function):
         gh = MatMul.apply(g, wt.mT) if need[0] else None
         if not need[1]:
             return gh, None, None, None, None
-        acc = ctx.acc
-        acc.pairs[ctx.t] = (h, g)
-        if len(acc.pairs) >= acc.CHUNK or ctx.last:
-            acc.flush(wt)
-        if not ctx.last:
-            return gh, None, None, None, None
-        gw, acc.total = acc.total, None
-        return gh, gw, None, None, None
+        return gh, ctx.acc.add(ctx.t, h, g, wt, ctx.last), None, None, None
+
+
+def _lstm_cell(xg, hg, c_prev):
+    """The fused LSTM cell's forward: (h, c, act) with act (B, 4H) the activated gates (raw)."""
+    B, H = c_prev._data.shape[-2:] if c_prev.ndim >= 2 else (0, 0)
+    _check("lstm_cell", ("c_prev", c_prev, (B, H)), ("the input gates", xg, (B, 4 * H)),
+           ("the hidden gates", hg, (B, 4 * H)))
+    dt, dev = c_prev.dtype, c_prev.device
+    act, c, h = raw((B, 4 * H), dt, dev), raw((B, H), dt, dev), raw((B, H), dt, dev)
+    kernels(dev).rnn.lstm_cell(carray(xg), carray(hg), carray(c_prev), act, c, h)
+    return Tensor._make(h, dt, dev), Tensor._make(c, dt, dev), act
+
+
+def _lstm_cell_backward(gh, gc, act, c_prev, c):
+    """The fused LSTM cell's backward: the gradients of the pre-activations (B, 4H) and of
+    c_prev, given those of h and c."""
+    dt, dev = c.dtype, c.device
+    B, H = c._data.shape
+    gg, gcp = raw((B, 4 * H), dt, dev), raw((B, H), dt, dev)
+    kernels(dev).rnn.lstm_cell_backward(carray(gh, dt), carray(gc, dt), act, carray(c_prev),
+                                        c._data, gg, gcp)
+    return Tensor._make(gg, dt, dev), Tensor._make(gcp, dt, dev)
 
 
 class FusedLSTMCell(Float32Compute, Function):
@@ -118,31 +146,43 @@ class FusedLSTMCell(Float32Compute, Function):
 
     @staticmethod
     def forward(ctx, xg, hg, c_prev):
-        B, H = c_prev._data.shape[-2:] if c_prev.ndim >= 2 else (0, 0)
-        _check("lstm_cell", ("c_prev", c_prev, (B, H)), ("the input gates", xg, (B, 4 * H)),
-               ("the hidden gates", hg, (B, 4 * H)))
-        dt, dev = c_prev.dtype, c_prev.device
-        act, c, h = raw((B, 4 * H), dt, dev), raw((B, H), dt, dev), raw((B, H), dt, dev)
-        kernels(dev).rnn.lstm_cell(carray(xg), carray(hg), carray(c_prev), act, c, h)
-        c = Tensor._make(c, dt, dev)
+        h, c, ctx.act = _lstm_cell(xg, hg, c_prev)
         # c is saved as a tensor: backward refuses to run if it was modified in place since
         ctx.save_for_backward(c_prev, c)
-        ctx.act = act
-        return Tensor._make(h, dt, dev), c
+        return h, c
 
     @staticmethod
     @once_differentiable
     def backward(ctx, gh, gc):
         c_prev, c = ctx.saved_tensors
-        dt, dev = c.dtype, c.device
-        B, H = c._data.shape
-        gg, gcp = raw((B, 4 * H), dt, dev), raw((B, H), dt, dev)
-        kernels(dev).rnn.lstm_cell_backward(carray(gh, dt), carray(gc, dt), ctx.act,
-                                            carray(c_prev), c._data, gg, gcp)
-        gg = Tensor._make(gg, dt, dev)
+        gg, gcp = _lstm_cell_backward(gh, gc, ctx.act, c_prev, c)
         need = ctx.needs_input_grad
-        return (gg if need[0] else None, gg if need[1] else None,
-                Tensor._make(gcp, dt, dev) if need[2] else None)
+        return gg if need[0] else None, gg if need[1] else None, gcp if need[2] else None
+
+
+class LSTMStep(Float32Compute, Function):
+    """One time step of an LSTM layer as one graph node: ``hg = h @ wt`` (the recurrent
+    product, its weight's gradient gathered over the steps by ``acc`` as for
+    :class:`RecurrentProduct`, with ``t`` and ``last``), then the fused cell of
+    :class:`FusedLSTMCell` on ``(xg, hg, c_prev)``; returns (h, c). Half the graph nodes and
+    tensors per step of the two ops chained."""
+
+    @staticmethod
+    def forward(ctx, xg, h, wt, c_prev, acc, t, last):
+        hn, c, ctx.act = _lstm_cell(xg, MatMul.apply(h, acc.forward_operand), c_prev)
+        ctx.save_for_backward(h, wt, c_prev, c)
+        ctx.acc, ctx.t, ctx.last = acc, t, last
+        return hn, c
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gh, gc):
+        h, wt, c_prev, c = ctx.saved_tensors
+        gg, gcp = _lstm_cell_backward(gh, gc, ctx.act, c_prev, c)
+        need = ctx.needs_input_grad
+        ghp = MatMul.apply(gg, wt.mT) if need[1] else None
+        gw = ctx.acc.add(ctx.t, h, gg, wt, ctx.last) if need[2] else None
+        return gg if need[0] else None, ghp, gw, gcp if need[3] else None, None, None, None
 
 
 class FusedGRUCell(Float32Compute, Function):

@@ -5,8 +5,8 @@ both ways. A layer runs each (layer, direction) over the time steps as:
 - one GEMM for the input projection of every step (``x @ W_ih^T`` plus the biases that can be
   folded into it), handed to the steps by one ``SplitRows`` node;
 - per step, the recurrent GEMM ``h @ W_hh^T`` and the fused pointwise cell (``ops/rnn.py``:
-  gates, cell and hidden update in one kernel forward and one backward); LSTM projections add
-  ``h @ W_hr^T``. The tanh/relu RNN step stays composite (matmul, add, activation).
+  gates, cell and hidden update in one kernel forward and one backward; an LSTM's product and
+  cell as one graph node when training); LSTM projections add ``h @ W_hr^T``. The tanh/relu RNN step stays composite (matmul, add, activation).
 Padded input is handled as a packed batch whose steps all have the full batch, so one loop
 serves both; a packed batch shrinks (or, in reverse, grows) the rows as sequences end.
 """
@@ -16,7 +16,8 @@ import warnings
 
 from ... import _creation as C
 from ...autograd import is_grad_enabled
-from ...ops.rnn import FusedGRUCell, FusedLSTMCell, RecurrentGrad, RecurrentProduct, SplitRows
+from ...ops.rnn import (FusedGRUCell, FusedLSTMCell, LSTMStep, RecurrentGrad, RecurrentProduct,
+                        SplitRows)
 from ...ops.shape import cat, stack
 from .. import functional as F
 from .. import init
@@ -75,9 +76,13 @@ def _direction(mode, x, batch_sizes, h0, c0, weights, reverse):
             h = cat([h, h0[n:bs]], 0)
             if c is not None:
                 c = cat([c, c0[n:bs]], 0)
-        hg = h @ whh_t if hh is None else RecurrentProduct.apply(h, whh_t, hh, t, t == first)
+        if mode == "LSTM" and hh is not None:  # the product and the cell as one node
+            h, c = LSTMStep.apply(steps[t], h, whh_t, c, hh, t, t == first)
+        elif mode == "LSTM":
+            h, c = FusedLSTMCell.apply(steps[t], h @ whh_t, c)
+        else:
+            hg = h @ whh_t if hh is None else RecurrentProduct.apply(h, whh_t, hh, t, t == first)
         if mode == "LSTM":
-            h, c = FusedLSTMCell.apply(steps[t], hg, c)
             if whr_t is not None:
                 h = h @ whr_t if hr is None else RecurrentProduct.apply(h, whr_t, hr, t, t == first)
         elif mode == "GRU":
