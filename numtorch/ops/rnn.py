@@ -7,6 +7,8 @@ per step; when training, an LSTM layer's recurrent product and cell are one node
 ``SplitRows`` hands the per-step slices of that one projection to the steps as a single graph
 node. The backward rules call kernels, so they are once-differentiable.
 """
+import numpy as np
+
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
@@ -34,6 +36,25 @@ def _check(name, *pairs):
                                f"{shape_str(t._data.shape)}")
 
 
+def _joined(parts):
+    """``cat(parts, 0)``; when the parts are consecutive row blocks of one C-contiguous CPU array
+    (the gradient buffer an LSTM layer's steps write their gate gradients into, ``RecurrentGrad``)
+    a view of those rows instead, with no copy."""
+    first = parts[0]._data
+    base = first.base if isinstance(first, np.ndarray) else None
+    if base is None or len(parts) == 1 or not base.flags.c_contiguous or base.ndim != first.ndim:
+        return cat(parts, 0)
+    start = end = first.ctypes.data
+    for p in parts:
+        a = p._data
+        if a.base is not base or a.ctypes.data != end or not a.flags.c_contiguous:
+            return cat(parts, 0)
+        end += a.nbytes
+    row = base.strides[0]
+    lo = (start - base.ctypes.data) // row
+    return Tensor._make(base[lo:lo + (end - start) // row], parts[0].dtype, parts[0].device)
+
+
 class SplitRows(Function):
     """``x`` (N, ...) -> views of consecutive row blocks of the given ``sizes`` (summing to N), as
     one graph node: backward concatenates the blocks' gradients once. (``split`` makes one
@@ -53,7 +74,7 @@ class SplitRows(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        return cat(grads, 0), None
+        return _joined(grads), None
 
 
 class RecurrentGrad:
@@ -65,16 +86,33 @@ class RecurrentGrad:
     #: steps' gradients held (all T of them doubled an LSTM LM's peak memory)
     CHUNK = 16
 
-    def __init__(self, wt, steps):
+    def __init__(self, wt, steps, sizes=None):
         self.pairs, self.total = {}, None
         # what the forward products multiply by: ``wt`` contiguous (a 1x copy) where the
         # recurrence has steps enough for the faster GEMMs to pay for it
         self.forward_operand = wt.detach().contiguous() if steps > 1 else wt.detach()
+        # rows of each step (its batch size) in the layer's packed rows, for grad_rows
+        self.sizes, self.buffer = sizes, None
+
+    def grad_rows(self, t, width, dtype, device):
+        """Where step ``t``'s backward may write a (rows, width) gradient: its rows of one
+        buffer for every step (allocated at the first call), so that the steps' gradients join
+        without a copy (:func:`_joined`: the input projection's gradient, the chunks' GEMMs);
+        None without ``sizes`` or on CUDA."""
+        if self.sizes is None or device.type != "cpu":
+            return None
+        if self.buffer is None:
+            self.buffer = raw((sum(self.sizes), width), dtype, device)
+            self.offsets = [0]
+            for n in self.sizes:
+                self.offsets.append(self.offsets[-1] + n)
+        return self.buffer[self.offsets[t]:self.offsets[t + 1]]
 
     def flush(self, wt):
-        hs, gs = zip(*self.pairs.values())
-        self.pairs.clear()
-        hs, gs = (cat(hs, 0), cat(gs, 0)) if len(hs) > 1 else (hs[0], gs[0])
+        pairs = self.pairs
+        hs, gs = zip(*(pairs[t] for t in sorted(pairs)))  # in time order: gs join as rows
+        pairs.clear()
+        hs, gs = (cat(hs, 0), _joined(gs)) if len(hs) > 1 else (hs[0], gs[0])
         part = right_grad(hs, gs, wt)  # one GEMM over the chunk's rows, in wt's layout
         self.total = part if self.total is None else self.total + part
 
@@ -87,7 +125,9 @@ class RecurrentGrad:
             self.flush(wt)
         if not last:
             return None
-        gw, self.total = self.total, None
+        # the steps' gradients (views) keep the buffer alive while the engine holds them: a
+        # graph kept after backward does not keep it too
+        gw, self.total, self.buffer = self.total, None, None
         return gw
 
 
@@ -128,12 +168,12 @@ def _lstm_cell(xg, hg, c_prev):
     return Tensor._make(h, dt, dev), Tensor._make(c, dt, dev), act
 
 
-def _lstm_cell_backward(gh, gc, act, c_prev, c):
-    """The fused LSTM cell's backward: the gradients of the pre-activations (B, 4H) and of
-    c_prev, given those of h and c."""
+def _lstm_cell_backward(gh, gc, act, c_prev, c, gg=None):
+    """The fused LSTM cell's backward: the gradients of the pre-activations (B, 4H), written
+    into ``gg`` where given, and of c_prev, given those of h and c."""
     dt, dev = c.dtype, c.device
     B, H = c._data.shape
-    gg, gcp = raw((B, 4 * H), dt, dev), raw((B, H), dt, dev)
+    gg, gcp = raw((B, 4 * H), dt, dev) if gg is None else gg, raw((B, H), dt, dev)
     kernels(dev).rnn.lstm_cell_backward(carray(gh, dt), carray(gc, dt), act, carray(c_prev),
                                         c._data, gg, gcp)
     return Tensor._make(gg, dt, dev), Tensor._make(gcp, dt, dev)
@@ -178,7 +218,8 @@ class LSTMStep(Float32Compute, Function):
     @once_differentiable
     def backward(ctx, gh, gc):
         h, wt, c_prev, c = ctx.saved_tensors
-        gg, gcp = _lstm_cell_backward(gh, gc, ctx.act, c_prev, c)
+        rows = ctx.acc.grad_rows(ctx.t, ctx.act.shape[1], c.dtype, c.device)
+        gg, gcp = _lstm_cell_backward(gh, gc, ctx.act, c_prev, c, rows)
         need = ctx.needs_input_grad
         ghp = MatMul.apply(gg, wt.mT) if need[1] else None
         gw = ctx.acc.add(ctx.t, h, gg, wt, ctx.last) if need[2] else None

@@ -50,7 +50,8 @@ def _direction(mode, x, batch_sizes, h0, c0, weights, reverse):
     # the recurrent weights' gradients as one GEMM over every step (RecurrentProduct)
     first = T - 1 if reverse else 0
     grad = is_grad_enabled()
-    hh = RecurrentGrad(whh_t, T) if grad and whh_t.requires_grad else None
+    hh = (RecurrentGrad(whh_t, T, tuple(batch_sizes) if mode == "LSTM" else None)
+          if grad and whh_t.requires_grad else None)
     hr = RecurrentGrad(whr_t, T) if grad and whr_t is not None and whr_t.requires_grad else None
     # the forward products read W^T contiguous when there are steps enough to pay for the copy
     # (BLAS takes a transposed (H, 4H) operand of a 32-row product 1.4x slower)
