@@ -1,8 +1,10 @@
 """GELU kernels (``kernels/<device>/activation.py``): ``x * Phi(x)`` and ``Phi(x) + x * phi(x)``.
 
-The CPU's float32 kernels (a polynomial approximation) against the exact values from Python's
-math.erfc (``Phi(x) = erfc(-x / sqrt(2)) / 2``: no cancellation in the negative tail, where they
-must stay accurate too), within float32 rounding everywhere, the tail near -13 included. The
+The CPU's float32 kernels (a polynomial approximation, evaluated in float32) against the exact
+values from Python's math.erfc (``Phi(x) = erfc(-x / sqrt(2)) / 2``: no cancellation in the
+negative tail, where they must stay accurate too), within 1e-6 relative everywhere (~8 float32
+ulp: ``1/2 + z P(z^2)`` cancels up to 6x near z = -1, as PyTorch's ``1 + erf`` does there), the
+tail near -13 included. The
 float64 CPU kernels and the CUDA kernels compute PyTorch's formula ``0.5 * (1 + erf(x /
 sqrt(2)))`` with the platform's erf: against that formula in float64 (math.erf).
 """
@@ -44,9 +46,12 @@ def test_gelu_and_its_derivative(device, dtype, rng):
     poly = dtype == np.float32 and not device.is_cuda
     want_y, want_d = reference(x, formula=not poly)
     got_y, got_d = _run(device, "gelu", x), _run(device, "gelu_grad", x)
-    tol = dict(rtol=4e-7, atol=1e-37) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-300)
+    tol = dict(rtol=1e-6, atol=1e-37) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(got_y, want_y.astype(dtype), **tol)
-    np.testing.assert_allclose(got_d, want_d.astype(dtype), **tol)
+    # the derivative crosses zero near x = -0.75, where its two float32 terms of ~0.2 cancel:
+    # an absolute error of a few float32 ulp of those terms is all float32 arithmetic can keep
+    dtol = dict(tol, atol=1e-7) if dtype == np.float32 and poly else tol
+    np.testing.assert_allclose(got_d, want_d.astype(dtype), **dtol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
