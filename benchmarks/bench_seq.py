@@ -201,6 +201,12 @@ def _stop(procs):
         p.wait()
 
 
+#: seconds between one worker's turn and the other's: the threads a library leaves spinning after
+#: its last parallel region (OpenBLAS's for ~0.1 s; bench_gemm waits 1 s) must go to sleep first,
+#: or they take cores from the other's timed steps
+SETTLE = 0.3
+
+
 def run_case(case, libs, repeats, chunk):
     """Both workers up first, then turns of ``chunk`` steps each until ``repeats`` steps."""
     procs = {lib: start_worker(lib, case, ARGS.threads) for lib in libs}
@@ -209,7 +215,7 @@ def run_case(case, libs, repeats, chunk):
         while len(times[libs[0]]) < repeats:
             n = min(chunk, repeats - len(times[libs[0]]))
             for lib in libs:
-                time.sleep(0.05)  # the other worker's spinning threads go to sleep
+                time.sleep(SETTLE)  # the other worker's spinning threads go to sleep
                 times[lib] += ask(procs[lib], f"run {n}")
     finally:
         _stop(procs.values())
