@@ -115,3 +115,18 @@ FLOAT64 = {"F": np.float64, "ONE": 1.0, "TWO": 2.0,
            "EXP": exp, "SIGMOID": sigmoid, "TANH_E": tanh_e}
 FLOAT32 = {"F": np.float32, "ONE": _ONE_F, "TWO": _TWO_F,
            "EXP": exp_f32, "SIGMOID": sigmoid_f32, "TANH_E": tanh_e_f32}
+
+
+def twins(driver, name, tasks):
+    """``driver`` built for float32 and float64 arrays, as {dtype: policy.Twin}, its body's F,
+    ONE, TWO, EXP, SIGMOID, TANH_E bound to :data:`FLOAT32` / :data:`FLOAT64`. ``tasks`` maps
+    global names the driver calls (one per prange iteration) to helpers, each compiled on its
+    own with the same binding: with the loop body inlined in the prange, one of the twins built
+    2-7x slower than the other (the RNN cells' serial builds, attention's parallel ones); with
+    a separate helper, neither does."""
+    out = {}
+    for dt, tag, math_ in ((np.float32, "f32", FLOAT32), (np.float64, "f64", FLOAT64)):
+        bound = {slot: policy.kernel(fn, name=f"{name}_{slot}_{tag}", bind=math_)
+                 for slot, fn in tasks.items()}
+        out[np.dtype(dt)] = policy.Twin(driver, f"{name}_{tag}", {**math_, **bound})
+    return out

@@ -222,18 +222,8 @@ def _row_dots(a, b, out):
 
 
 
-def _by_dtype(driver, helper, slot, name):
-    """{dtype: Twin} of ``driver`` around its task ``helper`` (bound as ``slot``), both computing
-    in float32 or float64 (``_vmath.FLOAT32`` / ``FLOAT64`` bound as F and EXP)."""
-    out = {}
-    for dt, tag, math_ in ((np.float32, "f32", _vmath.FLOAT32), (np.float64, "f64", _vmath.FLOAT64)):
-        task = policy.kernel(helper, name=f"{name}_task_{tag}", bind=math_)
-        out[np.dtype(dt)] = policy.Twin(driver, f"{name}_{tag}", {**math_, slot: task})
-    return out
-
-
-_SOFTMAX = _by_dtype(_softmax_block, _softmax_chunk, "chunk", "attention_softmax_block")
-_GRAD = _by_dtype(_grad_block, _grad_rows, "rows", "attention_grad_block")
+_SOFTMAX = _vmath.twins(_softmax_block, "attention_softmax_block", {"chunk": _softmax_chunk})
+_GRAD = _vmath.twins(_grad_block, "attention_grad_block", {"rows": _grad_rows})
 _ROW_DOTS = policy.Twin(_row_dots, "attention_row_dots")
 
 

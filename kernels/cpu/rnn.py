@@ -121,20 +121,12 @@ def _gru_cell_backward(gout, h_prev, ws, ggi, ggh, gh_prev):
         row(gout, h_prev, ws, ggi, ggh, gh_prev, b)
 
 
-def _by_dtype(driver, row_fn, name):
-    """``driver`` built per compute dtype around its row helper, as {dtype: Twin}; the half
-    types run the float32 build (policy converts them)."""
-    out = {}
-    for dt, tag, math in ((np.float32, "f32", _vmath.FLOAT32), (np.float64, "f64", _vmath.FLOAT64)):
-        r = policy.kernel(row_fn, name=f"{name}_row_{tag}", bind=math)
-        out[np.dtype(dt)] = policy.Twin(driver, f"{name}_{tag}", {"row": r})
-    return out
-
-
-_LSTM = _by_dtype(_lstm_cell, _lstm_cell_row, "rnn_lstm_cell")
-_LSTM_BW = _by_dtype(_lstm_cell_backward, _lstm_cell_backward_row, "rnn_lstm_cell_backward")
-_GRU = _by_dtype(_gru_cell, _gru_cell_row, "rnn_gru_cell")
-_GRU_BW = _by_dtype(_gru_cell_backward, _gru_cell_backward_row, "rnn_gru_cell_backward")
+# (the half types run the float32 builds: policy converts them)
+_LSTM = _vmath.twins(_lstm_cell, "rnn_lstm_cell", {"row": _lstm_cell_row})
+_LSTM_BW = _vmath.twins(_lstm_cell_backward, "rnn_lstm_cell_backward",
+                        {"row": _lstm_cell_backward_row})
+_GRU = _vmath.twins(_gru_cell, "rnn_gru_cell", {"row": _gru_cell_row})
+_GRU_BW = _vmath.twins(_gru_cell_backward, "rnn_gru_cell_backward", {"row": _gru_cell_backward_row})
 
 
 def _pick(table, x):
