@@ -61,8 +61,9 @@ def tanh_e(x, e):
 _F32 = np.float32
 _LOG2E_F = _F32(1.4426950408889634)
 _LN2HI_F, _LN2LO_F = _F32(0.693359375), _F32(-2.12194440e-4)  # ln 2 split (Cody-Waite)
-# exp's range: above, inf; below, 0 (2^k stays a normal number: k >= -125)
-_EXP_HI_F, _EXP_LO_F = _F32(88.72283), _F32(-86.6)
+#: exp_f32's range: above, inf; below, 0 (2^k stays a normal number: k >= -125)
+EXP_F32_MIN = -86.6
+_EXP_HI_F, _EXP_LO_F = _F32(88.72283), _F32(EXP_F32_MIN)
 _ZERO_F, _HALF_F, _ONE_F, _TWO_F, _INF_F = _F32(0), _F32(0.5), _F32(1), _F32(2), _F32(math.inf)
 _E2, _E3, _E4, _E5, _E6, _E7 = (_F32(1 / math.factorial(n)) for n in range(2, 8))
 _I126, _I23 = np.int32(126), np.int32(23)
@@ -70,6 +71,16 @@ _I126, _I23 = np.int32(126), np.int32(23)
 _T3, _T5, _T7, _T9, _T11, _T13 = (_F32(c) for c in (-1 / 3, 2 / 15, -17 / 315, 62 / 2835,
                                                      -1382 / 155925, 21844 / 6081075))
 _TANH_SMALL_F = _F32(0.3)
+
+
+@policy.scalar
+def exp_f32_reduced(r, k):
+    """e^r 2^k in float32 for a reduced argument |r| <= ln2/2 and an integral k (a float32) in
+    -125..128: :func:`exp_f32`'s polynomial and scaling, for a caller that reduces its argument
+    itself (more precisely: ``activation``'s normal density, from float64)."""
+    p = _ONE_F + r * (_ONE_F + r * (_E2 + r * (_E3 + r * (_E4 + r * (_E5 + r * (_E6 + r * _E7))))))
+    # 2 * 2^(k-1): k reaches 128 at the top of the range, past the exponent field of 2^k
+    return p * _TWO_F * np.int32((np.int32(k) + _I126) << _I23).view(np.float32)
 
 
 @policy.scalar
@@ -81,10 +92,7 @@ def exp_f32(x):
     xc = xc if xc > _EXP_LO_F else _EXP_LO_F
     xc = xc if x == x else _ZERO_F
     k = np.floor(xc * _LOG2E_F + _HALF_F)
-    r = (xc - k * _LN2HI_F) - k * _LN2LO_F
-    p = _ONE_F + r * (_ONE_F + r * (_E2 + r * (_E3 + r * (_E4 + r * (_E5 + r * (_E6 + r * _E7))))))
-    # 2 * 2^(k-1): k reaches 128 at the top of the range, past the exponent field of 2^k
-    y = p * _TWO_F * np.int32((np.int32(k) + _I126) << _I23).view(np.float32)
+    y = exp_f32_reduced((xc - k * _LN2HI_F) - k * _LN2LO_F, k)
     y = y if x < _EXP_HI_F else _INF_F
     y = y if x > _EXP_LO_F else _ZERO_F
     return y if x == x else x

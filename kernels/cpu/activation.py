@@ -30,9 +30,9 @@ from numba import prange
 from .. import policy
 from . import _vmath
 
-# globals of the kernel bodies, bound per variant by policy (``bind=``): the compute type F, its
-# exp and Phi, and the constants the bodies use in that type
-F = DENSITY = phi = HALF = INV_SQRT_2PI = None
+# globals of the kernel bodies, bound per variant by policy (``bind=``): the compute type F, the
+# normal density and Phi, and the constant the bodies use in that type
+F = DENSITY = phi = INV_SQRT_2PI = None
 
 _SQRT1_2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
@@ -59,7 +59,6 @@ _S = tuple(np.float32(c) for c in _ERF_SERIES)
 _U = tuple(np.float32(c) for c in _TAIL_FIT)
 _HALF_F, _ONE_F, _TWO_F = np.float32(0.5), np.float32(1.0), np.float32(2.0)
 _ZERO_F = np.float32(0.0)
-_I127, _I23 = np.int32(127), np.int32(23)
 _SQRT1_2_F, _INV_SQRT_2PI_F = np.float32(_SQRT1_2), np.float32(_INV_SQRT_2PI)
 
 
@@ -88,15 +87,15 @@ def _density_f32(v):
     """exp(-v^2 / 2) of a float32 in float32, accurate in the tails too: v^2 rounded to float32
     would carry an absolute error of up to v^2 * 6e-8, which exp turns into a relative one
     (3e-6 at |v| = 8). So the argument and its reduction a = k ln2 + r run in float64 (v^2 is
-    exact there), and the polynomial in r and the scaling by 2^k in float32, as in
-    ``_vmath.exp_f32``; results below ~2.4e-38 flush to zero."""
+    exact there), and the polynomial in r and the scaling by 2^k in float32
+    (``_vmath.exp_f32_reduced``); results below ~2.4e-38 flush to zero."""
     w = np.float64(v)
     a = -0.5 * w * w
-    a = a if a > -86.6 else -86.6
-    k = np.floor(a * 1.4426950408889634 + 0.5)
-    r = np.float32(a - k * 0.6931471805599453)
-    y = _vmath.exp_f32(r) * np.int32((np.int32(k) + _I127) << _I23).view(np.float32)
-    y = y if a > -86.6 else _ZERO_F
+    lo = _vmath.EXP_F32_MIN
+    ac = a if a > lo else lo
+    k = np.floor(ac * 1.4426950408889634 + 0.5)
+    y = _vmath.exp_f32_reduced(np.float32(ac - k * 0.6931471805599453), np.float32(k))
+    y = y if a > lo else _ZERO_F
     return y if v == v else v
 
 
@@ -121,9 +120,9 @@ def _gelu_grad(x, out):
 
 # per dtype: float32 computes in float32 through the polynomial, float64 through libm's erf
 _BIND = {np.dtype(np.float32): ("f32", {"F": np.float32, "DENSITY": _density_f32, "phi": _phi_poly,
-                                        "HALF": _HALF_F, "INV_SQRT_2PI": _INV_SQRT_2PI_F}),
+                                        "INV_SQRT_2PI": _INV_SQRT_2PI_F}),
          np.dtype(np.float64): ("f64", {"F": np.float64, "DENSITY": _density_f64, "phi": _phi_libm,
-                                        "HALF": 0.5, "INV_SQRT_2PI": _INV_SQRT_2PI})}
+                                        "INV_SQRT_2PI": _INV_SQRT_2PI})}
 _GELU = {dt: policy.Twin(_gelu, f"gelu_{tag}", bind) for dt, (tag, bind) in _BIND.items()}
 _GELU_GRAD = {dt: policy.Twin(_gelu_grad, f"gelu_grad_{tag}", bind)
               for dt, (tag, bind) in _BIND.items()}

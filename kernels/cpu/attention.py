@@ -82,10 +82,10 @@ def _task(r, per, size):
 
 
 @policy.scalar
-def _first_visible(jj, i0, j0, causal):
-    """The first query of a block (a column of its scores) that sees key j0 + jj: 0, or under the
-    causal mask the query at the key's own position."""
-    return max(0, j0 + jj - i0) if causal else 0
+def _first_visible(jj, i0, j0, causal, c0, w):
+    """Of the w queries i0 + c0.. (columns c0.. of a block's scores), the first that sees key
+    j0 + jj, counted from c0 (0..w): 0, or under the causal mask the key's own position."""
+    return min(w, max(0, j0 + jj - i0 - c0)) if causal else 0
 
 
 def _softmax_chunk(s, sc, i0, j0, causal, first, last, m, den, acc, lse, g, c0, c1):
@@ -96,7 +96,7 @@ def _softmax_chunk(s, sc, i0, j0, causal, first, last, m, den, acc, lse, g, c0, 
     w = c1 - c0
     mb = np.full(w, F(_NEG_INF))
     for jj in range(nk):
-        a = min(w, max(0, _first_visible(jj, i0, j0, causal) - c0))
+        a = _first_visible(jj, i0, j0, causal, c0, w)
         row, mr = s[g, jj, c0 + a:c1], mb[a:]
         for t in range(w - a):
             x = F(row[t]) * sc
@@ -112,7 +112,7 @@ def _softmax_chunk(s, sc, i0, j0, causal, first, last, m, den, acc, lse, g, c0, 
         msub[t] = F(mv) if mv != _NEG_INF else F(0)
     tot = np.zeros(w)
     for jj in range(nk):
-        a = min(w, max(0, _first_visible(jj, i0, j0, causal) - c0))
+        a = _first_visible(jj, i0, j0, causal, c0, w)
         s[g, jj, c0:c0 + a] = 0
         row, ms, tr = s[g, jj, c0 + a:c1], msub[a:], tot[a:]
         for t in range(w - a):
@@ -179,7 +179,7 @@ def _grad_rows(s, dp, lf, df, sc, i0, j0, causal, g, j1, j2):
     first visible query (see :func:`_softmax_chunk`)."""
     nq = s.shape[2]
     for jj in range(j1, j2):
-        a = min(nq, _first_visible(jj, i0, j0, causal))
+        a = _first_visible(jj, i0, j0, causal, 0, nq)
         s[g, jj, :a] = 0
         dp[g, jj, :a] = 0
         sr, dr, lr, de = s[g, jj, a:], dp[g, jj, a:], lf[g, a:], df[g, a:]
@@ -218,8 +218,6 @@ def _row_dots(a, b, out):
         for c in range(e):
             t += np.float64(a[z, i, c]) * np.float64(b[z, i, c])
         out[z, i] = t
-
-
 
 
 _SOFTMAX = _vmath.twins(_softmax_block, "attention_softmax_block", {"chunk": _softmax_chunk})

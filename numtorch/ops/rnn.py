@@ -86,11 +86,10 @@ class RecurrentGrad:
     #: steps' gradients held (all T of them doubled an LSTM LM's peak memory)
     CHUNK = 16
 
-    def __init__(self, wt, steps, sizes=None):
+    def __init__(self, forward_operand, sizes=None):
         self.pairs, self.total = {}, None
-        # what the forward products multiply by: ``wt`` contiguous (a 1x copy) where the
-        # recurrence has steps enough for the faster GEMMs to pay for it
-        self.forward_operand = wt.detach().contiguous() if steps > 1 else wt.detach()
+        # what the forward products multiply by, in place of the weight (a contiguous copy)
+        self.forward_operand = forward_operand
         # rows of each step (its batch size) in the layer's packed rows, for grad_rows
         self.sizes, self.buffer = sizes, None
 

@@ -6,7 +6,8 @@ both ways. A layer runs each (layer, direction) over the time steps as:
   folded into it), handed to the steps by one ``SplitRows`` node;
 - per step, the recurrent GEMM ``h @ W_hh^T`` and the fused pointwise cell (``ops/rnn.py``:
   gates, cell and hidden update in one kernel forward and one backward; an LSTM's product and
-  cell as one graph node when training); LSTM projections add ``h @ W_hr^T``. The tanh/relu RNN step stays composite (matmul, add, activation).
+  cell as one graph node when training); LSTM projections add ``h @ W_hr^T``. The tanh/relu
+  RNN step stays composite (matmul, add, activation).
 Padded input is handled as a packed batch whose steps all have the full batch, so one loop
 serves both; a packed batch shrinks (or, in reverse, grows) the rows as sequences end.
 """
@@ -34,6 +35,13 @@ def _size_str(shape):
     return "(" + ", ".join(map(str, shape)) + ")"
 
 
+def _forward_operand(wt, T):
+    """What the forward products of a T-step recurrence multiply by: ``wt`` (a transposed
+    weight) as a contiguous copy from two steps on (no graph: the weight's gradient is gathered
+    apart, :class:`RecurrentGrad`, or not wanted)."""
+    return wt.detach().contiguous() if T > 1 else wt.detach()
+
+
 def _direction(mode, x, batch_sizes, h0, c0, weights, reverse):
     """One direction of one layer over packed rows ``x`` (N, In), ``batch_sizes[t]`` rows at step
     t; ``h0`` (B, P) and ``c0`` (B, H) or None the initial states. Returns the output rows
@@ -47,18 +55,21 @@ def _direction(mode, x, batch_sizes, h0, c0, weights, reverse):
     steps = SplitRows.apply(xp, tuple(batch_sizes)) if T > 1 else (xp,)
     whh_t = w_hh.t()
     whr_t = None if w_hr is None else w_hr.t()
-    # the recurrent weights' gradients as one GEMM over every step (RecurrentProduct)
+    # the forward products read W^T contiguous when there are steps enough to pay for the copy
+    # (BLAS takes a transposed (H, 4H) operand of a 32-row product 1.4x slower); the recurrent
+    # weights' gradients form one GEMM over every CHUNK steps (RecurrentProduct, LSTMStep)
     first = T - 1 if reverse else 0
     grad = is_grad_enabled()
-    hh = (RecurrentGrad(whh_t, T, tuple(batch_sizes) if mode == "LSTM" else None)
-          if grad and whh_t.requires_grad else None)
-    hr = RecurrentGrad(whr_t, T) if grad and whr_t is not None and whr_t.requires_grad else None
-    # the forward products read W^T contiguous when there are steps enough to pay for the copy
-    # (BLAS takes a transposed (H, 4H) operand of a 32-row product 1.4x slower)
-    if hh is None and T > 1:
-        whh_t = whh_t.contiguous()
-    if hr is None and whr_t is not None and T > 1:
-        whr_t = whr_t.contiguous()
+    hh = hr = None
+    if grad and whh_t.requires_grad:
+        sizes = tuple(batch_sizes) if mode == "LSTM" else None  # LSTMStep's gradient rows
+        hh = RecurrentGrad(_forward_operand(whh_t, T), sizes)
+    else:
+        whh_t = _forward_operand(whh_t, T)
+    if whr_t is not None and grad and whr_t.requires_grad:
+        hr = RecurrentGrad(_forward_operand(whr_t, T))
+    elif whr_t is not None:
+        whr_t = _forward_operand(whr_t, T)
     h, c = h0, c0
     if reverse and batch_sizes[-1] < h.shape[0]:  # only the longest sequences run at the end
         h = h[:batch_sizes[-1]]
@@ -77,20 +88,20 @@ def _direction(mode, x, batch_sizes, h0, c0, weights, reverse):
             h = cat([h, h0[n:bs]], 0)
             if c is not None:
                 c = cat([c, c0[n:bs]], 0)
-        if mode == "LSTM" and hh is not None:  # the product and the cell as one node
-            h, c = LSTMStep.apply(steps[t], h, whh_t, c, hh, t, t == first)
-        elif mode == "LSTM":
-            h, c = FusedLSTMCell.apply(steps[t], h @ whh_t, c)
-        else:
-            hg = h @ whh_t if hh is None else RecurrentProduct.apply(h, whh_t, hh, t, t == first)
         if mode == "LSTM":
+            if hh is None:
+                h, c = FusedLSTMCell.apply(steps[t], h @ whh_t, c)
+            else:  # the product and the cell as one node
+                h, c = LSTMStep.apply(steps[t], h, whh_t, c, hh, t, t == first)
             if whr_t is not None:
                 h = h @ whr_t if hr is None else RecurrentProduct.apply(h, whr_t, hr, t, t == first)
-        elif mode == "GRU":
-            h = FusedGRUCell.apply(steps[t], hg, b_hh, h)
         else:
-            pre = steps[t] + hg
-            h = pre.tanh() if mode == "RNN_TANH" else pre.relu()
+            hg = h @ whh_t if hh is None else RecurrentProduct.apply(h, whh_t, hh, t, t == first)
+            if mode == "GRU":
+                h = FusedGRUCell.apply(steps[t], hg, b_hh, h)
+            else:
+                pre = steps[t] + hg
+                h = pre.tanh() if mode == "RNN_TANH" else pre.relu()
         outs[t] = h
     out = cat(outs, 0) if T > 1 else outs[0]
     if ended_h:  # rows back in batch order: the last to end first
