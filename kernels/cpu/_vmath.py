@@ -125,16 +125,28 @@ FLOAT32 = {"F": np.float32, "ONE": _ONE_F, "TWO": _TWO_F,
            "EXP": exp_f32, "SIGMOID": sigmoid_f32, "TANH_E": tanh_e_f32}
 
 
-def twins(driver, name, tasks):
+def helpers(name, tasks, bind=None):
+    """{dtype: globals} for kernels computing in float32 and float64: :data:`FLOAT32` /
+    :data:`FLOAT64`, ``bind[dtype]`` (more globals for that dtype's build, e.g. a BLAS routine)
+    and each of ``tasks`` (global name -> function) compiled on its own with the globals before
+    it (so a later helper may call an earlier one), named ``<name>_<slot>_<f32|f64>``. Several
+    drivers that share helpers bind one such dict, so each helper compiles once per dtype."""
+    out = {}
+    for dt, tag, math_ in ((np.float32, "f32", FLOAT32), (np.float64, "f64", FLOAT64)):
+        env = {**math_, **(bind or {}).get(np.dtype(dt), {})}
+        for slot, fn in tasks.items():
+            env[slot] = policy.kernel(fn, name=f"{name}_{slot}_{tag}", bind=env)
+        out[np.dtype(dt)] = env
+    return out
+
+
+def twins(driver, name, tasks=None, env=None):
     """``driver`` built for float32 and float64 arrays, as {dtype: policy.Twin}, its body's F,
     ONE, TWO, EXP, SIGMOID, TANH_E bound to :data:`FLOAT32` / :data:`FLOAT64`. ``tasks`` maps
     global names the driver calls (one per prange iteration) to helpers, each compiled on its
     own with the same binding: with the loop body inlined in the prange, one of the twins built
     2-7x slower than the other (the RNN cells' serial builds, attention's parallel ones); with
-    a separate helper, neither does."""
-    out = {}
-    for dt, tag, math_ in ((np.float32, "f32", FLOAT32), (np.float64, "f64", FLOAT64)):
-        bound = {slot: policy.kernel(fn, name=f"{name}_{slot}_{tag}", bind=math_)
-                 for slot, fn in tasks.items()}
-        out[np.dtype(dt)] = policy.Twin(driver, f"{name}_{tag}", {**math_, **bound})
-    return out
+    a separate helper, neither does. ``env``: a :func:`helpers` result to bind instead."""
+    env = env or helpers(name, tasks or {})
+    return {dt: policy.Twin(driver, f"{name}_{'f32' if dt == np.float32 else 'f64'}", g)
+            for dt, g in env.items()}

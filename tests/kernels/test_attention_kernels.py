@@ -98,19 +98,29 @@ def test_attention_kernels_match_reference(device, case, dtype, rng):
         np.testing.assert_allclose(g, w, **tol(dtype), err_msg=name)
 
 
+@pytest.mark.parametrize("way", ["tasks", "tasks-split", "blocks"])
 @pytest.mark.parametrize("heads", [False, True], ids=["contiguous", "head-views"])
 @pytest.mark.parametrize("blocks", [((0, 8),), ((0, 4), (64, 16))], ids=["q8", "q4-q16"])
 @pytest.mark.parametrize("case", [c for c in CASES if max(c[1:3]) > 8], ids=str)
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("device", ["cpu"], indirect=True)
-def test_cpu_attention_across_blocks_and_head_groups(device, case, dtype, blocks, heads, rng,
+def test_cpu_attention_across_blocks_and_head_groups(device, case, dtype, blocks, heads, way, rng,
                                                      monkeypatch):
     """The CPU kernels' blocking shrunk: 4-16 queries and 16 keys per block, 2 heads per group
-    (the defaults put these shapes in one block); operands contiguous or strided head views."""
-    from numtorch.kernels.cpu import attention
+    (the defaults put these shapes in one block); operands contiguous or strided head views;
+    both ways: tasks calling BLAS from the kernel (the backward a task per head, or per half of
+    a head's keys with their dq parts summed: several key blocks each) and blocks from Python
+    (np.matmul)."""
+    from numtorch.kernels.cpu import _blas, attention
+    if way != "blocks" and not _blas.AVAILABLE:
+        pytest.skip("no CBLAS found in NumPy's libraries: the kernels take the other way")
     monkeypatch.setattr(attention, "QBLOCKS", blocks)
     monkeypatch.setattr(attention, "KBLOCK", 16)
     monkeypatch.setattr(attention, "SCRATCH", 2 * 16 * blocks[-1][1] + 5)
+    if way != "blocks":
+        monkeypatch.setattr(attention, "_key_chunks", lambda heads, S, nk: 1 + (way != "tasks"))
+    else:
+        monkeypatch.setattr(attention, "_use_tasks", lambda *arrays: False)
     B, L, S, E, Ev, causal = case
     q, k, v = (rng.standard_normal(s).astype(dtype) for s in ((B, L, E), (B, S, E), (B, S, Ev)))
     gout = rng.standard_normal((B, L, Ev)).astype(dtype)
@@ -118,6 +128,20 @@ def test_cpu_attention_across_blocks_and_head_groups(device, case, dtype, blocks
     want = reference(q, k, v, 0.7, causal, gout)
     for name, g, w in zip(("out", "lse", "dq", "dk", "dv"), got, want):
         np.testing.assert_allclose(g, w, **tol(dtype), err_msg=name)
+
+
+def test_cpu_attention_takes_blocks_where_blas_cannot(rng):
+    """Rows BLAS cannot take (a broadcast query row: leading dimension 0 < E) go the np.matmul
+    way, with the same results."""
+    from numtorch.kernels.cpu import attention
+    q = np.broadcast_to(rng.standard_normal((1, 1, 1, 4)), (1, 1, 6, 4))
+    k, v = rng.standard_normal((1, 1, 5, 4)), rng.standard_normal((1, 1, 5, 3))
+    assert not attention._use_tasks(q, k, v)
+    out, lse = np.empty((1, 1, 6, 3)), np.empty((1, 1, 6))
+    attention.attention_forward(q, k, v, 0.5, True, out, lse)
+    want = reference(q[0], k[0], v[0], 0.5, True, np.zeros((1, 6, 3)))
+    np.testing.assert_allclose(out[0], want[0], **tol(np.float64))
+    np.testing.assert_allclose(lse[0], want[1], **tol(np.float64))
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"], indirect=True)
