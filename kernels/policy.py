@@ -329,11 +329,75 @@ class _OneRegionAtATime:
         return getattr(self.parallel, name)
 
 
+class _BackgroundBuild:
+    """The parallel build of a :class:`Twin`: for argument types it has neither compiled nor in
+    the on-disk cache, it asks a helper process to compile it (``kernels/_background.py``) and
+    meanwhile runs the serial build, then loads the helper's result from the cache. Mixed into
+    the class of each twin's parallel dispatcher; like :class:`_StorageDtypes`, it is reached
+    only when no compiled signature matches."""
+
+    def _compile_for_args(self, *args, **kws):
+        from . import _background as bg
+        key = getattr(self, "_numtorch_key", None)
+        if (key is None or kws or not CACHE or not bg.enabled() or any(map(_is_storage, args))):
+            return super()._compile_for_args(*args, **kws)
+        try:
+            argtypes = tuple(self.typeof_pyval(a) for a in args)
+        except Exception:  # untypeable: let Numba report it
+            return super()._compile_for_args(*args, **kws)
+        state = bg.CLIENT.state((key, argtypes))
+        if state == bg.PENDING:
+            return self._numtorch_serial
+        if state != bg.FAILED:
+            entry = self._from_disk(argtypes)
+            if entry is not None:
+                return entry
+            if state is None and bg.CLIENT.request((key, argtypes), key[0], key[1], argtypes):
+                return self._numtorch_serial
+        return super()._compile_for_args(*args, **kws)
+
+    def _from_disk(self, argtypes):
+        """The entry point for ``argtypes`` loaded from the on-disk cache (as Numba's ``compile``
+        does before compiling), or None where the cache has none."""
+        from numba.core.compiler_lock import global_compiler_lock
+        with global_compiler_lock:
+            existing = self.overloads.get(argtypes)
+            if existing is not None:
+                return existing.entry_point
+            cres = self._cache.load_overload(argtypes, self.targetctx)
+            if cres is None:
+                return None
+            self._cache_hits[argtypes] += 1
+            if not cres.objectmode:
+                self.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+            self.add_overload(cres)
+            return cres.entry_point
+
+
+@functools.lru_cache(maxsize=None)
+def _background_class(cls):
+    name = "Background" + cls.__name__  # a module global, so that pickle finds it by name
+    new = globals()[name] = type(name, (_BackgroundBuild, cls), {"__module__": __name__})
+    return new
+
+
+#: Every Twin by (its function's module, its name): the background compiler finds them here.
+TWINS = {}
+
+
+def parallel_dispatcher(twin):
+    """The Numba dispatcher of a twin's parallel build."""
+    p = twin.parallel
+    return p.parallel if isinstance(p, _OneRegionAtATime) else p
+
+
 class Twin:
     """A kernel compiled twice, serial and parallel; calling it picks by work size.
 
     ``Twin(fn)(*args, work=n)`` runs the parallel build when ``n >= PARALLEL_THRESHOLD``.
-    Without ``work`` the size of the last argument (the output) decides.
+    Without ``work`` the size of the last argument (the output) decides. On a cold cache the
+    parallel build compiles in a helper process while the serial one runs
+    (:class:`_BackgroundBuild`).
     """
 
     __slots__ = ("serial", "parallel", "__name__")
@@ -342,6 +406,10 @@ class Twin:
         name = name or fn.__name__
         self.serial = kernel(fn, name=name, bind=bind)
         self.parallel = parallel_kernel(fn, name=name, bind=bind)
+        self.parallel.__class__ = _background_class(type(self.parallel))
+        self.parallel._numtorch_key = (fn.__module__, name)
+        self.parallel._numtorch_serial = self.serial
+        TWINS[(fn.__module__, name)] = self
         if THREADING_LAYER == "workqueue":
             self.parallel = _OneRegionAtATime(self.parallel, self.serial)
         self.__name__ = name

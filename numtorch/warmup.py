@@ -391,6 +391,9 @@ def main(argv=None):
                         "are 2 cores)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    # every build compiles in the workers themselves: a background helper (kernels/_background.py)
+    # would be stopped with its process, its builds unfinished
+    os.environ["NUMTORCH_BACKGROUND_COMPILE"] = "0"
     names = args.only or (QUICK if args.quick else list(WORKLOADS))
     if policy.numba.config.DISABLE_JIT:
         print("numtorch.warmup: NUMBA_DISABLE_JIT is set: nothing to compile")

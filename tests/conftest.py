@@ -9,6 +9,9 @@ if os.environ["NUMBA_ENABLE_CUDASIM"] == "1":
     os.environ.setdefault("NUMTORCH_CUDA_BLOCK", "16")
     os.environ.setdefault("NUMTORCH_CUDA_MAX_BLOCKS", "3")
     os.environ.setdefault("NUMTORCH_CUDA_TILE", "8")
+# Parallel builds compile in this process, as the tests that run them expect (and no helper
+# process per pytest worker); tests/kernels/test_background.py turns the helper on itself.
+os.environ.setdefault("NUMTORCH_BACKGROUND_COMPILE", "0")
 
 import numpy as np  # noqa: E402
 import pytest

@@ -1,0 +1,172 @@
+"""Parallel builds of kernels compiled by a helper process while this one runs the serial builds.
+
+A kernel twin (``policy.Twin``) has a serial and a parallel build. On an empty Numba cache the
+parallel builds cost most of a first training step's compiling (the Fashion-MNIST CNN: 10 of
+16 s; Numba's parfor pass, then LLVM on a bigger module). Numba compiles one function at a time
+per process (a global lock), so a thread cannot overlap them with the main thread's own
+compiles; a process can. So when a twin's parallel build is needed for argument types it has
+neither in memory nor on disk, the call runs the serial build, and this module asks a helper
+process (started on first use, ``python -m numtorch.kernels._background``) to compile the
+parallel build into the shared on-disk cache; a call after it reported back loads it from
+there. The results are the same either way (both builds compute the same thing; only the
+speed differs until then).
+
+It stays off where it could not help or would get in the way: ``NUMTORCH_BACKGROUND_COMPILE=0``,
+the on-disk cache off, in a forked child of the process that started the helper (DataLoader
+workers: they compile for themselves, as before), and under an MPI launcher with more than one
+rank (every rank would start a helper on the same cores). A twin the helper cannot find by its
+module and name (one created after import, e.g. by numtorch.compile) is compiled in this process,
+as is anything the helper reports as failed. The helper is stopped when this process exits.
+
+Protocol (one line per message, base64 of a pickle): request ``(key, module, name, argtypes)``,
+reply ``(key, ok)``.
+"""
+import atexit
+import base64
+import os
+import pickle
+import subprocess
+import sys
+import threading
+
+ENV = "NUMTORCH_BACKGROUND_COMPILE"
+_MPI_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS",
+                  "SLURM_NTASKS")
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+def _encode(obj):
+    return base64.b64encode(pickle.dumps(obj)) + b"\n"
+
+
+def _decode(line):
+    return pickle.loads(base64.b64decode(line))
+
+
+def _wanted():
+    if os.environ.get(ENV, "1") == "0":
+        return False
+    return not any(int(os.environ.get(v, "1") or 1) > 1 for v in _MPI_SIZE_VARS)
+
+
+class _Client:
+    """The helper process as seen from here: requests sent, their states, a reader thread."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._states = {}
+        self._proc = None
+        self._owner = None
+        self._broken = False
+
+    def state(self, key):
+        return self._states.get(key)
+
+    def request(self, key, module, name, argtypes):
+        """Ask the helper to compile; False where it cannot be asked (the caller compiles)."""
+        with self._lock:
+            if key in self._states:
+                return True
+            proc = self._start()
+            if proc is None:
+                return False
+            try:
+                msg = _encode((key, module, name, argtypes))
+            except Exception:  # argument types that do not pickle: compile here
+                return False
+            try:
+                proc.stdin.write(msg)
+                proc.stdin.flush()
+            except (OSError, ValueError):
+                self._broken = True
+                return False
+            self._states[key] = PENDING
+            return True
+
+    def _start(self):
+        if self._broken or os.getpid() != (self._owner or os.getpid()):
+            return None
+        if self._proc is not None:
+            return self._proc
+        env = dict(os.environ)
+        env[ENV] = "0"  # the helper compiles what it is asked, itself, and asks no one
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "numtorch.kernels._background"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        except OSError:
+            self._broken = True
+            return None
+        self._owner = os.getpid()
+        threading.Thread(target=self._read, args=(self._proc,), name="numtorch-compile-replies",
+                         daemon=True).start()
+        atexit.register(self.stop)
+        return self._proc
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            try:
+                key, ok = _decode(line)
+            except Exception:
+                continue
+            self._states[key] = DONE if ok else FAILED
+        # the helper is gone: whatever it still had is compiled here on the next call
+        with self._lock:
+            self._broken = True
+            for k, v in list(self._states.items()):
+                if v == PENDING:
+                    self._states[k] = FAILED
+
+    def stop(self):
+        proc, self._proc = self._proc, None
+        if proc is None or os.getpid() != self._owner:
+            return
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        proc.kill()
+        proc.wait()
+
+    def _after_fork_in_child(self):
+        self._broken = True  # the helper's pipes belong to the parent
+        self._proc = None
+
+
+CLIENT = _Client()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=CLIENT._after_fork_in_child)
+
+
+def enabled():
+    """Background compiles apply in this process now."""
+    return _wanted() and not CLIENT._broken
+
+
+def serve():
+    """The helper's loop: compile each requested parallel build into the on-disk cache."""
+    import importlib
+
+    from . import policy
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        key, ok = None, False
+        try:
+            key, module, name, argtypes = _decode(line)
+            importlib.import_module(module)
+            twin = policy.TWINS.get((module, name))
+            if twin is not None:
+                policy.parallel_dispatcher(twin).compile(argtypes)
+                ok = True
+        except Exception:  # reported as failed: the asking process compiles it itself
+            pass
+        try:
+            out.write(_encode((key, ok)))
+            out.flush()
+        except (OSError, ValueError):
+            return
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,85 @@
+"""``kernels/_background.py``: a twin's parallel build compiled by a helper process while the
+serial build runs, then loaded from the on-disk cache (each case in a fresh process with an
+empty cache: the helper only comes into play on cold caches)."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent("""
+    import os, time
+    import numpy as np
+    from numba import prange
+    from numtorch.kernels import _background as bg, policy
+    from numtorch.kernels.cpu import elementwise  # noqa: F401  (registers the twins)
+
+    def run(twin, *args):
+        twin(*args, work=policy.PARALLEL_THRESHOLD)
+        return policy.parallel_dispatcher(twin)
+
+    # a module-level twin: the helper compiles its parallel build; meanwhile the serial one runs
+    x = np.arange(1000, dtype=np.float32)
+    out = np.empty_like(x)
+    twin = policy.TWINS[("numtorch.kernels.cpu.elementwise", "mul_flat")]
+    par = run(twin, x, x, out)
+    assert np.array_equal(out, x * x)
+    assert not par.overloads, "the parallel build compiled here, not in the helper"
+    key = par._numtorch_key
+    states = [s for k, s in bg.CLIENT._states.items() if k[0] == key]
+    assert states == [bg.PENDING] or states == [bg.DONE], states
+    helper = bg.CLIENT._proc.pid
+    deadline = time.monotonic() + 300
+    while bg.CLIENT.state(next(k for k in bg.CLIENT._states if k[0] == key)) == bg.PENDING:
+        assert time.monotonic() < deadline, "the helper never answered"
+        time.sleep(0.05)
+    assert bg.CLIENT.state(next(k for k in bg.CLIENT._states if k[0] == key)) == bg.DONE
+    out[:] = 0
+    run(twin, x, x, out)
+    assert np.array_equal(out, x * x)
+    assert par.overloads and sum(par._cache_hits.values()) == 1, "not loaded from the cache"
+
+    # a twin the helper cannot find (made at run time): reported failed, compiled here
+    def double(a, out):
+        for i in prange(a.shape[0]):
+            out[i] = 2 * a[i]
+    late = policy.Twin(double, "test_background_late_double")
+    par = run(late, x, out)  # asks the helper, runs serial
+    assert np.array_equal(out, 2 * x)
+    k = next(k for k in bg.CLIENT._states if k[0] == ("__main__", "test_background_late_double"))
+    while bg.CLIENT.state(k) == bg.PENDING:
+        assert time.monotonic() < deadline, "the helper never answered"
+        time.sleep(0.05)
+    assert bg.CLIENT.state(k) == bg.FAILED
+    out[:] = 0
+    run(late, x, out)
+    assert np.array_equal(out, 2 * x) and par.overloads and not par._cache_hits
+    print("helper", helper)
+""")
+
+
+def test_parallel_build_compiles_in_the_helper_then_loads(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               NUMTORCH_BACKGROUND_COMPILE="1")
+    script = tmp_path / "script.py"  # a file: Numba caches no function defined in "-c" code
+    script.write_text(SCRIPT)
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    pid = int(r.stdout.split()[-1])
+    with pytest.raises(ProcessLookupError):  # stopped when the process exited
+        os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("env,want", [
+    ({}, True), ({"NUMTORCH_BACKGROUND_COMPILE": "0"}, False),
+    ({"OMPI_COMM_WORLD_SIZE": "2"}, False), ({"PMI_SIZE": "1"}, True),
+])
+def test_helper_stays_off_where_asked_and_under_mpi(monkeypatch, env, want):
+    from numtorch.kernels import _background as bg
+    for v in ("NUMTORCH_BACKGROUND_COMPILE",) + bg._MPI_SIZE_VARS:
+        monkeypatch.delenv(v, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert bg._wanted() is want
