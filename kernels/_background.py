@@ -16,7 +16,8 @@ the on-disk cache off, in a forked child of the process that started the helper 
 workers: they compile for themselves, as before), and under an MPI launcher with more than one
 rank (every rank would start a helper on the same cores). A twin the helper cannot find by its
 module and name (one created after import, e.g. by numtorch.compile) is compiled in this process,
-as is anything the helper reports as failed. The helper is stopped when this process exits.
+as is anything the helper reports as failed or leaves unanswered for ``PATIENCE`` seconds, and
+everything once the helper is gone. The helper is stopped when this process exits.
 
 Protocol (one line per message, base64 of a pickle): request ``(key, module, name, argtypes)``,
 reply ``(key, ok)``.
@@ -28,12 +29,15 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 
 ENV = "NUMTORCH_BACKGROUND_COMPILE"
 _MPI_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS",
                   "SLURM_NTASKS")
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
+#: Seconds after which a request the helper has not answered counts as failed (compiled here).
+PATIENCE = 300.0
 
 
 def _encode(obj):
@@ -56,12 +60,16 @@ class _Client:
     def __init__(self):
         self._lock = threading.Lock()
         self._states = {}
+        self._asked = {}  # key -> when it was requested
         self._proc = None
         self._owner = None
         self._broken = False
 
     def state(self, key):
-        return self._states.get(key)
+        s = self._states.get(key)
+        if s == PENDING and time.monotonic() - self._asked.get(key, 0.0) > PATIENCE:
+            s = self._states[key] = FAILED  # a stuck helper: stop waiting for this one
+        return s
 
     def request(self, key, module, name, argtypes):
         """Ask the helper to compile; False where it cannot be asked (the caller compiles)."""
@@ -82,6 +90,7 @@ class _Client:
                 self._broken = True
                 return False
             self._states[key] = PENDING
+            self._asked[key] = time.monotonic()
             return True
 
     def _start(self):
