@@ -10,11 +10,12 @@ float64). ``causal``: query i sees keys 0..i (PyTorch's top-left aligned mask). 
 no key (S == 0) gets zeros and ``lse = -inf``. Each function writes its caller-allocated outputs
 (the last arguments) and returns None.
 
-How it runs (FlashAttention's blocking): the queries go in blocks of ``QBLOCKS`` rows, the keys
-in blocks of ``KBLOCK``; the scores of a block are held transposed, ``s = k_j q_i^T`` (a key per
-row, a query per column), so that the softmax runs along rows over queries with a query's running
-max and sum as vectors (and OpenBLAS runs that product, whose M (keys) is the larger side, faster
-than ``q_i k_j^T``: 155 against 124 GFLOP/s at 256 queries x 512 keys x 64).
+How it runs (FlashAttention's blocking): the queries go in blocks of ``QBLOCKS`` rows
+(``CAUSAL_QBLOCKS`` under the causal mask), the keys in blocks of ``KBLOCK``; the scores of a
+block are held transposed, ``s = k_j q_i^T`` (a key per row, a query per column), so that the
+softmax runs along rows over queries with a query's running max and sum as vectors (and OpenBLAS
+runs that product, whose M (keys) is the larger side, faster than ``q_i k_j^T``: 155 against 124
+GFLOP/s at 256 queries x 512 keys x 64).
 
 - forward: per key block, ``s = k_j q_i^T``; the softmax (:func:`_max_rows`, :func:`_merge_max`,
   :func:`_exp_rows`, :func:`_finish`) turns it into probabilities against the queries' running
@@ -66,6 +67,10 @@ F = EXP = GEMM = rmax = rexp = merge = finish = rows = ftask = btask = None
 #: blocks 1.3-1.8x ((16, 4, 128, 32) causal 10.1 -> 7.7 ms); from 512 keys, 128 (causal 11.2 ms
 #: at L = 512 against 12.0 for 256); from 1024, 256.
 QBLOCKS = ((1024, 256), (512, 128), (0, 256))
+#: The same under the causal mask, where a smaller block computes fewer masked scores: with the
+#: tasks of way 1, 64 queries under 512 keys ((2, 4, 128, 64) causal fwd+bwd 0.89 -> 0.71 ms,
+#: (16, 4, 128, 32) 3.63 -> 3.43; full attention gains nothing from it).
+CAUSAL_QBLOCKS = ((1024, 256), (512, 128), (0, 64))
 #: Keys per block: up to this many keys one pass of softmax serves, with no rescaling (1024 against
 #: 512: (2, 4, 2048, 64) fwd+bwd causal 141.7 -> 131.4 ms, full 257.7 -> 237.7; peak unchanged).
 KBLOCK = 1024
@@ -374,9 +379,10 @@ _GRAD = _vmath.twins(_grad_block, "attention_grad_block", env=_ENV)
 _ROW_DOTS = policy.Twin(_row_dots, "attention_row_dots")
 
 
-def _blocks(L, S):
+def _blocks(L, S, causal):
     """(queries, keys) per block for L queries and S keys."""
-    return min(next(rows for keys, rows in QBLOCKS if S >= keys), L), min(KBLOCK, S)
+    table = CAUSAL_QBLOCKS if causal else QBLOCKS
+    return min(next(rows for keys, rows in table if S >= keys), L), min(KBLOCK, S)
 
 
 def _tasks(kernel, *args, work):
@@ -410,7 +416,7 @@ def attention_forward(q, k, v, scale, causal, out, lse):
         return
     with np.errstate(all="ignore"):  # NaN and inf propagate, silently, as in PyTorch
         if _use_tasks(q, k, v):
-            nq, nk = _blocks(L, S)
+            nq, nk = _blocks(L, S, causal)
             _tasks(_FORWARD[q.dtype], q, k, v, float(scale), bool(causal), out, lse, nq, nk,
                    work=B * H * L * S)
         else:
@@ -435,7 +441,7 @@ def attention_backward(q, k, v, out, gout, lse, scale, causal, delta, dq, dk, dv
         lf = np.where(lse == _NEG_INF, _POS_INF, lse).astype(q.dtype)
         df = delta.astype(q.dtype)
         if _use_tasks(q, k, v, gout):
-            nq, nk = _blocks(L, S)
+            nq, nk = _blocks(L, S, causal)
             kc = -(-S // _key_chunks(B * H, S, nk))
             nkc = -(-S // kc)
             dqs = dq[None] if nkc == 1 else np.zeros((nkc,) + dq.shape, dq.dtype)
@@ -459,7 +465,7 @@ def _pieces(B, H, L, S, causal):
     group of heads (whole batch entries, or part of one entry's heads when one entry's block of
     scores would pass SCRATCH), query blocks in order and each one's key blocks in order (a
     causal query block stops at its last query's key)."""
-    nq, nk = _blocks(L, S)
+    nq, nk = _blocks(L, S, False)  # (QBLOCKS was measured for this way, causal or not)
     G = max(1, SCRATCH // max(1, nq * nk))  # heads per group
     if G >= H:
         per = G // H

@@ -115,6 +115,7 @@ def test_cpu_attention_across_blocks_and_head_groups(device, case, dtype, blocks
     if way != "blocks" and not _blas.AVAILABLE:
         pytest.skip("no CBLAS found in NumPy's libraries: the kernels take the other way")
     monkeypatch.setattr(attention, "QBLOCKS", blocks)
+    monkeypatch.setattr(attention, "CAUSAL_QBLOCKS", blocks)
     monkeypatch.setattr(attention, "KBLOCK", 16)
     monkeypatch.setattr(attention, "SCRATCH", 2 * 16 * blocks[-1][1] + 5)
     if way != "blocks":
