@@ -98,8 +98,13 @@ class _Client:
             return None
         if self._proc is not None:
             return self._proc
+        if getattr(sys, "frozen", False):  # sys.executable is the application, not Python
+            self._broken = True
+            return None
         env = dict(os.environ)
         env[ENV] = "0"  # the helper compiles what it is asked, itself, and asks no one
+        # the helper imports the kernels this process imported, wherever its sys.path found them
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "numtorch.kernels._background"], stdin=subprocess.PIPE,
