@@ -83,14 +83,17 @@ class _Client:
                 msg = _encode((key, module, name, argtypes))
             except Exception:  # argument types that do not pickle: compile here
                 return False
+            # pending before the request leaves: the reader thread may record the helper's answer
+            # before write() even returns here (a quick "failed"), and must not be overwritten
+            self._states[key] = PENDING
+            self._asked[key] = time.monotonic()
             try:
                 proc.stdin.write(msg)
                 proc.stdin.flush()
             except (OSError, ValueError):
                 self._broken = True
+                del self._states[key]
                 return False
-            self._states[key] = PENDING
-            self._asked[key] = time.monotonic()
             return True
 
     def _start(self):

@@ -83,3 +83,26 @@ def test_helper_stays_off_where_asked_and_under_mpi(monkeypatch, env, want):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert bg._wanted() is want
+
+
+def test_an_answer_that_comes_before_the_request_returns_is_kept():
+    """The reader thread may record the helper's answer (a quick "failed") while request() is
+    still in write(): the request must be pending before it leaves, not after (the answer was
+    overwritten by "pending", and the kernel waited ``PATIENCE`` seconds on its serial build)."""
+    from numtorch.kernels import _background as bg
+    client = bg._Client()
+    key = (("m", "k"), ())
+
+    class Pipe:
+        def write(self, msg):
+            client._states[key] = bg.FAILED  # the reader thread, answering at once
+
+        def flush(self):
+            pass
+
+    class Proc:
+        stdin = Pipe()
+
+    client._start = lambda: Proc()
+    assert client.request(key, "m", "k", ())
+    assert client.state(key) == bg.FAILED
