@@ -166,7 +166,10 @@ def serve():
     import importlib
 
     from . import policy
-    out = sys.stdout.buffer
+    # the answers go out on a copy of stdout; anything else written to it (a library's message,
+    # from Python or C) goes to /dev/null and cannot break an answer's line
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     for line in sys.stdin.buffer:
         key, ok = None, False
         try:
