@@ -8,6 +8,8 @@
   else ``workqueue``: never GNU OpenMP, which hangs a child that ``fork()``s after a parallel
   region ran (DataLoader workers fork);
 - one size threshold below which kernels run serially (a ``prange`` region costs ~3 us);
+- on a cold cache, parallel builds compiled by a helper process while the serial builds run
+  (:class:`_BackgroundBuild`, ``kernels/_background.py``);
 - float16 and bfloat16, which Numba does not compile for the CPU, as storage dtypes: a CPU
   kernel called with such arrays runs on float32 copies and its results are rounded back
   (:class:`_StorageDtypes`), as PyTorch computes half types on the CPU in float32.
