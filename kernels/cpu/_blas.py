@@ -67,7 +67,8 @@ def _mapped_libraries():
 
 def _find():
     """(library, symbol names) of the first known CBLAS NumPy loaded, or None."""
-    np.ones((2, 2)) @ np.ones((2, 2))  # NumPy loads its BLAS with _multiarray_umath already
+    # NumPy's wheels map their BLAS when NumPy is imported; a product makes sure of it elsewhere
+    np.ones((2, 2)) @ np.ones((2, 2))
     for path in _mapped_libraries():
         try:
             lib = ctypes.CDLL(path)

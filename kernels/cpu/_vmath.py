@@ -125,6 +125,10 @@ FLOAT32 = {"F": np.float32, "ONE": _ONE_F, "TWO": _TWO_F,
            "EXP": exp_f32, "SIGMOID": sigmoid_f32, "TANH_E": tanh_e_f32}
 
 
+#: (dtype, name tag, bindings) of the two builds of a kernel computing in its arrays' dtype
+_BUILDS = ((np.dtype(np.float32), "f32", FLOAT32), (np.dtype(np.float64), "f64", FLOAT64))
+
+
 def helpers(name, tasks, bind=None):
     """{dtype: globals} for kernels computing in float32 and float64: :data:`FLOAT32` /
     :data:`FLOAT64`, ``bind[dtype]`` (more globals for that dtype's build, e.g. a BLAS routine)
@@ -132,11 +136,11 @@ def helpers(name, tasks, bind=None):
     it (so a later helper may call an earlier one), named ``<name>_<slot>_<f32|f64>``. Several
     drivers that share helpers bind one such dict, so each helper compiles once per dtype."""
     out = {}
-    for dt, tag, math_ in ((np.float32, "f32", FLOAT32), (np.float64, "f64", FLOAT64)):
-        env = {**math_, **(bind or {}).get(np.dtype(dt), {})}
+    for dt, tag, math_ in _BUILDS:
+        env = {**math_, **(bind or {}).get(dt, {})}
         for slot, fn in tasks.items():
             env[slot] = policy.kernel(fn, name=f"{name}_{slot}_{tag}", bind=env)
-        out[np.dtype(dt)] = env
+        out[dt] = env
     return out
 
 
@@ -148,5 +152,4 @@ def twins(driver, name, tasks=None, env=None):
     2-7x slower than the other (the RNN cells' serial builds, attention's parallel ones); with
     a separate helper, neither does. ``env``: a :func:`helpers` result to bind instead."""
     env = env or helpers(name, tasks or {})
-    return {dt: policy.Twin(driver, f"{name}_{'f32' if dt == np.float32 else 'f64'}", g)
-            for dt, g in env.items()}
+    return {dt: policy.Twin(driver, f"{name}_{tag}", env[dt]) for dt, tag, _ in _BUILDS}

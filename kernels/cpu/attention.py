@@ -98,10 +98,10 @@ def _task(r, per, size):
 
 
 @policy.scalar
-def _first_visible(jj, i0, j0, causal, c0, w):
-    """Of the w queries i0 + c0.. (columns c0.. of a block's scores), the first that sees key
-    j0 + jj, counted from c0 (0..w): 0, or under the causal mask the key's own position."""
-    return min(w, max(0, j0 + jj - i0 - c0)) if causal else 0
+def _first_visible(jj, i0, j0, causal, w):
+    """Of the w queries i0.. (the columns of a block's scores), the first that sees key j0 + jj
+    (0..w): 0, or under the causal mask the key's own position."""
+    return min(w, max(0, j0 + jj - i0)) if causal else 0
 
 
 # --- the softmax and its gradient over a block of scores s (G, nk, nq): a key per row, a query
@@ -114,7 +114,7 @@ def _max_rows(s, sc, i0, j0, causal, g, j1, j2, mx):
     nq = s.shape[2]
     mx[:] = F(_NEG_INF)
     for jj in range(j1, j2):
-        a = _first_visible(jj, i0, j0, causal, 0, nq)
+        a = _first_visible(jj, i0, j0, causal, nq)
         row, mr = s[g, jj, a:], mx[a:]
         for t in range(nq - a):
             x = F(row[t]) * sc
@@ -143,7 +143,7 @@ def _exp_rows(s, sc, i0, j0, causal, g, j1, j2, msub, tot):
     nq = s.shape[2]
     tot[:] = 0
     for jj in range(j1, j2):
-        a = _first_visible(jj, i0, j0, causal, 0, nq)
+        a = _first_visible(jj, i0, j0, causal, nq)
         s[g, jj, :a] = 0
         row, ms, tr = s[g, jj, a:], msub[a:], tot[a:]
         for t in range(nq - a):
@@ -193,7 +193,7 @@ def _grad_rows(s, dp, lf, df, sc, i0, j0, causal, g, j1, j2):
     lf, df (G, nq): the queries' lse (+inf where it is -inf) and delta in the scores' dtype."""
     nq = s.shape[2]
     for jj in range(j1, j2):
-        a = _first_visible(jj, i0, j0, causal, 0, nq)
+        a = _first_visible(jj, i0, j0, causal, nq)
         s[g, jj, :a] = 0
         dp[g, jj, :a] = 0
         sr, dr, lr, de = s[g, jj, a:], dp[g, jj, a:], lf[g, a:], df[g, a:]
@@ -400,8 +400,7 @@ def _use_tasks(*arrays):
     and apart by at least their length (BLAS's leading dimension; a broadcast row or E == 0
     goes the other way) and by less than 2^31 elements (BLAS's integers)."""
     return _blas.AVAILABLE and all(
-        max(1, a.shape[3]) * a.itemsize <= a.strides[2] < (1 << 31) * a.itemsize
-        and a.shape[3] > 0 for a in arrays)
+        0 < a.shape[3] * a.itemsize <= a.strides[2] < (1 << 31) * a.itemsize for a in arrays)
 
 
 def attention_forward(q, k, v, scale, causal, out, lse):
