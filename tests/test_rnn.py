@@ -207,9 +207,9 @@ def test_recurrent_weight_gradients_over_partial_and_repeated_backward(kind, kw,
 
 
 def test_output_layout_and_graph_size():
-    # batch_first output is a transposed view, like torch's; each step adds the recurrent
-    # matmul and the fused cell to the graph, nothing else (an LSTM's as one node; the
-    # projection: one matmul more)
+    # batch_first output is a transposed view, like torch's; an LSTM layer is one node whatever
+    # the length; elsewhere each step adds the recurrent matmul and the fused cell to the graph,
+    # nothing else (an LSTM with projections: its step as one node, and the projection's matmul)
     m = nn.LSTM(2, 3, batch_first=True)
     out, _ = m(numtorch.randn(2, 4, 2))
     assert not out.is_contiguous() and tuple(out.stride()) == (3, 6, 1)
@@ -225,7 +225,7 @@ def test_output_layout_and_graph_size():
             todo.extend(e[0] for e in n.next_edges if e is not None)
         return len(seen)
 
-    for mod, per_step in ((nn.LSTM(2, 3), 1), (nn.GRU(2, 3), 2), (nn.LSTM(2, 3, proj_size=2), 2),
+    for mod, per_step in ((nn.LSTM(2, 3), 0), (nn.GRU(2, 3), 2), (nn.LSTM(2, 3, proj_size=2), 2),
                           (nn.RNN(2, 3), 3)):
         assert nodes(mod, 9) - nodes(mod, 5) == 4 * per_step, mod
 

@@ -13,11 +13,12 @@ arithmetic through ``float(...)`` (on the GPU and in the simulator alike, see ``
 the CPU.
 """
 import math
+import types
 
 from numba import cuda
 
-from .. import policy
-from . import memory
+from .. import _recurrence, policy
+from . import elementwise, matmul, memory
 
 
 @policy.cuda_kernel(device=True)
@@ -124,6 +125,23 @@ def lstm_cell_backward(gh, gc, act, c_prev, c, ggates, gc_prev):
     _launch(_lstm_cell_backward_k, c.size, gh, gc, act, c_prev, c, ggates, gc_prev)
 
 
+def lstm_layer(xp, h0, c0, whh, offs, rows, act, cs, out):
+    """Every step of one LSTM layer in one direction (the CPU module's contract: rows packed
+    step after step in the order the recurrence runs them, ``offs``/``rows`` int64 host arrays).
+    A step at a time from the host: the recurrent product with :mod:`.matmul`'s kernel, then
+    :func:`lstm_cell` (``kernels/_recurrence.py``)."""
+    B, H = c0.shape
+    _recurrence.lstm_forward(_OPS, xp, h0, c0, whh.T, offs.tolist(), rows.tolist(),
+                             memory.empty((B, 4 * H), whh.dtype), act, cs, out)
+
+
+def lstm_layer_backward(gout, act, cs, c0, whh, offs, rows, gg, dh, dc):
+    """Gradients of :func:`lstm_layer` (the CPU module's contract): dh and dc come in holding
+    the final states' gradients and leave holding h0's and c0's; writes gg (N, 4H)."""
+    _recurrence.lstm_backward(_OPS, gout, act, cs, c0, whh, offs.tolist(), rows.tolist(), gg,
+                              dh, dc)
+
+
 def gru_cell(gi, gh, bhh, h_prev, ws, h):
     """One GRU step: r, z = sigmoid(gi + gh + bhh), n = tanh(gi_n + r * (gh_n + b_hn)),
     h = (1 - z) * n + z * h_prev; writes ws (B, 4H) = [r, z, n, gh_n + b_hn] and h (B, H)."""
@@ -135,6 +153,20 @@ def gru_cell_backward(gout, h_prev, ws, ggi, ggh, gh_prev):
     (B, 3H), the gradients of gi and of gh (bhh's is ggh summed over rows), and gh_prev (B, H),
     the part of h_prev's gradient that does not flow through gh."""
     _launch(_gru_cell_backward_k, h_prev.size, gout, h_prev, ws, ggi, ggh, gh_prev)
+
+
+def _batch_of_one(a):
+    return memory.as_strided(a, (1,) + tuple(a.shape), (0,) + tuple(a.strides))
+
+
+# the primitives of lstm_layer's step loop
+_OPS = types.SimpleNamespace(
+    matmul=lambda a, b, out: matmul.matmul(_batch_of_one(a), _batch_of_one(b),
+                                           _batch_of_one(out)),
+    add=lambda a, b: elementwise.add(a, b, a),
+    join=lambda a, b, out: memory.concatenate([a, b], 0, out),
+    scratch=lambda c0: memory.empty(c0.shape, c0.dtype),
+    lstm_cell=lstm_cell, lstm_cell_backward=lstm_cell_backward)
 
 
 # --------------------------------------------------------------------------------------------

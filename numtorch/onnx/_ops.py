@@ -525,17 +525,44 @@ def _layer_norm(b, node):
 
 
 # --- fused recurrent cells and attention ------------------------------------------------------
+def _lstm_gates(b, gates, c_prev, H, h=None, c=None):
+    """The LSTM cell on pre-activations ``gates`` (B, 4H): returns (h, c) names, bound to the
+    Values ``h``, ``c`` where given."""
+    i, f, g, o = _split(b, gates, 4, H)
+    i, f, o = (b.emit("Sigmoid", [t]) for t in (i, f, o))
+    g = b.emit("Tanh", [g])
+    c_new = b.emit("Add", [b.emit("Mul", [f, c_prev]), b.emit("Mul", [i, g])], bind=c)
+    return b.emit("Mul", [o, b.emit("Tanh", [c_new])], bind=h), c_new
+
+
 @_op("FusedLSTMCell")
 def _lstm_cell(b, node):
     xg, hg, c_prev = node.args
     h, c = node.outputs
-    H = c.shape[-1]
-    gates = b.emit("Add", [b.name(xg), b.name(hg)])
-    i, f, g, o = _split(b, gates, 4, H)
-    i, f, o = (b.emit("Sigmoid", [t]) for t in (i, f, o))
-    g = b.emit("Tanh", [g])
-    c_new = b.emit("Add", [b.emit("Mul", [f, b.name(c_prev)]), b.emit("Mul", [i, g])], bind=c)
-    b.emit("Mul", [o, b.emit("Tanh", [c_new])], bind=h)
+    _lstm_gates(b, b.emit("Add", [b.name(xg), b.name(hg)]), b.name(c_prev), c.shape[-1], h, c)
+
+
+@_op("LSTMLayer")
+def _lstm_layer(b, node):
+    # unrolled: the steps of a fixed length (the batch may be dynamic), one matmul and cell each
+    xp, h0, c0, w_hh, sizes, reverse = node.args
+    out, h_n, c_n = node.outputs
+    sizes2 = list(sizes)  # the second trace's (its batch)
+    for path, (_, size2) in b.claim(node, (4,)).items():
+        sizes2[path[1]] = size2
+    if len(set(sizes)) != 1 or len(set(sizes2)) != 1:
+        _fail(node, "packed sequences (steps of unequal batch) are not exported")
+    T, H = len(sizes), out.shape[-1]
+    steps = _split(b, b.name(xp), T, sizes[0], axis=0) if T > 1 else [b.name(xp)]
+    wt = b.emit("Transpose", [b.name(w_hh)], perm=[1, 0])
+    h, c, hs = b.name(h0), b.name(c0), [None] * T
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        gates = b.emit("Add", [steps[t], b.emit("MatMul", [h, wt])])
+        h, c = _lstm_gates(b, gates, c, H)
+        hs[t] = h
+    b.emit("Concat", hs, bind=out, axis=0)
+    b.emit("Identity", [h], bind=h_n)
+    b.emit("Identity", [c], bind=c_n)
 
 
 @_op("FusedGRUCell")

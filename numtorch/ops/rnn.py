@@ -4,6 +4,8 @@ cell and hidden updates) as one kernel forward and one backward (``kernels/<devi
 They are not public ops: ``nn.LSTM``/``nn.GRU`` and their cells call them between the GEMMs,
 which stay ordinary matmuls (the input projection of every time step in one, the recurrent one
 per step; when training, an LSTM layer's recurrent product and cell are one node, ``LSTMStep``).
+An LSTM layer without projections runs whole as one node, ``LSTMLayer``: every step's product
+and cell in one kernel call.
 ``SplitRows`` hands the per-step slices of that one projection to the steps as a single graph
 node. The backward rules call kernels, so they are once-differentiable.
 """
@@ -223,6 +225,90 @@ class LSTMStep(Float32Compute, Function):
         ghp = MatMul.apply(gg, wt.mT) if need[1] else None
         gw = ctx.acc.add(ctx.t, h, gg, wt, ctx.last) if need[2] else None
         return gg if need[0] else None, ghp, gw, gcp if need[3] else None, None, None, None
+
+
+def _layer_plan(batch_sizes, reverse):
+    """(offs, rows) for lstm_layer: the first row and the rows of each step of packed input
+    (``batch_sizes[t]`` rows at time t), in the order the recurrence runs them."""
+    T = len(batch_sizes)
+    starts = np.zeros(T, np.int64)
+    np.cumsum(batch_sizes[:-1], out=starts[1:])
+    order = slice(None, None, -1) if reverse else slice(None)
+    return starts[order].copy(), np.asarray(batch_sizes, np.int64)[order].copy()
+
+
+def _last_rows(a, offs, rows):
+    """Each sequence's row of ``a`` (N, H) at its last step: (B, H), from consecutive runs of
+    rows (all of them at the last step unless a packed batch shrinks)."""
+    runs, done = [], 0
+    for o, n in zip(offs[::-1].tolist(), rows[::-1].tolist()):
+        if n > done:
+            runs.append(a[o + done:o + n])
+            done = n
+    return runs[0].contiguous() if len(runs) == 1 else cat(runs, 0)
+
+
+class LSTMLayer(Float32Compute, Function):
+    """One LSTM layer in one direction as one graph node: ``(xp, h0, c0, w_hh, batch_sizes,
+    reverse) -> (out, h_n, c_n)``, every step's recurrent product and cell in one kernel call
+    (``lstm_layer``). ``xp`` (N, 4H) is the input projection with both biases of packed rows,
+    ``batch_sizes[t]`` of them at time t (non-increasing); ``h0``, ``c0`` (B, H); ``out`` (N, H)
+    the hidden state of every row, ``h_n``, ``c_n`` (B, H) each sequence's last."""
+
+    @staticmethod
+    def forward(ctx, xp, h0, c0, w_hh, batch_sizes, reverse):
+        H = w_hh._data.shape[1] if w_hh.ndim == 2 else 0
+        B, N = batch_sizes[0], sum(batch_sizes)
+        _check("lstm_layer", ("h0", h0, (B, H)), ("c0", c0, (B, H)),
+               ("the input gates", xp, (N, 4 * H)), ("weight_hh", w_hh, (4 * H, H)))
+        offs, rows = _layer_plan(batch_sizes, reverse)
+        dt, dev = xp.dtype, xp.device
+        act, cs, out = raw((N, 4 * H), dt, dev), raw((N, H), dt, dev), raw((N, H), dt, dev)
+        kernels(dev).rnn.lstm_layer(carray(xp), carray(h0), carray(c0), carray(w_hh), offs, rows,
+                                    act, cs, out)
+        out, cs_t = Tensor._make(out, dt, dev), Tensor._make(cs, dt, dev)
+        ctx.save_for_backward(h0, c0, w_hh, out)
+        ctx.act, ctx.cs, ctx.plan = act, cs, (offs, rows, batch_sizes, reverse)
+        return out, _last_rows(out, offs, rows), _last_rows(cs_t, offs, rows)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gout, gh_n, gc_n):
+        h0, c0, w_hh, out = ctx.saved_tensors
+        offs, rows, batch_sizes, reverse = ctx.plan
+        dt, dev = out.dtype, out.device
+        N, H = out._data.shape
+        dh, dc = carray(gh_n.clone(), dt), carray(gc_n.clone(), dt)
+        gg = raw((N, 4 * H), dt, dev)
+        kernels(dev).rnn.lstm_layer_backward(carray(gout, dt), ctx.act, ctx.cs, carray(c0),
+                                             carray(w_hh), offs, rows, gg, dh, dc)
+        gg = Tensor._make(gg, dt, dev)
+        need = ctx.needs_input_grad
+        gw = _hidden_weight_grad(gg, out, h0, batch_sizes, offs, rows, reverse) \
+            if need[3] else None
+        return (gg if need[0] else None, Tensor._make(dh, dt, dev) if need[1] else None,
+                Tensor._make(dc, dt, dev) if need[2] else None, gw, None, None)
+
+
+def _hidden_weight_grad(gg, out, h0, batch_sizes, offs, rows, reverse):
+    """W_hh's gradient, the sum over steps of gg[step]^T @ h_prev[step]: two GEMMs when every
+    step has the whole batch (the previous steps' rows are out's, shifted by a step), else one
+    over h_prev gathered step by step."""
+    B, N = batch_sizes[0], out.shape[0]
+    if all(n == B for n in batch_sizes):
+        # forwards, step t > 0 follows t - 1; backwards, t < T - 1 follows t + 1
+        later, earlier, start = slice(B, N), slice(0, N - B), slice(0, B)
+        if reverse:
+            later, earlier, start = earlier, later, slice(N - B, N)
+        gw = MatMul.apply(gg[start].mT, h0)
+        return gw if N == B else MatMul.apply(gg[later].mT, out[earlier]) + gw
+    parts = [None] * len(batch_sizes)
+    for s, (o, n) in enumerate(zip(offs.tolist(), rows.tolist())):
+        po, m = (int(offs[s - 1]), min(n, int(rows[s - 1]))) if s else (0, 0)
+        parts[s] = [out[po:po + m]] if m == n else [out[po:po + m], h0[m:n]] if m else [h0[:n]]
+    # gg's rows are in time order: the steps' h_prev go in that order too
+    order = range(len(parts) - 1, -1, -1) if reverse else range(len(parts))
+    return MatMul.apply(gg.mT, cat([p for s in order for p in parts[s]], 0))
 
 
 class FusedGRUCell(Float32Compute, Function):

@@ -180,3 +180,89 @@ def test_saturated_gates_and_nan(device):
     R.gru_cell(device.to_device(gi), device.to_device(np.zeros((1, 15))),
                device.to_device(np.zeros(15)), device.to_device(np.zeros((1, 5))), ws, hg2)
     np.testing.assert_allclose(device.to_host(ws)[0, 10:15], np.tanh(n_pre), rtol=1e-14, atol=0)
+
+
+# --- lstm_layer: every step of a layer in one call --------------------------------------------
+
+def layer_plan(batch_sizes, reverse):
+    """(offs, rows) of lstm_layer for packed steps of ``batch_sizes`` rows, run forwards or
+    backwards in time."""
+    starts = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
+    order = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
+    return (np.array([starts[t] for t in order], np.int64),
+            np.array([batch_sizes[t] for t in order], np.int64))
+
+
+def _prev(offs, rows, s, out, cs, h0, c0):
+    """Step s's previous hidden and cell states: the previous step's rows, then h0's, c0's."""
+    n = rows[s]
+    po, m = (offs[s - 1], min(n, rows[s - 1])) if s else (0, 0)
+    return (np.concatenate([out[po:po + m], h0[m:n]]), np.concatenate([cs[po:po + m], c0[m:n]]))
+
+
+def layer_ref(xp, h0, c0, whh, offs, rows):
+    N, H = xp.shape[0], h0.shape[1]
+    act, cs, out = np.zeros((N, 4 * H)), np.zeros((N, H)), np.zeros((N, H))
+    for s, (o, n) in enumerate(zip(offs, rows)):
+        hp, cp = _prev(offs, rows, s, out, cs, h0, c0)
+        act[o:o + n], cs[o:o + n], out[o:o + n] = lstm_ref(xp[o:o + n], hp @ whh.T, cp)
+    return act, cs, out
+
+
+def layer_backward_ref(gout, dh_n, dc_n, xp, h0, c0, whh, offs, rows):
+    """(gg, gh0, gc0) by the chain rule through the steps."""
+    _, cs, out = layer_ref(xp, h0, c0, whh, offs, rows)
+    gg = np.zeros((xp.shape[0], whh.shape[0]))
+    dh, dc, gh0, gc0 = dh_n.copy(), dc_n.copy(), np.zeros(h0.shape), np.zeros(c0.shape)
+    for s in range(len(offs) - 1, -1, -1):
+        o, n = offs[s], rows[s]
+        hp, cp = _prev(offs, rows, s, out, cs, h0, c0)
+        g, gcp = lstm_backward_ref(dh[:n] + gout[o:o + n], dc[:n], xp[o:o + n], hp @ whh.T, cp)
+        gg[o:o + n] = g
+        ghp = g @ whh
+        m = min(n, rows[s - 1]) if s else 0  # rows m.. of h_prev, c_prev were h0's, c0's
+        dh[:m], dc[:m] = ghp[:m], gcp[:m]
+        gh0[m:n], gc0[m:n] = ghp[m:], gcp[m:]
+    return gg, gh0, gc0
+
+
+LAYER_SIZES = {"packed": [3, 3, 2, 1], "full": [4, 4, 4]}
+# (device, way, batch sizes, reverse, H, dtype): "steps" is the loop from Python (no CBLAS),
+# "tasks-3" three uneven chunks of hidden units
+LAYER_CASES = [("cpu", w, b, r, 5, t) for w in ("tasks", "steps") for b in LAYER_SIZES
+               for r in (False, True) for t in FLOATS]
+LAYER_CASES += [("cpu-parallel", w, "packed", r, 40, np.float32) for w in ("tasks", "tasks-3")
+                for r in (False, True)]
+LAYER_CASES += [("cuda", "steps", "packed", r, 3, t) for r in (False, True) for t in FLOATS]
+
+
+@pytest.mark.parametrize("device,way,sizes,reverse,H,dtype", LAYER_CASES, indirect=["device"])
+def test_lstm_layer_forward_backward(device, way, sizes, reverse, H, dtype, rng, monkeypatch):
+    from numtorch.kernels.cpu import rnn
+    if way == "steps":
+        monkeypatch.setattr(rnn, "_use_tasks", lambda: False)
+    if way == "tasks-3":
+        monkeypatch.setattr(rnn, "_chunk_bounds",
+                            lambda H, parallel: np.array([0, 16, 17, H], np.int64))
+    offs, rows = layer_plan(LAYER_SIZES[sizes], reverse)
+    N, B = int(rows.sum()), int(rows.max())
+    xp = rng.uniform(-2, 2, (N, 4 * H)).astype(dtype)
+    h0, c0 = (rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
+    whh = (rng.standard_normal((4 * H, H)) / np.sqrt(H)).astype(dtype)
+    R = device.rnn
+    act, cs, out = (device.stale(s, dtype) for s in ((N, 4 * H), (N, H), (N, H)))
+    d = [device.to_device(a) for a in (xp, h0, c0, whh)]
+    R.lstm_layer(*d, offs, rows, act, cs, out)
+    wide = [a.astype(np.float64) for a in (xp, h0, c0, whh)]
+    for got, want in zip((act, cs, out), layer_ref(*wide, offs, rows)):
+        np.testing.assert_allclose(device.to_host(got), want, **tol(dtype))
+
+    gout = rng.standard_normal((N, H)).astype(dtype)
+    dh_n, dc_n = (rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
+    gg, dh, dc = device.stale((N, 4 * H), dtype), device.to_device(dh_n), device.to_device(dc_n)
+    R.lstm_layer_backward(device.to_device(gout), act, cs, d[2], d[3], offs, rows, gg, dh, dc)
+    want = layer_backward_ref(gout.astype(np.float64), dh_n, dc_n, *wide, offs, rows)
+    for got, w in zip((gg, dh, dc), want, strict=True):
+        np.testing.assert_allclose(device.to_host(got), w, **tol(dtype))
+    for a, host in zip(d, (xp, h0, c0, whh)):  # inputs are only read
+        np.testing.assert_array_equal(device.to_host(a), host)

@@ -4,10 +4,14 @@ Parameters, their names, shapes, order and initialisation are PyTorch's, so stat
 both ways. A layer runs each (layer, direction) over the time steps as:
 - one GEMM for the input projection of every step (``x @ W_ih^T`` plus the biases that can be
   folded into it), handed to the steps by one ``SplitRows`` node;
-- per step, the recurrent GEMM ``h @ W_hh^T`` and the fused pointwise cell (``ops/rnn.py``:
-  gates, cell and hidden update in one kernel forward and one backward; an LSTM's product and
-  cell as one graph node when training); LSTM projections add ``h @ W_hr^T``. The tanh/relu
-  RNN step stays composite (matmul, add, activation).
+- an LSTM without projections: every step in one graph node and one kernel call
+  (``LSTMLayer``, ``lstm_layer``: on the CPU a task per thread per step, each with its own
+  slice of the recurrent GEMM and its hidden units' cells); its W_hh gradient two GEMMs over
+  all steps;
+- otherwise per step, the recurrent GEMM ``h @ W_hh^T`` and the fused pointwise cell
+  (``ops/rnn.py``: gates, cell and hidden update in one kernel forward and one backward; a
+  projected LSTM's product and cell as one graph node when training); LSTM projections add
+  ``h @ W_hr^T``. The tanh/relu RNN step stays composite (matmul, add, activation).
 Padded input is handled as a packed batch whose steps all have the full batch, so one loop
 serves both; a packed batch shrinks (or, in reverse, grows) the rows as sequences end.
 """
@@ -17,8 +21,8 @@ import warnings
 
 from ... import _creation as C
 from ...autograd import is_grad_enabled
-from ...ops.rnn import (FusedGRUCell, FusedLSTMCell, LSTMStep, RecurrentGrad, RecurrentProduct,
-                        SplitRows)
+from ...ops.rnn import (FusedGRUCell, FusedLSTMCell, LSTMLayer, LSTMStep, RecurrentGrad,
+                        RecurrentProduct, SplitRows)
 from ...ops.shape import cat, stack
 from .. import functional as F
 from .. import init
@@ -51,6 +55,8 @@ def _direction(mode, x, batch_sizes, h0, c0, weights, reverse):
     # GRU's hidden bias sits inside r * (W_hn h + b_hn) and goes to the fused cell
     bias = b_ih if mode == "GRU" or b_ih is None else b_ih + b_hh
     xp = F.linear(x, w_ih, bias)
+    if mode == "LSTM" and w_hr is None:  # the whole layer in one node
+        return LSTMLayer.apply(xp, h0, c0, w_hh, tuple(batch_sizes), reverse)
     T = len(batch_sizes)
     steps = SplitRows.apply(xp, tuple(batch_sizes)) if T > 1 else (xp,)
     whh_t = w_hh.t()
