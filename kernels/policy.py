@@ -404,9 +404,12 @@ class Twin:
 
     __slots__ = ("serial", "parallel", "__name__")
 
-    def __init__(self, fn, name=None, bind=None):
+    def __init__(self, fn, name=None, bind=None, python_serial=False):
         name = name or fn.__name__
-        self.serial = kernel(fn, name=name, bind=bind)
+        # python_serial: the serial build is ``fn`` run by Python, for drivers whose loop only
+        # hands a few tasks to jitted helpers (compiling it cost ~0.5 s of a cold start each)
+        self.serial = _renamed(fn, name, bind) if python_serial else \
+            kernel(fn, name=name, bind=bind)
         self.parallel = parallel_kernel(fn, name=name, bind=bind)
         self.parallel.__class__ = _background_class(type(self.parallel))
         self.parallel._numtorch_key = (fn.__module__, name)
@@ -427,7 +430,7 @@ class Twin:
     def __signature__(self):
         # what inspect reports (and the CPU/CUDA mirror test compares): fn's arguments + work
         import inspect
-        sig = inspect.signature(self.serial.py_func)
+        sig = inspect.signature(getattr(self.serial, "py_func", self.serial))
         work = inspect.Parameter("work", inspect.Parameter.KEYWORD_ONLY, default=None)
         return sig.replace(parameters=[*sig.parameters.values(), work])
 

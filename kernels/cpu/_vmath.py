@@ -144,12 +144,14 @@ def helpers(name, tasks, bind=None):
     return out
 
 
-def twins(driver, name, tasks=None, env=None):
+def twins(driver, name, tasks=None, env=None, python_serial=False):
     """``driver`` built for float32 and float64 arrays, as {dtype: policy.Twin}, its body's F,
     ONE, TWO, EXP, SIGMOID, TANH_E bound to :data:`FLOAT32` / :data:`FLOAT64`. ``tasks`` maps
     global names the driver calls (one per prange iteration) to helpers, each compiled on its
     own with the same binding: with the loop body inlined in the prange, one of the twins built
     2-7x slower than the other (the RNN cells' serial builds, attention's parallel ones); with
-    a separate helper, neither does. ``env``: a :func:`helpers` result to bind instead."""
+    a separate helper, neither does. ``env``: a :func:`helpers` result to bind instead;
+    ``python_serial``: policy.Twin's."""
     env = env or helpers(name, tasks or {})
-    return {dt: policy.Twin(driver, f"{name}_{tag}", env[dt]) for dt, tag, _ in _BUILDS}
+    return {dt: policy.Twin(driver, f"{name}_{tag}", env[dt], python_serial)
+            for dt, tag, _ in _BUILDS}

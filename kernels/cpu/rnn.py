@@ -219,8 +219,9 @@ _LSTM_ENV = _vmath.helpers("rnn_lstm", {
 }, bind={dt: {"GEMM": gemm} for dt, gemm in _blas.GEMM.items()})
 _LSTM = _vmath.twins(_lstm_cell, "rnn_lstm_cell", env=_LSTM_ENV)
 _LSTM_BW = _vmath.twins(_lstm_cell_backward, "rnn_lstm_cell_backward", env=_LSTM_ENV)
-_LAYER = _vmath.twins(_lstm_layer, "rnn_lstm_layer", env=_LSTM_ENV)
-_LAYER_BW = _vmath.twins(_lstm_layer_backward, "rnn_lstm_layer_backward", env=_LSTM_ENV)
+_LAYER = _vmath.twins(_lstm_layer, "rnn_lstm_layer", env=_LSTM_ENV, python_serial=True)
+_LAYER_BW = _vmath.twins(_lstm_layer_backward, "rnn_lstm_layer_backward", env=_LSTM_ENV,
+                         python_serial=True)
 _GRU = _vmath.twins(_gru_cell, "rnn_gru_cell", {"row": _gru_cell_row})
 _GRU_BW = _vmath.twins(_gru_cell_backward, "rnn_gru_cell_backward", {"row": _gru_cell_backward_row})
 

@@ -141,10 +141,21 @@ def forward(device, x, w, b, geom, oshape):
     return device.to_host(out), cols
 
 
-@pytest.mark.parametrize("device,case,dtype", cases([(c, d) for c in CONV for d in FLOATS
-                                                     if c is not CONV[-1] or d == np.float32],
-                                                    CUDA_CONV), indirect=["device"])
-def test_conv2d_forward_backward(device, case, dtype, rng):
+def use_way(way, monkeypatch):
+    """CPU: "tasks" (patches per image, BLAS from the kernel; below the policy threshold or for
+    one image a single task) or "batch" (the whole batch's patches, np.matmul: NumPy without a
+    known CBLAS)."""
+    if way == "batch":
+        from numtorch.kernels.cpu import conv
+        monkeypatch.setattr(conv, "_use_tasks", lambda: False)
+
+
+@pytest.mark.parametrize("device,case,dtype,way", cases(
+    [(c, d, way) for c in CONV for d in FLOATS for way in ("tasks", "batch")
+     if c is not CONV[-1] or d == np.float32], [c + ("tasks",) for c in CUDA_CONV]),
+    indirect=["device"])
+def test_conv2d_forward_backward(device, case, dtype, way, rng, monkeypatch):
+    use_way(way, monkeypatch)
     x, w, b, geom, oshape = conv_case(case, dtype, rng)
     bias = b if case[0] != 1 else None  # the batch-of-one cases run without bias
     t = tol(dtype) if case is not CONV[-1] else dict(rtol=1e-4, atol=1e-4)  # K = 72 in float32
@@ -160,9 +171,11 @@ def test_conv2d_forward_backward(device, case, dtype, rng):
     np.testing.assert_allclose(device.to_host(gb), g.astype(np.float64).sum((0, 2, 3)), **t)
 
 
-@pytest.mark.parametrize("device,case", cases([(CONV[0],), (CONV[2],)], [(CONV[2],)]),
-                         indirect=["device"])
-def test_conv2d_backward_partial_and_empty(device, case, rng):
+@pytest.mark.parametrize("device,case,way", cases(
+    [(c, way) for c in (CONV[0], CONV[2], CONV[-1]) for way in ("tasks", "batch")],
+    [(CONV[2], "tasks")]), indirect=["device"])
+def test_conv2d_backward_partial_and_empty(device, case, way, rng, monkeypatch):
+    use_way(way, monkeypatch)
     x, w, b, geom, oshape = conv_case(case, np.float64, rng)
     _, cols = forward(device, x, w, b, geom, oshape)
     g = rand(rng, oshape, np.float64)
@@ -204,7 +217,7 @@ def test_cuda_odd_launch_sizes(device, monkeypatch, rng):
     block size that is no power of two."""
     monkeypatch.setattr(device.memory, "BLOCK", 13)
     monkeypatch.setattr(device.memory, "MAX_BLOCKS", 2)
-    test_conv2d_forward_backward(device, CONV[2], np.float64, rng)
+    test_conv2d_forward_backward(device, CONV[2], np.float64, "tasks", rng, monkeypatch)
 
 
 # --------------------------------------------------------------------------------------------
