@@ -308,13 +308,6 @@ _conv_direct_gx_k = policy.Twin(_conv_direct_gx)
 F = GEMM = ftask = btask = None
 
 
-@policy.scalar(inline="never")
-def _patches(x, n, kh, kw, sh, sw, ph, pw, dh, dw, oh_n, ow_n, cols):
-    """cols (C*KH*KW, OH*OW) <- the patches of image n of x."""
-    for r in range(x.shape[1] * kh * kw):
-        _im2col_row(x, n, r, kh, kw, sh, sw, ph, pw, dh, dw, oh_n, ow_n, cols, 0)
-
-
 def _forward_task(x, wm, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, kh, kw, oh_n, ow_n,
                   out, cols, n0, n1):
     """Images n0..n1 of :func:`_conv_tasks_forward`, on this thread."""
@@ -323,7 +316,8 @@ def _forward_task(x, wm, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, kh, kw,
     l_ = out.shape[2]
     it = cols.itemsize
     for n in range(n0, n1):
-        _patches(x, n, kh, kw, sh, sw, ph, pw, dh, dw, oh_n, ow_n, cols)
+        for r in range(cols.shape[0]):  # the image's patches
+            _im2col_row(x, n, r, kh, kw, sh, sw, ph, pw, dh, dw, oh_n, ow_n, cols, 0)
         for q in range(groups):
             GEMM(ROW_MAJOR, NO_TRANS, NO_TRANS, og, l_, kg, F(1),
                  wm.ctypes.data + q * og * kg * it, kg, cols.ctypes.data + q * kg * l_ * it,
@@ -361,7 +355,8 @@ def _backward_task(g, x, wm, sh, sw, ph, pw, dh, dw, groups, kh, kw, want_gx, wa
     for n in range(n0, n1):
         gp = g.ctypes.data + n * o_ * l_ * it
         if want_gw:
-            _patches(x, n, kh, kw, sh, sw, ph, pw, dh, dw, oh_n, ow_n, cols)
+            for r in range(cols.shape[0]):
+                _im2col_row(x, n, r, kh, kw, sh, sw, ph, pw, dh, dw, oh_n, ow_n, cols, 0)
             for q in range(groups):
                 GEMM(ROW_MAJOR, NO_TRANS, TRANS, og, kg, l_, F(1), gp + q * og * l_ * it, l_,
                      cols.ctypes.data + q * kg * l_ * it, l_, F(1),
