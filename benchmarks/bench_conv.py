@@ -8,11 +8,11 @@ Run: ``.venv/bin/python benchmarks/bench_conv.py [--batch 64] [--repeat 20]``.
 import argparse
 import time
 
+import numtorch as nt  # before NumPy, so that numtorch's OpenBLAS thread policy applies
 import numpy as np
 import torch
 import torch.nn.functional as TF
 
-import numtorch as nt
 import numtorch.nn.functional as NF
 
 
@@ -27,12 +27,15 @@ def _layers(batch):
     b2 = r.standard_normal(64).astype(f)
     p1 = r.standard_normal((batch, 32, 28, 28)).astype(f)
     p2 = r.standard_normal((batch, 64, 14, 14)).astype(f)
+    t2 = (r.standard_normal((64, 32, 4, 4)) * 0.05).astype(f)
     return [
         # name, function of (F, *tensors), arrays, which need grad
         ("conv 1->32 3x3 p1 28x28", lambda F, x, w, b: F.conv2d(x, w, b, padding=1),
          (x1, w1, b1), (False, True, True)),
         ("conv 32->64 3x3 p1 14x14", lambda F, x, w, b: F.conv2d(x, w, b, padding=1),
          (x2, w2, b2), (True, True, True)),
+        ("convT 64->32 4x4 s2 14->28", lambda F, x, w, b: F.conv_transpose2d(
+            x, w, b, stride=2, padding=1), (p2, t2, b1), (True, True, True)),
         ("maxpool 2 on 32x28x28", lambda F, x: F.max_pool2d(x, 2), (p1,), (True,)),
         ("maxpool 2 on 64x14x14", lambda F, x: F.max_pool2d(x, 2), (p2,), (True,)),
         ("avgpool 2 on 32x28x28", lambda F, x: F.avg_pool2d(x, 2), (p1,), (True,)),

@@ -411,6 +411,34 @@ def _run(kernel, nt, *args, work):
         kernel(*args, work=0)
 
 
+def _by_tasks_forward(x, wm, bias, sh, sw, ph, pw, dh, dw, groups, kh, kw, out):
+    """out (N, O, OH, OW) = W @ patches(x[n]) per image and group (+ bias (O,) or None), by
+    tasks; wm (O, C/groups*KH*KW)."""
+    n_, o_, oh_n, ow_n = out.shape
+    work = out.size * wm.shape[1]
+    nt = _tasks(n_, work)
+    _run(_TASKS_FORWARD[x.dtype], nt, x, wm, wm[0] if bias is None else bias, bias is not None,
+         sh, sw, ph, pw, dh, dw, groups, kh, kw, oh_n, ow_n, out.reshape(n_, o_, oh_n * ow_n),
+         np.empty((nt, x.shape[1] * kh * kw, oh_n * ow_n), x.dtype), work=work)
+
+
+def _by_tasks_backward(g, x, wm, sh, sw, ph, pw, dh, dw, groups, kh, kw, gx, gw):
+    """By tasks, for g (N, O, OH, OW) and wm (O, C/groups*KH*KW): gx (N, C, H, W) =
+    col2im(W^T @ g[n]) and gw (O, C/groups*KH*KW) = sum over n of g[n] @ patches(x[n])^T, each
+    None to skip (x only shapes the work when gw is None)."""
+    n_, o_ = g.shape[:2]
+    l_ = g.shape[2] * g.shape[3]
+    work = g.size * wm.shape[1] * ((gx is not None) + (gw is not None))
+    nt = _tasks(n_, work)
+    gws = np.empty((nt, o_, wm.shape[1]) if gw is not None else (nt, 1, 1), g.dtype)
+    cols = np.empty((nt, x.shape[1] * kh * kw, l_) if gw is not None else (nt, 1, 1), g.dtype)
+    dcols = np.empty((nt, gx.shape[1] * kh * kw, l_) if gx is not None else (nt, 1, 1), g.dtype)
+    _run(_TASKS_BACKWARD[g.dtype], nt, g, x, wm, sh, sw, ph, pw, dh, dw, groups, kh, kw,
+         gx is not None, gw is not None, x if gx is None else gx, gws, cols, dcols, work=work)
+    if gw is not None:
+        np.sum(gws, axis=0, out=gw)
+
+
 def conv2d_cols_shape(x_shape, w_shape, out_shape):
     """Shape of the patch matrix conv2d_forward writes, or None when it runs directly or by
     tasks (patches per image, made again by the backward)."""
@@ -435,12 +463,8 @@ def conv2d_forward(x, w, bias, sh, sw, ph, pw, dh, dw, groups, cols, out):
                        groups, out, work=out.size * cg * kh * kw)
         return
     if cols is None:
-        l_, work = oh_n * ow_n, out.size * cg * kh * kw
-        nt = _tasks(n_, work)
-        _run(_TASKS_FORWARD[x.dtype], nt, x, w.reshape(o_, cg * kh * kw),
-             bias if has_bias else w[0, 0, 0], has_bias, sh, sw, ph, pw, dh, dw, groups, kh, kw,
-             oh_n, ow_n, out.reshape(n_, o_, l_),
-             np.empty((nt, x.shape[1] * kh * kw, l_), x.dtype), work=work)
+        _by_tasks_forward(x, w.reshape(o_, cg * kh * kw), bias, sh, sw, ph, pw, dh, dw, groups,
+                          kh, kw, out)
         return
     _im2col_k(x, kh, kw, sh, sw, ph, pw, dh, dw, oh_n, ow_n, cols, work=cols.size)
     # (O, N*L) = W (O, CgKK) @ cols (CgKK, N*L) per group (groups: blocks of rows of both)
@@ -482,15 +506,8 @@ def conv2d_backward(g, x, w, cols, sh, sw, ph, pw, dh, dw, groups, gx, gw, gb):
             _conv_direct_gx_k(g, w, sh, sw, ph, pw, dh, dw, groups, gx, work=g.size * kg)
         return
     if cols is None:
-        work = g.size * kg * ((gx is not None) + (gw is not None))
-        nt = _tasks(n_, work)
-        gws = np.empty((nt, o_, kg) if gw is not None else (nt, 1, 1), g.dtype)
-        cols = np.empty((nt, x.shape[1] * kh * kw, l_), g.dtype)
-        _run(_TASKS_BACKWARD[g.dtype], nt, g, x, w.reshape(o_, kg), sh, sw, ph, pw, dh, dw,
-             groups, kh, kw, gx is not None, gw is not None, x if gx is None else gx, gws, cols,
-             np.empty_like(cols), work=work)
-        if gw is not None:
-            np.sum(gws, axis=0, out=gw.reshape(o_, kg))
+        _by_tasks_backward(g, x, w.reshape(o_, kg), sh, sw, ph, pw, dh, dw, groups, kh, kw, gx,
+                           None if gw is None else gw.reshape(o_, kg))
         return
     gy = np.empty((o_, n_ * l_), g.dtype)  # g as (O, N*L), the forward GEMM's output layout
     _ncl_to_cnl_k(g3, gy, work=g.size)
@@ -510,7 +527,8 @@ def conv2d_backward(g, x, w, cols, sh, sw, ph, pw, dh, dw, groups, gx, gw, gb):
 
 def conv_transpose2d_forward(x, w, bias, sh, sw, ph, pw, dh, dw, groups, out):
     """out (N, O, OH, OW) = transposed conv of x (N, C, H, W) with w (C, O/groups, KH, KW)
-    (+ bias (O,) or None): col2im of W^T @ x, i.e. conv2d's input gradient."""
+    (+ bias (O,) or None): col2im of W^T @ x, i.e. conv2d's input gradient (by tasks where
+    conv2d runs by tasks, with the roles of its arrays swapped)."""
     n_, c_, h_, w_ = x.shape
     _, og, kh, kw = w.shape
     o_ = out.shape[1]
@@ -520,6 +538,9 @@ def conv_transpose2d_forward(x, w, bias, sh, sw, ph, pw, dh, dw, groups, out):
         return
     if x.size == 0:
         out.fill(0)
+    elif _use_tasks():  # conv2d's input gradient, by tasks
+        _by_tasks_backward(x, out, w.reshape(c_, kg), sh, sw, ph, pw, dh, dw, groups, kh, kw,
+                           out, None)
     else:
         xc = np.empty((c_, n_ * h_ * w_), x.dtype)
         _ncl_to_cnl_k(x.reshape(n_, c_, h_ * w_), xc, work=x.size)
@@ -549,6 +570,14 @@ def conv_transpose2d_backward(g, x, w, sh, sw, ph, pw, dh, dw, groups, gx, gw, g
     if gb is not None:
         _sum_nl_k(g.reshape(n_, o_, -1), gb, work=g.size)
     if gx is None and gw is None:
+        return
+    if _use_tasks():  # gx: conv2d of g; gw: conv2d's weight gradient, x in the output's place
+        wm = w.reshape(c_, kg)
+        if gx is not None:
+            _by_tasks_forward(g, wm, None, sh, sw, ph, pw, dh, dw, groups, kh, kw, gx)
+        if gw is not None:
+            _by_tasks_backward(x, g, wm, sh, sw, ph, pw, dh, dw, groups, kh, kw, None,
+                               gw.reshape(c_, kg))
         return
     gcols = np.empty((o_ * kh * kw, n_ * h_ * w_), g.dtype)
     _im2col_k(g, kh, kw, sh, sw, ph, pw, dh, dw, h_, w_, gcols, work=gcols.size)

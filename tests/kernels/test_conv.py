@@ -229,13 +229,15 @@ CONVT = [
     (1, 4, 3, 4, 1, 3, 2, (2, 2), (1, 0), (1, 2), 2, (1, 1)),
     (2, 2, 3, 3, 2, 2, 2, (2, 1), (0, 0), (2, 1), 2, (1, 0)),
     (1, 3, 5, 4, 2, 1, 3, (1, 2), (0, 1), (1, 1), 1, (0, 1)),
+    (4, 8, 9, 9, 4, 3, 3, (2, 2), (1, 1), (1, 1), 2, (1, 1)),   # CPU: tasks in parallel
 ]
 
 
-@pytest.mark.parametrize("device,case,dtype", cases([(c, d) for c in CONVT for d in FLOATS],
-                                                    [(CONVT[1], np.float32),
-                                                     (CONVT[2], np.float64)]), indirect=["device"])
-def test_conv_transpose2d(device, case, dtype, rng):
+@pytest.mark.parametrize("device,case,dtype,way", cases(
+    [(c, d, way) for c in CONVT for d in FLOATS for way in ("tasks", "batch")],
+    [(CONVT[1], np.float32, "tasks"), (CONVT[2], np.float64, "tasks")]), indirect=["device"])
+def test_conv_transpose2d(device, case, dtype, way, rng, monkeypatch):
+    use_way(way, monkeypatch)
     n, c, h, w_, og, kh, kw, (sh, sw), (ph, pw), (dh, dw), groups, (oph, opw) = case
     o = og * groups
     oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
