@@ -7,8 +7,11 @@ direct kernels, picked by the taps per output); on "cuda" (16 threads x 3 blocks
 simulator) a tiny case and cases with groups, dilation, stride and asymmetric padding, whose
 grid-stride and block loops run several rounds.
 """
+import numba
 import numpy as np
 import pytest
+
+from numtorch.kernels import policy
 
 FLOATS = [np.float32, np.float64]
 
@@ -142,16 +145,23 @@ def forward(device, x, w, b, geom, oshape):
 
 
 def use_way(way, monkeypatch):
-    """CPU: "tasks" (patches per image, BLAS from the kernel; below the policy threshold or for
-    one image a single task) or "batch" (the whole batch's patches, np.matmul: NumPy without a
-    known CBLAS)."""
+    """CPU: "tasks" (patches per image, BLAS from the kernel, whatever the work: a batch of one
+    image still goes the other way), "tasks-python" (the same with the drivers run by Python,
+    as while their parallel builds compile) or "batch" (the whole batch's patches, np.matmul:
+    NumPy without a known CBLAS)."""
+    from numtorch.kernels.cpu import conv
     if way == "batch":
-        from numtorch.kernels.cpu import conv
         monkeypatch.setattr(conv, "_use_tasks", lambda: False)
+    else:
+        monkeypatch.setattr(policy, "PARALLEL_THRESHOLD", 1)
+        if numba.get_num_threads() < 2:  # one thread: tasks need two, run them one by one
+            monkeypatch.setattr(conv.numba, "get_num_threads", lambda: 2)
+    if way == "tasks-python":
+        monkeypatch.setattr(conv, "_run", lambda kernel, nt, *args, work: kernel.serial(*args))
 
 
 @pytest.mark.parametrize("device,case,dtype,way", cases(
-    [(c, d, way) for c in CONV for d in FLOATS for way in ("tasks", "batch")
+    [(c, d, way) for c in CONV for d in FLOATS for way in ("tasks", "tasks-python", "batch")
      if c is not CONV[-1] or d == np.float32], [c + ("tasks",) for c in CUDA_CONV]),
     indirect=["device"])
 def test_conv2d_forward_backward(device, case, dtype, way, rng, monkeypatch):
@@ -234,7 +244,7 @@ CONVT = [
 
 
 @pytest.mark.parametrize("device,case,dtype,way", cases(
-    [(c, d, way) for c in CONVT for d in FLOATS for way in ("tasks", "batch")],
+    [(c, d, way) for c in CONVT for d in FLOATS for way in ("tasks", "tasks-python", "batch")],
     [(CONVT[1], np.float32, "tasks"), (CONVT[2], np.float64, "tasks")]), indirect=["device"])
 def test_conv_transpose2d(device, case, dtype, way, rng, monkeypatch):
     use_way(way, monkeypatch)
