@@ -14,8 +14,9 @@ import types as _types
 # Thread policy, part 1 (part 2 is kernels/policy.py): numtorch runs Numba's thread pool and
 # OpenBLAS's (GEMMs in conv/linear) one after the other. OpenBLAS threads busy-wait ~0.1 s after
 # each call by default and then fight Numba's workers for the cores; a short spin (2^4 cycles)
-# made the Fashion-MNIST CNN step ~20% faster on 2 cores. Read by OpenBLAS when NumPy loads it,
-# so it only applies if numtorch is imported before NumPy; a user's own setting wins.
+# made the Fashion-MNIST CNN step ~20% faster on 2 cores. Read by OpenBLAS when NumPy loads it;
+# where NumPy came first, kernels/cpu/_blas.py has OpenBLAS read it again and restart its
+# threads. A user's own setting wins.
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 from . import _allocator
 _allocator.apply()  # big blocks stay in the heap: no page faults per step (numtorch/_allocator.py)

@@ -25,6 +25,7 @@ with 64-bit integers (``cblas_sgemm64_``).
 """
 import ctypes
 import os
+import threading
 
 import llvmlite.binding as ll
 import numpy as np
@@ -89,10 +90,29 @@ def _stub():  # never called: what the symbols point at when no BLAS was found
     pass
 
 
+def _wait_as_configured(lib):
+    """OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` once, when it loads. Where NumPy, and with it
+    OpenBLAS, was imported before numtorch set that variable (numtorch/__init__.py), OpenBLAS's
+    threads busy-wait ~0.1 s after each threaded call, taking a core from the task kernels that
+    follow (the seed CNN's Fashion-MNIST epoch: 37 s against 24 s with numtorch imported
+    first). Then OpenBLAS re-reads the environment and its threads are stopped: it starts them
+    again, with the configured wait, at its next threaded call. Only while this is the one
+    Python thread (another one could be inside BLAS, whose threads must not stop under it)."""
+    want = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")
+    names = ("openblas_thread_timeout", "openblas_read_env", "blas_thread_shutdown_")
+    if not want.isdigit() or not all(hasattr(lib, n) for n in names):
+        return
+    if lib.openblas_thread_timeout() == int(want) or threading.active_count() > 1:
+        return
+    lib.openblas_read_env()
+    lib.blas_thread_shutdown_()
+
+
 _FOUND = _find()
 AVAILABLE = _FOUND is not None
 if AVAILABLE:
     _lib, (_s, _d, _set, _get) = _FOUND
+    _wait_as_configured(_lib)
     ll.add_symbol("numtorch_cblas_sgemm", _address(getattr(_lib, _s)))
     ll.add_symbol("numtorch_cblas_dgemm", _address(getattr(_lib, _d)))
     _set_threads = getattr(_lib, _set)

@@ -39,3 +39,29 @@ def test_one_thread_restores_the_thread_count():
     with _blas.one_thread():
         assert _blas._get_threads() == 1
     assert _blas._get_threads() == before
+
+
+_IMPORTS = """
+import numpy as np
+np.ones((300, 300)) @ np.ones((300, 300))   # OpenBLAS's threads started, with its own wait
+import numtorch
+from numtorch.kernels.cpu import _blas
+a = np.random.rand(300, 300)
+assert np.allclose(a @ a, np.einsum("ij,jk->ik", a, a))  # its threads start again and compute
+print(_blas._lib.openblas_thread_timeout())
+"""
+
+
+@pytest.mark.parametrize("preset", [None, "7"])
+def test_openblas_wait_when_numpy_came_first(preset):
+    # NumPy imported before numtorch: OpenBLAS read OPENBLAS_THREAD_TIMEOUT before numtorch set
+    # it, and re-reads it when the kernels load; a value the user set stays as it was
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    out = subprocess.run([sys.executable, "-c", _IMPORTS], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert int(out.split()[-1]) == int(preset or 4)
