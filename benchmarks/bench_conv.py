@@ -1,19 +1,18 @@
 """Convolution and pooling, numtorch vs PyTorch CPU, on the Fashion-MNIST CNN's layers at batch 64.
 
-Prints ms per forward and per forward+backward and the ratio numtorch/torch. The two libraries
-run alternately, call by call, and the best of the repeats is kept: on a shared machine that
-measures the code rather than the neighbours.
+Prints ms per forward and per forward+backward and the ratio numtorch/torch. Each library runs
+in its own worker process (in one process, the threads one library leaves spinning after a call
+slow the other's next call); the two workers take turns, a few calls at a time, and the best of
+the repeats is kept: on a shared machine that measures the code rather than the neighbours.
 Run: ``.venv/bin/python benchmarks/bench_conv.py [--batch 64] [--repeat 20]``.
 """
 import argparse
+import json
+import subprocess
+import sys
 import time
 
-import numtorch as nt  # before NumPy, so that numtorch's OpenBLAS thread policy applies
 import numpy as np
-import torch
-import torch.nn.functional as TF
-
-import numtorch.nn.functional as NF
 
 
 def _layers(batch):
@@ -42,19 +41,6 @@ def _layers(batch):
     ]
 
 
-def _time_pair(fa, fb, repeat):
-    """Best ms of fa and of fb, called alternately."""
-    for f in (fa, fb, fa, fb):
-        f()
-    ta, tb = [], []
-    for _ in range(repeat):
-        for f, ts in ((fa, ta), (fb, tb)):
-            t0 = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t0)
-    return 1e3 * min(ta), 1e3 * min(tb)
-
-
 def _calls(lib, F, fn, arrays, grads):
     ts = [lib.tensor(a, requires_grad=g) for a, g in zip(arrays, grads)]
     g_out = []
@@ -74,26 +60,73 @@ def _calls(lib, F, fn, arrays, grads):
     return fwd, fwd_bwd
 
 
+def worker(lib_name, batch):
+    """Answer ``<layer> <fwd|fb> <calls>`` with the ms of each call, ``quit`` to end."""
+    if lib_name == "numtorch":
+        import numtorch as lib
+        import numtorch.nn.functional as F
+    else:
+        import torch as lib
+        import torch.nn.functional as F
+    calls = [_calls(lib, F, fn, arrays, grads) for _, fn, arrays, grads in _layers(batch)]
+    for line in sys.stdin:
+        cmd = line.split()
+        if cmd[0] == "quit":
+            break
+        f = calls[int(cmd[0])][0 if cmd[1] == "fwd" else 1]
+        ts = []
+        for _ in range(int(cmd[2])):
+            t0 = time.perf_counter()
+            f()
+            ts.append(1e3 * (time.perf_counter() - t0))
+        print(json.dumps(ts), flush=True)
+
+
+def _ask(p, cmd):
+    p.stdin.write(cmd + "\n")
+    p.stdin.flush()
+    return json.loads(p.stdout.readline())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    print(f"batch {args.batch}, float32, torch threads {torch.get_num_threads()}; "
-          "ms per call, best of repeats")
+    if args.worker:
+        return worker(args.worker, args.batch)
+    procs = {lib: subprocess.Popen([sys.executable, __file__, "--worker", lib, "--batch",
+                                    str(args.batch)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+             for lib in ("numtorch", "torch")}
+    print(f"batch {args.batch}, float32, each library in its own process with its own thread "
+          "settings; ms per call, best of repeats")
     head = f"{'layer':26s} {'fwd nt':>8s} {'fwd torch':>9s} {'ratio':>6s}   " \
            f"{'f+b nt':>8s} {'f+b torch':>9s} {'ratio':>6s}"
     print(head)
     print("-" * len(head))
     tot = np.zeros(4)
-    for name, fn, arrays, grads in _layers(args.batch):
-        n_fwd, n_fb = _calls(nt, NF, fn, arrays, grads)
-        t_fwd, t_fb = _calls(torch, TF, fn, arrays, grads)
-        nf, tf = _time_pair(n_fwd, t_fwd, args.repeat)
-        nfb, tfb = _time_pair(n_fb, t_fb, args.repeat)
-        tot += (nf, tf, nfb, tfb)
-        print(f"{name:26s} {nf:8.2f} {tf:9.2f} {nf / tf:6.2f}   {nfb:8.2f} {tfb:9.2f} "
-              f"{nfb / tfb:6.2f}")
+    try:
+        for i, (name, *_) in enumerate(_layers(args.batch)):
+            row = []
+            for kind in ("fwd", "fb"):
+                best = {}
+                for lib, p in procs.items():  # warm-up: compilation, first-touch
+                    _ask(p, f"{i} {kind} 2")
+                for _ in range(max(1, args.repeat // 4)):  # turns of 4 calls each
+                    for lib, p in procs.items():
+                        best[lib] = min([best.get(lib, np.inf)] + _ask(p, f"{i} {kind} 4"))
+                row += [best["numtorch"], best["torch"]]
+            nf, tf, nfb, tfb = row
+            tot += row
+            print(f"{name:26s} {nf:8.2f} {tf:9.2f} {nf / tf:6.2f}   {nfb:8.2f} {tfb:9.2f} "
+                  f"{nfb / tfb:6.2f}")
+    finally:
+        for p in procs.values():
+            p.stdin.write("quit\n")
+            p.stdin.close()
+            p.wait()
     print("-" * len(head))
     print(f"{'total':26s} {tot[0]:8.2f} {tot[1]:9.2f} {tot[0] / tot[1]:6.2f}   {tot[2]:8.2f} "
           f"{tot[3]:9.2f} {tot[2] / tot[3]:6.2f}")
