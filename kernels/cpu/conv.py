@@ -267,8 +267,8 @@ def _conv_direct_gw(x, g, sh, sw, ph, pw, dh, dw, groups, gw):
 # (KW-1)*dw), an output plane is computed flat at the padded pitch Wp: tap (i, j) is one axpy of
 # M = (OH-1)*Wp + OW elements, offset i*dh*Wp + j*dw into the plane, where the row-by-row kernels
 # above make an axpy of OW per row and tap (seed CNN conv1, batch 64: forward 1.5 -> 0.8 ms).
-def _conv_direct_s1(xp, w, bias, has_bias, dh, dw, groups, out):
-    n_, c_, hp, wp = xp.shape
+def _conv_direct_s1(xp, wp, w, bias, has_bias, dh, dw, groups, out):
+    n_ = xp.shape[0]
     o_, cg, kh, kw = w.shape
     oh_n, ow_n = out.shape[2], out.shape[3]
     og = o_ // groups
@@ -278,11 +278,11 @@ def _conv_direct_s1(xp, w, bias, has_bias, dh, dw, groups, out):
         o = p - n * o_
         c0 = (o // og) * cg
         acc = np.empty(m_, out.dtype)
-        b = bias[o] if has_bias else xp[0, 0, 0, 0] * 0
+        b = bias[o] if has_bias else xp[0, 0, 0] * 0
         for m in range(m_):
             acc[m] = b
         for ci in range(cg):
-            xf = xp[n, c0 + ci].ravel()
+            xf = xp[n, c0 + ci]
             for i in range(kh):
                 for j in range(kw):
                     wv = w[o, ci, i, j]
@@ -296,11 +296,11 @@ def _conv_direct_s1(xp, w, bias, has_bias, dh, dw, groups, out):
                 row[k] = a[k]
 
 
-def _conv_direct_s1_gw(xp, g, dh, dw, groups, gw):
+def _conv_direct_s1_gw(xp, wp, g, dh, dw, groups, gw):
     """gw (O, C/groups, KH, KW) for stride 1 from the padded input: each image's output
     gradient plane laid out at the padded pitch (zeros between its rows), then one dot of M
     elements per tap."""
-    n_, c_, hp, wp = xp.shape
+    n_ = xp.shape[0]
     o_, cg, kh, kw = gw.shape
     oh_n, ow_n = g.shape[2], g.shape[3]
     og = o_ // groups
@@ -317,7 +317,7 @@ def _conv_direct_s1_gw(xp, g, dh, dw, groups, gw):
                 dst = gp[oh * wp:]
                 for k in range(ow_n):
                     dst[k] = src[k]
-            xf = xp[n, c].ravel()
+            xf = xp[n, c]
             for i in range(kh):
                 for j in range(kw):
                     x0 = xf[i * dh * wp + j * dw:]
@@ -331,12 +331,13 @@ def _conv_direct_s1_gw(xp, g, dh, dw, groups, gw):
 
 
 def _padded(x, ph, pw, hp, wp):
-    """x (N, C, H, W) inside zeros of (N, C, hp, wp), its (0, 0) at (ph, pw): the rows and
-    columns that fit (an output smaller than the input allows drops some)."""
+    """x (N, C, H, W) inside zeros of (N, C, hp, wp), its (0, 0) at (ph, pw) (the rows and
+    columns that fit: an output smaller than the input allows drops some), as (N, C, hp*wp),
+    and wp."""
     xp = np.zeros(x.shape[:2] + (hp, wp), x.dtype)
     hh, ww = max(0, min(x.shape[2], hp - ph)), max(0, min(x.shape[3], wp - pw))
     xp[:, :, ph:ph + hh, pw:pw + ww] = x[:, :, :hh, :ww]
-    return xp
+    return xp.reshape(x.shape[:2] + (hp * wp,)), wp
 
 
 def _conv_direct_gx(g, w, sh, sw, ph, pw, dh, dw, groups, gx):
@@ -542,8 +543,8 @@ def conv2d_forward(x, w, bias, sh, sw, ph, pw, dh, dw, groups, cols, out):
     has_bias = bias is not None
     if cg * kh * kw <= DIRECT_MAX_TAPS:
         if sh == 1 and sw == 1:
-            xp = _padded(x, ph, pw, oh_n + (kh - 1) * dh, ow_n + (kw - 1) * dw)
-            _conv_direct_s1_k(xp, w, bias if has_bias else w[0, 0, 0], has_bias, dh, dw, groups,
+            xp, wp = _padded(x, ph, pw, oh_n + (kh - 1) * dh, ow_n + (kw - 1) * dw)
+            _conv_direct_s1_k(xp, wp, w, bias if has_bias else w[0, 0, 0], has_bias, dh, dw, groups,
                               out, work=out.size * cg * kh * kw)
             return
         _conv_direct_k(x, w, bias if has_bias else w[0, 0, 0], has_bias, sh, sw, ph, pw, dh, dw,
@@ -588,8 +589,8 @@ def conv2d_backward(g, x, w, cols, sh, sw, ph, pw, dh, dw, groups, gx, gw, gb):
         return
     if kg <= DIRECT_MAX_TAPS:
         if gw is not None and sh == 1 and sw == 1:
-            xp = _padded(x, ph, pw, oh_n + (kh - 1) * dh, ow_n + (kw - 1) * dw)
-            _conv_direct_s1_gw_k(xp, g, dh, dw, groups, gw, work=g.size * kg)
+            xp, wp = _padded(x, ph, pw, oh_n + (kh - 1) * dh, ow_n + (kw - 1) * dw)
+            _conv_direct_s1_gw_k(xp, wp, g, dh, dw, groups, gw, work=g.size * kg)
         elif gw is not None:
             _conv_direct_gw_k(x, g, sh, sw, ph, pw, dh, dw, groups, gw, work=g.size * kg)
         if gx is not None:
