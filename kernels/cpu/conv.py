@@ -1,8 +1,9 @@
 """Convolution on the CPU (NCHW, float32/float64); pooling is in pool.py.
 
 Algorithms, picked by the taps per output (C/groups * KH * KW):
-- few taps (a 1-channel first layer, depthwise): a direct convolution, one axpy per tap along
-  each output row, parallel over (n, o) planes; its backward kernels are direct too.
+- few taps (a 1-channel first layer, depthwise): a direct convolution, parallel over (n, o)
+  planes, one axpy per tap along each output row, or at stride 1 one per tap over the whole
+  plane (the input zero-padded first); its backward kernels are direct too.
 - otherwise GEMMs over patch matrices, by **tasks** where a CBLAS was found (``_blas``): a task
   per thread takes its share of the images, one at a time: the image's patches (C*KH*KW, L),
   L = OH*OW, in the task's own buffer (in its core's cache), then ``out[n] = W @ cols`` per

@@ -119,6 +119,7 @@ CONV = [
     (1, 2, 7, 5, 3, 1, 1, (2, 1), (0, 0), (1, 1), 1, None),     # 1x1
     (2, 2, 6, 6, 2, 2, 2, (1, 1), (0, 0), (2, 2), 2, (1, 1)),   # asymmetric ('same' even kernel)
     (1, 3, 4, 7, 2, 2, 3, (2, 2), (1, 1), (1, 2), 1, None),
+    (2, 8, 6, 5, 4, 3, 3, (2, 1), (1, 0), (1, 2), 2, None),     # CPU: GEMMs per group
     (4, 8, 20, 20, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1, None),  # CPU: the parallel twins
 ]
 CUDA_CONV = [(CONV[1], np.float32), (CONV[2], np.float64), (CONV[5], np.float32)]
