@@ -13,14 +13,14 @@ kernels ``lstm_cell`` and ``lstm_cell_backward``.
 """
 
 
-def _previous(offs, rows, s):
+def previous(offs, rows, s):
     """(first row of step s - 1, rows step s takes from it): (0, 0) at the first step."""
     return (offs[s - 1], min(rows[s], rows[s - 1])) if s else (0, 0)
 
 
 def _c_prev(ops, cs, c0, s, offs, rows, scratch):
     """The cell states step s starts from: the previous step's, then c0's for the rest."""
-    po, m = _previous(offs, rows, s)
+    po, m = previous(offs, rows, s)
     n = rows[s]
     if m == n:
         return cs[po:po + n]
@@ -36,7 +36,7 @@ def lstm_forward(ops, xp, h0, c0, wt, offs, rows, gates, act, cs, out):
     scratch = ops.scratch(c0)
     for s in range(len(offs)):
         o, n = offs[s], rows[s]
-        po, m = _previous(offs, rows, s)
+        po, m = previous(offs, rows, s)
         if m:
             ops.matmul(out[po:po + m], wt, gates[:m])
         if n > m:

@@ -140,3 +140,14 @@ class one_thread:
         if self._before != 1:
             _set_threads(self._before)
         return False
+
+
+def run_tasks(kernel, ntasks, *args, work):
+    """Call ``kernel`` (a policy.Twin whose tasks call :data:`GEMM`) split into ntasks tasks:
+    with more than one, its parallel build (``work``) with BLAS on one thread in each task;
+    with one, its serial build, BLAS keeping its threads."""
+    if ntasks > 1:
+        with one_thread():
+            kernel(*args, work=work)
+    else:
+        kernel(*args, work=0)

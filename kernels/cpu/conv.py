@@ -483,24 +483,13 @@ def _tasks(n_images, work):
     return nt if _use_tasks() and work >= policy.PARALLEL_THRESHOLD and nt > 1 else 0
 
 
-def _run(kernel, nt, *args, work):
-    """Run a task kernel split into nt tasks: in parallel, BLAS on one thread in each task
-    (nt = 1, where the threads changed since the caller chose this way: its serial build, BLAS
-    with its threads)."""
-    if nt > 1:
-        with _blas.one_thread():
-            kernel(*args, work=work)
-    else:
-        kernel(*args, work=0)
-
-
 def _by_tasks_forward(x, wm, bias, sh, sw, ph, pw, dh, dw, groups, kh, kw, out):
     """out (N, O, OH, OW) = W @ patches(x[n]) per image and group (+ bias (O,) or None), by
     tasks; wm (O, C/groups*KH*KW)."""
     n_, o_, oh_n, ow_n = out.shape
     work = out.size * wm.shape[1]
     nt = max(1, min(n_, numba.get_num_threads()))
-    _run(_TASKS_FORWARD[x.dtype], nt, x, wm, wm[0] if bias is None else bias, bias is not None,
+    _blas.run_tasks(_TASKS_FORWARD[x.dtype], nt, x, wm, wm[0] if bias is None else bias, bias is not None,
          sh, sw, ph, pw, dh, dw, groups, kh, kw, oh_n, ow_n, out.reshape(n_, o_, oh_n * ow_n),
          np.empty((nt, x.shape[1] * kh * kw, oh_n * ow_n), x.dtype), work=work)
 
@@ -516,8 +505,10 @@ def _by_tasks_backward(g, x, wm, sh, sw, ph, pw, dh, dw, groups, kh, kw, gx, gw)
     gws = np.empty((nt, o_, wm.shape[1]) if gw is not None else (nt, 1, 1), g.dtype)
     cols = np.empty((nt, x.shape[1] * kh * kw, l_) if gw is not None else (nt, 1, 1), g.dtype)
     dcols = np.empty((nt, gx.shape[1] * kh * kw, l_) if gx is not None else (nt, 1, 1), g.dtype)
-    _run(_TASKS_BACKWARD[g.dtype], nt, g, x, wm, sh, sw, ph, pw, dh, dw, groups, kh, kw,
-         gx is not None, gw is not None, x if gx is None else gx, gws, cols, dcols, work=work)
+    # (nt = 1 where the threads changed since the caller chose this way)
+    _blas.run_tasks(_TASKS_BACKWARD[g.dtype], nt, g, x, wm, sh, sw, ph, pw, dh, dw, groups, kh,
+                    kw, gx is not None, gw is not None, x if gx is None else gx, gws, cols, dcols,
+                    work=work)
     if gw is not None:
         np.sum(gws, axis=0, out=gw)
 

@@ -123,6 +123,10 @@ def _gru_cell_backward_row(gout, h_prev, ws, ggi, ggh, gh_prev, b):
 
 # --- a whole LSTM layer (lstm_layer): every step in one kernel, a task per chunk of hidden units
 
+# (first row of step s - 1, rows step s takes from it), as the step loop from Python reads it
+_previous = policy.scalar(_recurrence.previous)
+
+
 @policy.scalar
 def _addr(a, r, c):
     """Address of a[r, c] in a C-contiguous 2-D array."""
@@ -159,7 +163,7 @@ def _lstm_step_chunk_backward(gout, act, cs, c0, whh, offs, rows, gg, dh, dc, s,
     if s < 0:
         return
     o, n = offs[s], rows[s]
-    po, m = (offs[s - 1], min(n, rows[s - 1])) if s > 0 else (0, 0)
+    po, m = _previous(offs, rows, s)
     # c_prev's gradient goes to a row of its own first: written over gc's own row, the loop
     # cannot vectorise (its operands overlap)
     gcp = np.empty(w, dc.dtype)
@@ -174,10 +178,10 @@ def _lstm_step_chunk_backward(gout, act, cs, c0, whh, offs, rows, gg, dh, dc, s,
 
 def _lstm_layer(xp, h0, c0, wp, offs, rows, bounds, gates, act, cs, out):
     for s in range(offs.shape[0]):
-        o, n = offs[s], rows[s]
-        po, m = (offs[s - 1], min(n, rows[s - 1])) if s > 0 else (0, 0)
+        po, m = _previous(offs, rows, s)
         for k in prange(bounds.shape[0] - 1):
-            fstep(xp, h0, c0, wp, gates, act, cs, out, o, n, po, m, bounds[k], bounds[k + 1])
+            fstep(xp, h0, c0, wp, gates, act, cs, out, offs[s], rows[s], po, m, bounds[k],
+                  bounds[k + 1])
 
 
 def _lstm_layer_backward(gout, act, cs, c0, whh, offs, rows, bounds, gg, dh, dc):
@@ -288,14 +292,8 @@ def lstm_layer(xp, h0, c0, whh, offs, rows, act, cs, out):
         return
     work = B * 4 * H * H
     bounds = _chunk_bounds(H, work >= policy.PARALLEL_THRESHOLD)
-    kernel = _pick(_LAYER, xp)
-    args = (xp, h0, c0, _by_chunk(whh, bounds), offs, rows, bounds,
-            np.empty((B, 4 * H), whh.dtype), act, cs, out)
-    if len(bounds) > 2:
-        with _blas.one_thread():
-            kernel(*args, work=work)
-    else:  # one task: BLAS keeps its threads
-        kernel(*args, work=0)
+    _blas.run_tasks(_pick(_LAYER, xp), len(bounds) - 1, xp, h0, c0, _by_chunk(whh, bounds), offs,
+                    rows, bounds, np.empty((B, 4 * H), whh.dtype), act, cs, out, work=work)
 
 
 def lstm_layer_backward(gout, act, cs, c0, whh, offs, rows, gg, dh, dc):
@@ -311,13 +309,8 @@ def lstm_layer_backward(gout, act, cs, c0, whh, offs, rows, gg, dh, dc):
         return
     work = B * 4 * H * H
     bounds = _chunk_bounds(H, work >= policy.PARALLEL_THRESHOLD)
-    kernel = _pick(_LAYER_BW, gout)
-    args = (gout, act, cs, c0, whh, offs, rows, bounds, gg, dh, dc)
-    if len(bounds) > 2:
-        with _blas.one_thread():
-            kernel(*args, work=work)
-    else:
-        kernel(*args, work=0)
+    _blas.run_tasks(_pick(_LAYER_BW, gout), len(bounds) - 1, gout, act, cs, c0, whh, offs, rows,
+                    bounds, gg, dh, dc, work=work)
 
 
 def gru_cell(gi, gh, bhh, h_prev, ws, h):

@@ -14,6 +14,7 @@ import numpy as np
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.function import Function, once_differentiable
+from ..kernels._recurrence import previous
 from ._core import Float32Compute, carray, channel_array, kernels, raw, same_device, shape_str
 from .linalg import MatMul, right_grad
 from .shape import cat
@@ -303,8 +304,9 @@ def _hidden_weight_grad(gg, out, h0, batch_sizes, offs, rows, reverse):
         gw = MatMul.apply(gg[start].mT, h0)
         return gw if N == B else MatMul.apply(gg[later].mT, out[earlier]) + gw
     parts = [None] * len(batch_sizes)
-    for s, (o, n) in enumerate(zip(offs.tolist(), rows.tolist())):
-        po, m = (int(offs[s - 1]), min(n, int(rows[s - 1]))) if s else (0, 0)
+    offs, rows = offs.tolist(), rows.tolist()
+    for s, n in enumerate(rows):
+        po, m = previous(offs, rows, s)
         parts[s] = [out[po:po + m]] if m == n else [out[po:po + m], h0[m:n]] if m else [h0[:n]]
     # gg's rows are in time order: the steps' h_prev go in that order too
     order = range(len(parts) - 1, -1, -1) if reverse else range(len(parts))

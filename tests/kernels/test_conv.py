@@ -158,7 +158,8 @@ def use_way(way, monkeypatch):
         if numba.get_num_threads() < 2:  # one thread: tasks need two, run them one by one
             monkeypatch.setattr(conv.numba, "get_num_threads", lambda: 2)
     if way == "tasks-python":
-        monkeypatch.setattr(conv, "_run", lambda kernel, nt, *args, work: kernel.serial(*args))
+        monkeypatch.setattr(conv._blas, "run_tasks",
+                            lambda kernel, nt, *args, work: kernel.serial(*args))
 
 
 @pytest.mark.parametrize("device,case,dtype,way", cases(
