@@ -16,9 +16,17 @@ FAMILIES = ("elementwise", "reduce", "matmul", "index", "conv", "pool", "norm", 
 
 def load(backend):
     """The package ``numtorch.kernels.<backend>`` (``"cpu"`` or ``"cuda"``) with its ``memory``
-    module and every family of :data:`FAMILIES` imported as attributes. Importing ``"cuda"``
+    module imported; each family of :data:`FAMILIES` is imported when first read as an attribute
+    (:func:`family`), so a program pays only for the families it uses. Importing ``"cuda"``
     imports numba.cuda (a driver or the simulator must be there: the caller checks first)."""
     pkg = importlib.import_module(f"{__name__}.{backend}")
-    for name in ("memory",) + FAMILIES:
-        importlib.import_module(f"{pkg.__name__}.{name}")
+    importlib.import_module(f"{pkg.__name__}.memory")
     return pkg
+
+
+def family(package, name):
+    """The module-level ``__getattr__`` of the backend packages: the family ``name`` of
+    ``package`` imported (the import makes it an attribute, so this runs once per family)."""
+    if name not in FAMILIES:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    return importlib.import_module(f"{package}.{name}")

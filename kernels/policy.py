@@ -33,6 +33,9 @@ os.environ.setdefault("NUMBA_CACHE_DIR", _CACHE_DIR)
 
 import numba  # noqa: E402
 import numba.extending  # noqa: E402
+# registers the hash secret's symbols at import; cached code that hashes links against them,
+# and a cache load here no longer imports Numba's registries (see _LoadWithoutRefresh)
+import numba.cpython.hashing  # noqa: E402,F401
 import llvmlite.ir  # noqa: E402
 
 # numba may have been imported before us: its config is then already read, so set it directly.
@@ -152,14 +155,44 @@ def _keyed_class(cls):
     return type("Keyed" + cls.__name__, (_KeyedEntries, cls), {})
 
 
-def _keyed_cache(dispatcher):
-    """``dispatcher`` with its on-disk cache made process-safe (:class:`_KeyedEntries`); a
-    dispatcher without a cache file of the expected kind (another Numba) is left as it is."""
-    f = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+class _LoadWithoutRefresh:
+    """A CPU dispatcher's on-disk cache that loads machine code without first refreshing Numba's
+    target context.
+
+    Numba's ``Cache.load_overload`` refreshes the context before every load: on the first, that
+    imports some seventy modules of Numba's typing and lowering registries and installs them
+    (~0.15 s of a warm start). Linking code that is already compiled needs none of it, only
+    the runtime (NRT, initialised here) and the symbols that modules register when imported
+    (the hash secret: imported above; the parallel runtime: re-run by the library's own
+    ``reload_init``). Compiling still refreshes: Numba's compiler does so itself.
+    """
+
+    def load_overload(self, sig, target_context):
+        from numba.core.runtime import rtsys
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+
+@functools.lru_cache(maxsize=None)
+def _light_class(cls):
+    return type("Light" + cls.__name__, (_LoadWithoutRefresh, cls), {})
+
+
+def _keyed_cache(dispatcher, light=False):
+    """``dispatcher`` with its on-disk cache made process-safe (:class:`_KeyedEntries`) and, with
+    ``light`` (CPU dispatchers), loaded without a context refresh (:class:`_LoadWithoutRefresh`);
+    a dispatcher whose cache is not of the expected kind (another Numba) is left as it is."""
+    cache = getattr(dispatcher, "_cache", None)
+    f = getattr(cache, "_cache_file", None)
     if f is not None and all(hasattr(f, a) for a in (
             "_load_index", "_save_index", "_load_data", "_save_data", "_data_name_pattern",
             "_index_path")) and not isinstance(f, _KeyedEntries):
         f.__class__ = _keyed_class(type(f))
+    if light and all(hasattr(cache, a) for a in ("_load_overload",
+                                                  "_guard_against_spurious_io_errors")) \
+            and not isinstance(cache, _LoadWithoutRefresh):
+        cache.__class__ = _light_class(type(cache))
     return dispatcher
 
 
@@ -221,7 +254,7 @@ def _storage_class(cls):
 def _cpu(dispatcher):
     """A CPU dispatcher under the policy: process-safe cache, storage dtypes run in float32."""
     dispatcher.__class__ = _storage_class(type(dispatcher))
-    return _keyed_cache(dispatcher)
+    return _keyed_cache(dispatcher, light=True)
 
 
 #: LLVM fast-math flags: reassociation (vectorised reductions), FMA contraction, signed zeros.
@@ -268,7 +301,7 @@ def scalar(fn=None, *, name=None, bind=None, inline="always"):
     if name or bind:
         fn = _renamed(fn, name or fn.__name__, bind)
     return _keyed_cache(numba.njit(cache=CACHE, fastmath=FASTMATH, error_model="numpy",
-                                   inline=inline)(fn))
+                                   inline=inline)(fn), light=True)
 
 
 def _renamed(fn, name, bind=None):
@@ -402,22 +435,31 @@ class Twin:
     (:class:`_BackgroundBuild`).
     """
 
-    __slots__ = ("serial", "parallel", "__name__")
+    __slots__ = ("serial", "parallel", "__name__", "_recipe")
 
     def __init__(self, fn, name=None, bind=None, python_serial=False):
         name = name or fn.__name__
+        # the two dispatchers are made on first use (__getattr__): a program uses a few dozen of
+        # the ~200 twins, and making one costs ~0.1 ms (its cache locator writes a probe file)
+        self._recipe = (fn, name, bind, python_serial)
+        TWINS[(fn.__module__, name)] = self
+        self.__name__ = name
+
+    def __getattr__(self, attr):  # reached only while a slot is unset
+        if attr not in ("serial", "parallel"):
+            raise AttributeError(attr)
+        fn, name, bind, python_serial = self._recipe
         # python_serial: the serial build is ``fn`` run by Python, for drivers whose loop only
         # hands a few tasks to jitted helpers (compiling it cost ~0.5 s of a cold start each)
-        self.serial = _renamed(fn, name, bind) if python_serial else \
-            kernel(fn, name=name, bind=bind)
-        self.parallel = parallel_kernel(fn, name=name, bind=bind)
-        self.parallel.__class__ = _background_class(type(self.parallel))
-        self.parallel._numtorch_key = (fn.__module__, name)
-        self.parallel._numtorch_serial = self.serial
-        TWINS[(fn.__module__, name)] = self
+        serial = _renamed(fn, name, bind) if python_serial else kernel(fn, name=name, bind=bind)
+        parallel = parallel_kernel(fn, name=name, bind=bind)
+        parallel.__class__ = _background_class(type(parallel))
+        parallel._numtorch_key = (fn.__module__, name)
+        parallel._numtorch_serial = serial
         if THREADING_LAYER == "workqueue":
-            self.parallel = _OneRegionAtATime(self.parallel, self.serial)
-        self.__name__ = name
+            parallel = _OneRegionAtATime(parallel, serial)
+        self.serial, self.parallel = serial, parallel
+        return getattr(self, attr)
 
     def __call__(self, *args, work=None):
         if work is None:

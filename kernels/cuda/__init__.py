@@ -8,3 +8,8 @@ CUDA driver, or the simulator (``NUMBA_ENABLE_CUDASIM=1``).
 from . import _simulator
 
 _simulator.apply()  # repairs to Numba's CUDA simulator; nothing on a GPU
+
+
+def __getattr__(name):  # a kernel family, imported on first use
+    from .. import family
+    return family(__name__, name)

@@ -14,8 +14,9 @@ _backends = {}
 
 def kernels(device):
     """The kernel namespace of a device, ``numtorch.kernels.<device.type>``: its ``memory`` module
-    and every kernel family (``numtorch.kernels.FAMILIES``) as attributes, loaded once. A kernel
-    a backend lacks is an AttributeError naming it (the mirror test keeps the two in step)."""
+    and every kernel family (``numtorch.kernels.FAMILIES``) as attributes, each imported on first
+    use. A kernel a backend lacks is an AttributeError naming it (the mirror test keeps the two in
+    step)."""
     k = _backends.get(device.type)
     if k is None:
         require_backend(device)

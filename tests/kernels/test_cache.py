@@ -95,3 +95,84 @@ def test_a_compiled_kernel_is_loaded_by_the_next_process(tmp_path):
     assert compiles("float64", "int64", "float32") == 0
     np.testing.assert_array_equal(sorted(p.suffix for p in (tmp_path / "cache").rglob("*.nbc")),
                                   [".nbc"] * 3)
+
+
+def test_a_cached_kernel_loads_without_a_context_refresh(tmp_path):
+    """Loading machine code from the cache skips Numba's context refresh (policy's
+    _LoadWithoutRefresh: ~0.15 s of a warm start): kernels that allocate (NRT), run parallel
+    loops (the parallel runtime), hash strings (the hash secret's symbols) and raise load and
+    run correctly without it; a kernel compiled afterwards in the same process refreshes as
+    before."""
+    script = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from numba import prange
+        from numba.core import base
+        from numtorch.kernels import policy
+        refreshes = []
+        real = base.BaseContext.refresh
+        def counted(self):
+            refreshes.append(1)
+            return real(self)
+        base.BaseContext.refresh = counted
+
+        def allocating(x, out):
+            t = np.empty(x.size, x.dtype)
+            for i in range(x.size):
+                t[i] = x[i] + 1
+            out[:] = t * 2
+
+        def parallel_loop(x, out):
+            for i in prange(x.size):
+                out[i] = x[i] * 3
+
+        def hashing(x, out):
+            d = {}
+            for i in range(x.size):
+                d[str(i) + "k"] = x[i]  # strings made at run time: hashed with the secret
+            for i in range(x.size):
+                out[i] = d[str(i) + "k"] + 2
+
+        def raising(x, out):
+            if x.size != out.size:
+                raise ValueError("sizes differ")
+            out[:] = x
+
+        twin = policy.Twin(parallel_loop, name="cache_light_twin")
+        x = np.arange(6, dtype=np.float64)
+        out = np.empty_like(x)
+        policy.kernel(allocating, name="cache_light_alloc")(x, out)
+        assert (out == (x + 1) * 2).all(), out
+        twin(x, out, work=policy.PARALLEL_THRESHOLD)
+        assert (out == 3 * x).all(), out
+        policy.kernel(hashing, name="cache_light_hash")(x, out)
+        assert (out == x + 2).all(), out
+        try:
+            policy.kernel(raising, name="cache_light_raise")(x, out[:2])
+        except ValueError as e:
+            assert "sizes differ" in str(e)
+        else:
+            raise AssertionError("no error")
+        before = len(refreshes)
+        if sys.argv[1] == "new":
+            def fresh(x, out):
+                out[:] = x - 1
+            policy.kernel(fresh, name="cache_light_new_" + sys.argv[2])(x, out)
+            assert (out == x - 1).all(), out
+        print(before, len(refreshes))
+    """)
+    path = tmp_path / "light_user.py"
+    path.write_text(script)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               NUMTORCH_BACKGROUND_COMPILE="0")
+
+    def refreshes(*argv):
+        r = subprocess.run([sys.executable, str(path), *argv], env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return [int(v) for v in r.stdout.split()[-2:]]
+
+    assert refreshes("old", "")[0] > 0  # a cold cache: every kernel compiles, and refreshes
+    assert refreshes("old", "") == [0, 0]  # all loaded: no refresh at all
+    before, after = refreshes("new", str(os.getpid()))
+    assert before == 0 and after > 0  # compiling still refreshes the context first
