@@ -184,7 +184,7 @@ def test_conv2d_forward_backward(device, case, dtype, way, rng, monkeypatch):
 
 
 @pytest.mark.parametrize("device,case,way", cases(
-    [(c, way) for c in (CONV[0], CONV[2], CONV[-1]) for way in ("tasks", "batch")],
+    [(c, way) for c in (CONV[0], CONV[2], CONV[3], CONV[-1]) for way in ("tasks", "batch")],
     [(CONV[2], "tasks")]), indirect=["device"])
 def test_conv2d_backward_partial_and_empty(device, case, way, rng, monkeypatch):
     use_way(way, monkeypatch)
@@ -203,6 +203,18 @@ def test_conv2d_backward_partial_and_empty(device, case, way, rng, monkeypatch):
     gb = device.stale(b.shape, np.float64)
     device.conv.conv2d_backward(dg, dx, dw, cols, *geom, None, None, gb)  # only gb
     np.testing.assert_allclose(device.to_host(gb), g.sum((0, 2, 3)), rtol=1e-11)
+    for want_gx in (False, True):  # gb with one other: the CPU sums it in the same pass over g
+        gx = device.stale(x.shape, np.float64) if want_gx else None
+        gw = None if want_gx else device.stale(w.shape, np.float64)
+        gb = device.stale(b.shape, np.float64)
+        device.conv.conv2d_backward(dg, dx, dw, cols, *geom, gx, gw, gb)
+        np.testing.assert_allclose(device.to_host(gb), g.sum((0, 2, 3)), rtol=1e-11)
+        if want_gx:
+            np.testing.assert_allclose(device.to_host(gx), conv2d_gx_ref(g, w, geom, x.shape),
+                                       rtol=1e-11, atol=1e-11)
+        else:
+            np.testing.assert_allclose(device.to_host(gw), conv2d_gw_ref(x, g, geom, w.shape),
+                                       rtol=1e-11, atol=1e-11)
     # empty batch: forward writes nothing, backward zeroes the weight and bias gradients
     xe = np.empty((0,) + x.shape[1:])
     ge = np.empty((0,) + oshape[1:])
