@@ -7,11 +7,13 @@ do not use is an empty array of that dtype); ``param`` and the state are written
 
 The arithmetic follows ``torch.optim``'s single-tensor code (torch 2.x) operation by operation:
 ``lerp`` with its two-branch formula, ``addcmul``/``addcdiv`` order, bias corrections from a float
-step. Elements compute in float64 and each state value is stored and read back before use, so a
-float32 parameter sees the same rounded state as PyTorch's update does.
+step. Each state value is stored and read back before use, so a float32 parameter sees the same
+rounded state as PyTorch's update does. Adam computes in the parameter's dtype, as PyTorch does;
+the others compute elements in float64.
 """
 import math
 
+import numpy as np
 from numba import prange
 
 from .. import policy
@@ -63,13 +65,10 @@ def _sgd_step(param, grad, momentum_buffer, lr, momentum, dampening, weight_deca
 sgd_step = policy.Twin(_sgd_step, name="sgd_step")
 
 
-def _adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
-               weight_decay, step, amsgrad, maximize, decoupled):
-    bias_correction1 = 1.0 - beta1 ** step
-    bias_correction2 = 1.0 - beta2 ** step
-    step_size = lr / bias_correction1
-    bias_correction2_sqrt = bias_correction2 ** 0.5
-    decay = 1.0 - lr * weight_decay
+def _adam_k(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, w1, one_minus_w1, beta2,
+            one_minus_beta2, step_size, bias_correction2_sqrt, eps, weight_decay, decay, amsgrad,
+            maximize, decoupled):
+    # every scalar in the parameter's dtype (see adam_step): the arithmetic stays in it
     for i in prange(param.size):
         p = param[i]
         g = grad[i]
@@ -81,21 +80,41 @@ def _adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta
                 p = param[i]
             else:
                 g = g + weight_decay * p
-        exp_avg[i] = _lerp(exp_avg[i], g, 1.0 - beta1)
-        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + (1.0 - beta2) * g * g
+        a = exp_avg[i]
+        if abs(w1) < 0.5:  # PyTorch's lerp, its two branches
+            exp_avg[i] = a + w1 * (g - a)
+        else:
+            exp_avg[i] = g - (g - a) * one_minus_w1
+        v = exp_avg_sq[i] * beta2
+        exp_avg_sq[i] = v + one_minus_beta2 * g * g
         v = exp_avg_sq[i]
         if amsgrad:
             max_exp_avg_sq[i] = _maximum(max_exp_avg_sq[i], v)
             v = max_exp_avg_sq[i]
-        denom = _sqrt(v) / bias_correction2_sqrt + eps
+        denom = np.sqrt(v) / bias_correction2_sqrt + eps
         param[i] = p - step_size * (exp_avg[i] / denom)
 
 
-#: ``adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
-#: weight_decay, step, amsgrad, maximize, decoupled, work=n)``: one Adam (``decoupled``: AdamW)
-#: step; ``step`` is the already incremented step count; ``max_exp_avg_sq`` is empty unless
-#: ``amsgrad``.
-adam_step = policy.Twin(_adam_step, name="adam_step")
+_adam_twin = policy.Twin(_adam_k, name="adam_step")
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
+              weight_decay, step, amsgrad, maximize, decoupled, *, work=None):
+    """One Adam (``decoupled``: AdamW) step in place; ``step`` is the already incremented count;
+    ``max_exp_avg_sq`` is empty unless ``amsgrad``.
+
+    As in PyTorch, the bias corrections and the step size are Python floats, and each scalar
+    then enters the element-wise arithmetic in the parameter's dtype (float32 for float16 and
+    bfloat16): a float32 parameter's update runs in float32, 4x faster than in float64 (784x256
+    parameters: 262 -> 61 us on 2 threads)."""
+    t = np.float32 if param.dtype != np.float64 else np.float64
+    lr, beta1, beta2, step = float(lr), float(beta1), float(beta2), float(step)
+    weight_decay = float(weight_decay)
+    w1 = t(1.0 - beta1)
+    _adam_twin(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, w1, t(1) - w1, t(beta2),
+               t(1.0 - beta2), t(lr / (1.0 - beta1 ** step)), t((1.0 - beta2 ** step) ** 0.5),
+               t(eps), t(weight_decay), t(1.0 - lr * weight_decay), bool(amsgrad), bool(maximize),
+               bool(decoupled), work=param.size if work is None else work)
 
 
 def _rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, eps,
