@@ -8,11 +8,11 @@ do not use is an empty array of that dtype); ``param`` and the state are written
 The arithmetic follows ``torch.optim``'s single-tensor code (torch 2.x) operation by operation:
 ``lerp`` with its two-branch formula, ``addcmul``/``addcdiv`` order, bias corrections from a float
 step. Each state value is stored and read back before use, so a float32 parameter sees the same
-rounded state as PyTorch's update does. Adam and Adadelta compute in the parameter's dtype, as
-PyTorch does (their scalars enter the kernels in that dtype: ``_scalar_type``): their square
-roots and divisions cost 4x more in float64. (Fencing each PyTorch rounding point with
-``policy.fence`` stops the loops vectorising: 7x slower.) The others compute elements in float64
-(SGD's update is bound by memory, not arithmetic).
+rounded state as PyTorch's update does. Adam, Adadelta, RMSprop and Adagrad compute in the
+parameter's dtype, as PyTorch does (their scalars enter the kernels in that dtype:
+``_scalar_type``): their square roots and divisions cost 4x more in float64. (Fencing each of
+PyTorch's rounding points with ``policy.fence`` stops the loops vectorising: 7x slower.) The
+others compute elements in float64 (SGD's update is bound by memory, not arithmetic).
 """
 import math
 
@@ -127,37 +127,50 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2
                bool(decoupled), work=param.size if work is None else work)
 
 
-def _rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, eps,
-                  weight_decay, momentum, centered, maximize):
+def _rmsprop_k(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, one_minus_alpha,
+               eps, weight_decay, momentum, centered, maximize):
     for i in prange(param.size):
         g = grad[i]
         if maximize:
             g = -g
         if weight_decay != 0:
             g = g + weight_decay * param[i]
-        square_avg[i] = square_avg[i] * alpha + (1.0 - alpha) * g * g
+        v = square_avg[i] * alpha
+        square_avg[i] = v + one_minus_alpha * g * g
         if centered:
-            grad_avg[i] = _lerp(grad_avg[i], g, 1.0 - alpha)
+            a = grad_avg[i]
+            if abs(one_minus_alpha) < 0.5:  # PyTorch's lerp, its two branches
+                grad_avg[i] = a + one_minus_alpha * (g - a)
+            else:
+                grad_avg[i] = g - (g - a) * alpha
             ga = grad_avg[i]
-            avg = _sqrt(square_avg[i] - ga * ga)
+            avg = np.sqrt(square_avg[i] - ga * ga)
         else:
-            avg = _sqrt(square_avg[i])
+            avg = np.sqrt(square_avg[i])
         avg = avg + eps
         if momentum > 0:
-            momentum_buffer[i] = momentum_buffer[i] * momentum + g / avg
+            b = momentum_buffer[i] * momentum
+            momentum_buffer[i] = b + g / avg
             param[i] = param[i] - lr * momentum_buffer[i]
         else:
             param[i] = param[i] - lr * (g / avg)
 
 
-#: ``rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, eps,
-#: weight_decay, momentum, centered, maximize, work=n)``: one RMSprop step; ``grad_avg`` is
-#: empty unless ``centered``, ``momentum_buffer`` unless ``momentum > 0``.
-rmsprop_step = policy.Twin(_rmsprop_step, name="rmsprop_step")
+_rmsprop_twin = policy.Twin(_rmsprop_k, name="rmsprop_step")
 
 
-def _adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, maximize):
-    clr = lr / (1.0 + (step - 1.0) * lr_decay)
+def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, eps,
+                 weight_decay, momentum, centered, maximize, *, work=None):
+    """One RMSprop step in place, in the parameter's dtype (:func:`_scalar_type`); ``grad_avg``
+    is empty unless ``centered``, ``momentum_buffer`` unless ``momentum > 0``."""
+    t = _scalar_type(param)
+    a = t(alpha)
+    _rmsprop_twin(param, grad, square_avg, grad_avg, momentum_buffer, t(lr), a,
+                  t(1.0 - float(alpha)), t(eps), t(weight_decay), t(momentum), bool(centered),
+                  bool(maximize), work=param.size if work is None else work)
+
+
+def _adagrad_k(param, grad, state_sum, clr, eps, weight_decay, maximize):
     for i in prange(param.size):
         g = grad[i]
         if maximize:
@@ -165,13 +178,21 @@ def _adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step,
         if weight_decay != 0:
             g = g + weight_decay * param[i]
         state_sum[i] = state_sum[i] + g * g
-        std = _sqrt(state_sum[i]) + eps
+        std = np.sqrt(state_sum[i]) + eps
         param[i] = param[i] - clr * (g / std)
 
 
-#: ``adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, maximize,
-#: work=n)``: one Adagrad step; ``step`` is the already incremented step count.
-adagrad_step = policy.Twin(_adagrad_step, name="adagrad_step")
+_adagrad_twin = policy.Twin(_adagrad_k, name="adagrad_step")
+
+
+def adagrad_step(param, grad, state_sum, lr, lr_decay, eps, weight_decay, step, maximize, *,
+                 work=None):
+    """One Adagrad step in place, in the parameter's dtype (:func:`_scalar_type`); ``step`` is
+    the already incremented step count."""
+    t = _scalar_type(param)
+    clr = float(lr) / (1.0 + (float(step) - 1.0) * float(lr_decay))
+    _adagrad_twin(param, grad, state_sum, t(clr), t(eps), t(weight_decay), bool(maximize),
+                  work=param.size if work is None else work)
 
 
 def _adadelta_k(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps, weight_decay,
