@@ -1,6 +1,8 @@
 """Scalar math that LLVM can vectorise (Numba's math.exp is a libm call per element here)."""
 import math
 
+import numba
+import numba.extending
 import numpy as np
 
 from .. import policy
@@ -61,12 +63,13 @@ def tanh_e(x, e):
 _F32 = np.float32
 _LOG2E_F = _F32(1.4426950408889634)
 _LN2HI_F, _LN2LO_F = _F32(0.693359375), _F32(-2.12194440e-4)  # ln 2 split (Cody-Waite)
-#: exp_f32's range: above, inf; below, 0 (2^k stays a normal number: k >= -125)
-EXP_F32_MIN = -86.6
+#: exp_f32's range: above, inf; below, 0 (e^x under half the smallest subnormal, 2^-150)
+EXP_F32_MIN = -104.0
 _EXP_HI_F, _EXP_LO_F = _F32(88.72283), _F32(EXP_F32_MIN)
 _ZERO_F, _HALF_F, _ONE_F, _TWO_F, _INF_F = _F32(0), _F32(0.5), _F32(1), _F32(2), _F32(math.inf)
 _E2, _E3, _E4, _E5, _E6, _E7 = (_F32(1 / math.factorial(n)) for n in range(2, 8))
 _I126, _I23 = np.int32(126), np.int32(23)
+_K_NORMAL_F, _K_SHIFT_F, _TWO_M64_F = _F32(-125), _F32(64), _F32(2.0 ** -64)
 # tanh's odd Taylor coefficients x^3 .. x^13
 _T3, _T5, _T7, _T9, _T11, _T13 = (_F32(c) for c in (-1 / 3, 2 / 15, -17 / 315, 62 / 2835,
                                                      -1382 / 155925, 21844 / 6081075))
@@ -76,18 +79,24 @@ _TANH_SMALL_F = _F32(0.3)
 @policy.scalar
 def exp_f32_reduced(r, k):
     """e^r 2^k in float32 for a reduced argument |r| <= ln2/2 and an integral k (a float32) in
-    -125..128: :func:`exp_f32`'s polynomial and scaling, for a caller that reduces its argument
+    -150..128: :func:`exp_f32`'s polynomial and scaling, for a caller that reduces its argument
     itself (more precisely: ``activation``'s normal density, from float64)."""
     p = _ONE_F + r * (_ONE_F + r * (_E2 + r * (_E3 + r * (_E4 + r * (_E5 + r * (_E6 + r * _E7))))))
-    # 2 * 2^(k-1): k reaches 128 at the top of the range, past the exponent field of 2^k
-    return p * _TWO_F * np.int32((np.int32(k) + _I126) << _I23).view(np.float32)
+    # 2 * 2^(k-1): k reaches 128 at the top of the range, past the exponent field of 2^k; below
+    # the normal range (k < -125), 2^(k+64) and then a product with 2^-64, rounded once into
+    # the subnormals
+    low = k < _K_NORMAL_F
+    kk = k + _K_SHIFT_F if low else k
+    y = p * _TWO_F * np.int32((np.int32(kk) + _I126) << _I23).view(np.float32)
+    return y * _TWO_M64_F if low else y
 
 
 @policy.scalar
 def exp_f32(x):
     """exp of a float32 in float32, vectorisable, as :func:`exp`: x = k ln2 + r, |r| <= ln2/2,
-    degree-7 Taylor in r (truncation < 6e-9 relative; measured < 1.2e-7 with rounding). NaN ->
-    NaN, x > 88.72 -> inf, x < -86.6 -> 0 (results below ~2.4e-38 flush to zero)."""
+    degree-7 Taylor in r (truncation < 6e-9 relative; measured < 1.2e-7 with rounding; ~3e-7
+    over -100..88). NaN -> NaN, x > 88.72 -> inf, x < -104 -> 0; subnormal results are rounded
+    as such."""
     xc = x if x < _EXP_HI_F else _EXP_HI_F
     xc = xc if xc > _EXP_LO_F else _EXP_LO_F
     xc = xc if x == x else _ZERO_F
@@ -115,6 +124,45 @@ def tanh_e_f32(x, e):
     t = (_ONE_F - e) / (_ONE_F + e)
     t = t if x >= _ZERO_F else -t
     return p if abs(x) < _TANH_SMALL_F else t
+
+
+# --- by the argument's width, picked when Numba types the call (``numba.extending.overload``):
+# float32 in float32 (twice the SIMD lanes), anything else as before. What the elementwise ops
+# call; outside a kernel they are libm's.
+def exp_any(x):
+    """exp: :func:`exp_f32` for a float32, else :func:`exp`."""
+    return math.exp(x)
+
+
+def sigmoid_any(x):
+    """sigmoid: :func:`sigmoid_f32` for a float32, else :func:`sigmoid`."""
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def tanh_any(x):
+    """tanh: :func:`tanh_e_f32` for a float32 (its exp computed here), else libm's tanh."""
+    return math.tanh(x)
+
+
+@numba.extending.overload(exp_any)
+def _exp_any(x):
+    if x == numba.types.float32:
+        return lambda x: exp_f32(x)
+    return lambda x: exp(x)
+
+
+@numba.extending.overload(sigmoid_any)
+def _sigmoid_any(x):
+    if x == numba.types.float32:
+        return lambda x: sigmoid_f32(x)
+    return lambda x: sigmoid(x)
+
+
+@numba.extending.overload(tanh_any)
+def _tanh_any(x):
+    if x == numba.types.float32:
+        return lambda x: tanh_e_f32(x, exp_f32(-(_TWO_F * abs(x))))
+    return lambda x: math.tanh(x)
 
 
 #: the helpers and constants a kernel computing in an array's dtype binds (``policy``'s

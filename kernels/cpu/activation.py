@@ -88,7 +88,7 @@ def _density_f32(v):
     would carry an absolute error of up to v^2 * 6e-8, which exp turns into a relative one
     (3e-6 at |v| = 8). So the argument and its reduction a = k ln2 + r run in float64 (v^2 is
     exact there), and the polynomial in r and the scaling by 2^k in float32
-    (``_vmath.exp_f32_reduced``); results below ~2.4e-38 flush to zero."""
+    (``_vmath.exp_f32_reduced``), down to the subnormals."""
     w = np.float64(v)
     a = -0.5 * w * w
     lo = _vmath.EXP_F32_MIN

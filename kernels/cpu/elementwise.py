@@ -59,7 +59,7 @@ def _unary(x):
     if OP == SQUARE:
         return x * x
     if OP == EXP:
-        return _vmath.exp(x)
+        return _vmath.exp_any(x)
     if OP == LOG:
         return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
     if OP == LOG1P:
@@ -77,9 +77,9 @@ def _unary(x):
     if OP == TAN:
         return math.tan(x)
     if OP == TANH:
-        return math.tanh(x)
+        return _vmath.tanh_any(x)
     if OP == SIGMOID:
-        return _vmath.sigmoid(x)
+        return _vmath.sigmoid_any(x)
     if OP == ERF:
         return math.erf(x)
     if OP == RECIPROCAL:
