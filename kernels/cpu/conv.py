@@ -526,9 +526,10 @@ def _by_tasks_forward(x, wm, bias, sh, sw, ph, pw, dh, dw, groups, kh, kw, out):
     n_, o_, oh_n, ow_n = out.shape
     work = out.size * wm.shape[1]
     nt = max(1, min(n_, numba.get_num_threads()))
-    _blas.run_tasks(_TASKS_FORWARD[x.dtype], nt, x, wm, wm[0] if bias is None else bias, bias is not None,
-         sh, sw, ph, pw, dh, dw, groups, kh, kw, oh_n, ow_n, out.reshape(n_, o_, oh_n * ow_n),
-         np.empty((nt, x.shape[1] * kh * kw, oh_n * ow_n), x.dtype), work=work)
+    _blas.run_tasks(_TASKS_FORWARD[x.dtype], nt, x, wm, wm[0] if bias is None else bias,
+                    bias is not None, sh, sw, ph, pw, dh, dw, groups, kh, kw, oh_n, ow_n,
+                    out.reshape(n_, o_, oh_n * ow_n),
+                    np.empty((nt, x.shape[1] * kh * kw, oh_n * ow_n), x.dtype), work=work)
 
 
 def _by_tasks_backward(g, x, wm, sh, sw, ph, pw, dh, dw, groups, kh, kw, gx, gw, gb=None):

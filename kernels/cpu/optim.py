@@ -31,6 +31,15 @@ def _lerp(a, b, w):
 
 
 @policy.scalar
+def _lerp_w(a, b, w, one_minus_w):
+    """:func:`_lerp` for arithmetic in the operands' dtype: ``1 - w`` comes in computed (a float
+    literal would widen it to float64)."""
+    if abs(w) < 0.5:
+        return a + w * (b - a)
+    return b - (b - a) * one_minus_w
+
+
+@policy.scalar
 def _sqrt(x):
     return math.sqrt(x) if x >= 0 else math.nan
 
@@ -90,11 +99,7 @@ def _adam_k(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, w1, one_minus_w1, 
                 p = param[i]
             else:
                 g = g + weight_decay * p
-        a = exp_avg[i]
-        if abs(w1) < 0.5:  # PyTorch's lerp, its two branches
-            exp_avg[i] = a + w1 * (g - a)
-        else:
-            exp_avg[i] = g - (g - a) * one_minus_w1
+        exp_avg[i] = _lerp_w(exp_avg[i], g, w1, one_minus_w1)
         v = exp_avg_sq[i] * beta2
         exp_avg_sq[i] = v + one_minus_beta2 * g * g
         v = exp_avg_sq[i]
@@ -138,11 +143,7 @@ def _rmsprop_k(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, on
         v = square_avg[i] * alpha
         square_avg[i] = v + one_minus_alpha * g * g
         if centered:
-            a = grad_avg[i]
-            if abs(one_minus_alpha) < 0.5:  # PyTorch's lerp, its two branches
-                grad_avg[i] = a + one_minus_alpha * (g - a)
-            else:
-                grad_avg[i] = g - (g - a) * alpha
+            grad_avg[i] = _lerp_w(grad_avg[i], g, one_minus_alpha, alpha)
             ga = grad_avg[i]
             avg = np.sqrt(square_avg[i] - ga * ga)
         else:
@@ -164,8 +165,7 @@ def rmsprop_step(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha, 
     """One RMSprop step in place, in the parameter's dtype (:func:`_scalar_type`); ``grad_avg``
     is empty unless ``centered``, ``momentum_buffer`` unless ``momentum > 0``."""
     t = _scalar_type(param)
-    a = t(alpha)
-    _rmsprop_twin(param, grad, square_avg, grad_avg, momentum_buffer, t(lr), a,
+    _rmsprop_twin(param, grad, square_avg, grad_avg, momentum_buffer, t(lr), t(alpha),
                   t(1.0 - float(alpha)), t(eps), t(weight_decay), t(momentum), bool(centered),
                   bool(maximize), work=param.size if work is None else work)
 
