@@ -204,6 +204,56 @@ def test_function_ctx_features():
     np.testing.assert_allclose(x.grad.numpy(), 2.0)
 
 
+def test_function_apply_takes_forwards_arguments():
+    # a forward of plain arguments gets an ``apply`` with those arguments (no *args packing):
+    # keywords, defaults, the graph under grad, none without it, and subclasses keep theirs
+    class Scale(nt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k=2.0):
+            ctx.k = k
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.k, None
+
+    class Shift(Scale):
+        @staticmethod
+        def forward(ctx, x, k):
+            ctx.k = 1.0
+            return x + k
+
+    class Many(nt.autograd.Function):
+        @staticmethod
+        def forward(ctx, *xs):
+            return xs[0] * len(xs)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3, None, None
+
+    class Own(Scale):
+        @classmethod
+        def apply(cls, x):
+            return super().apply(x, 5.0)
+
+    x = leaf(3)
+    assert "k" in __import__("inspect").signature(Scale.apply).parameters
+    for y, k in [(Scale.apply(x), 2.0), (Scale.apply(x, 3.0), 3.0), (Scale.apply(x=x, k=4.0), 4.0),
+                 (Own.apply(x), 5.0), (Many.apply(x, 1, 2), 3.0)]:
+        assert y.requires_grad and y.grad_fn is not None
+        x.grad = None
+        y.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), k)
+    assert Shift.apply(x, 1.0).grad_fn.name == "ShiftBackward"
+    np.testing.assert_allclose(Shift.apply(x, 1.0).detach().numpy(), x.detach().numpy() + 1)
+    with nt.no_grad():
+        assert Scale.apply(x).grad_fn is None
+    assert Scale.apply(nt.ones(2)).grad_fn is None
+    with pytest.raises(TypeError):
+        Scale.apply(x, 1.0, 2.0)
+
+
 def test_detect_anomaly_names_the_op():
     x = nt.tensor([0.0], dtype=nt.float64, requires_grad=True)
     with nt.autograd.detect_anomaly():

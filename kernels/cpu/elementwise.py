@@ -273,10 +273,6 @@ def _c(a):
     return a.flags.c_contiguous
 
 
-def _flat(a):
-    return a if a.ndim == 1 else a.reshape(-1)
-
-
 def _pad3(a):
     """``a`` (at most 3 dims) as a 3-D view with leading axes of size 1 (broadcasting's
     alignment), whatever its strides."""
@@ -317,11 +313,14 @@ def _blocks(out, *ins):
 
 def _run_unary(kernels, x, out):
     flat, rows, nd = kernels
+    if x.ndim == 1 and out.ndim == 1 and len(x) == len(out):  # vectors in any strides
+        (flat.parallel if len(out) >= policy.PARALLEL_THRESHOLD else flat.serial)(x, out)
+        return
     n = out.size
     if n == 0:
         return
     if x.flags.c_contiguous and out.flags.c_contiguous and x.size == n:
-        (flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial)(_flat(x), _flat(out))
+        (flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial)(x.ravel(), out.ravel())
     elif out.ndim <= 3:  # transposed or sliced operands (a .contiguous() copy): strided rows
         rows(_pad3(x), _pad3(out))
     else:
@@ -342,6 +341,12 @@ def _run_blocks(rows, nd, out, *ins):
 def _run_binary(kernels, a, b, out):
     # the hot path of every arithmetic op: keep it to a few attribute reads and one call
     flat, rows, nd = kernels
+    if out.ndim == 1 and a.ndim == 1 and b.ndim == 1:
+        # vectors in any strides: the flat loop steps through each by its own stride
+        n, na, nb = len(out), len(a), len(b)
+        if (na == n and (nb == n or nb == 1)) or (na == 1 and nb == n):
+            (flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial)(a, b, out)
+            return
     n = out.size
     if n == 0:
         return
@@ -349,11 +354,9 @@ def _run_binary(kernels, a, b, out):
         na, nb = a.size, b.size
         if (na == n and (nb == n or nb == 1) and (nb == 1 or a.shape == b.shape)) or \
                 (na == 1 and (nb == n)):
+            # (ravel: a view of a contiguous array, half reshape's cost)
             k = flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial
-            if a.ndim == 1 and b.ndim == 1 and out.ndim == 1:  # (skip three reshapes)
-                k(a, b, out)
-            else:
-                k(a.reshape(-1), b.reshape(-1), out.reshape(-1))
+            k(a.ravel(), b.ravel(), out.ravel())
             return
         dims, (da, db) = collapse_broadcast(out.shape, (a.shape, b.shape))
         if len(dims) <= 3:
@@ -443,7 +446,7 @@ def where(cond, a, b, out):
     if n == 0:
         return
     if all(_c(t) and t.size in (1, n) for t in (cond, a, b, out)):
-        _where_flat_k(cond.reshape(-1), a.reshape(-1), b.reshape(-1), out.reshape(-1))
+        _where_flat_k(cond.ravel(), a.ravel(), b.ravel(), out.ravel())
         return
     shp = out.shape
     _where_nd_k(np.broadcast_to(cond, shp), np.broadcast_to(a, shp), np.broadcast_to(b, shp), out)
@@ -468,6 +471,6 @@ def fill(out, value):
     if out.size == 0:
         return
     if _c(out):
-        _fill_flat_k(out.reshape(-1), value, work=out.size)
+        _fill_flat_k(out.ravel(), value, work=out.size)
     else:
         _fill_nd_k(out, value)

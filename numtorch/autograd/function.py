@@ -96,9 +96,14 @@ class FunctionCtx(Node):
     (tensor([1.], requires_grad=True),)
     """
 
-    __slots__ = ("fn", "needs_input_grad", "saved_meta", "_saved", "_saved_versions", "_freed",
-                 "_non_diff", "_materialize", "n_outputs", "_arg_slots", "_tensor_positions", "_retained",
-                 "__dict__")
+    __slots__ = ("fn", "needs_input_grad", "saved_meta", "_saved", "_saved_versions", "n_args",
+                 "_tensor_positions", "__dict__")
+    # what few nodes change: class defaults until set (on the instance's __dict__)
+    _freed = False
+    _non_diff = ()
+    _materialize = True
+    n_outputs = 1
+    _retained = None
 
     def __init__(self, fn):
         # Node.__init__'s fields, set here: one Python call less per recorded op
@@ -109,11 +114,6 @@ class FunctionCtx(Node):
         self.fn = fn
         self._saved = ()
         self._saved_versions = ()
-        self._freed = False
-        self._non_diff = ()
-        self._materialize = True
-        self.n_outputs = 1
-        self._retained = None
         self.needs_input_grad = ()
 
     @property
@@ -124,7 +124,10 @@ class FunctionCtx(Node):
     def save_for_backward(self, *tensors):
         """Keep tensors for backward; backward raises if any is modified in place meanwhile."""
         self._saved = tensors
-        self._saved_versions = tuple([t._ver.v if t is not None else 0 for t in tensors])
+        versions = []  # (a loop: a comprehension would cost a function call)
+        for t in tensors:
+            versions.append(t._ver.v if t is not None else 0)
+        self._saved_versions = versions
 
     @property
     def saved_tensors(self):
@@ -166,12 +169,15 @@ class FunctionCtx(Node):
         out = self.fn.backward(self, *grads)
         if not isinstance(out, tuple):
             out = (out,)
-        slots = self._arg_slots
-        if len(out) < len(slots) or (len(out) > len(slots) and any(o is not None for o in out[len(slots):])):
+        n = self.n_args
+        if len(out) < n or (len(out) > n and any(o is not None for o in out[n:])):
             raise RuntimeError(
                 f"function {self.name} returned an incorrect number of gradients (expected "
-                f"{len(slots)}, got {len(out)})")
-        return tuple(out[i] for i in self._tensor_positions)
+                f"{n}, got {len(out)})")
+        pos = self._tensor_positions
+        if pos is None:  # every argument was a tensor
+            return out if len(out) == n else out[:n]
+        return tuple([out[i] for i in pos])
 
 
 def _zeros_for(ctx, i):
@@ -184,6 +190,59 @@ class _FunctionMeta(type):
     def __init__(cls, name, bases, ns):
         super().__init__(name, bases, ns)
         cls.__name__ = name
+        if bases and "apply" not in ns and getattr(cls.apply, "_numtorch_apply", False):
+            fast = _fast_apply(cls)
+            cls.apply = staticmethod(fast) if fast is not None else Function.__dict__["apply"]
+
+
+# The body of a Function's own ``apply`` (see _fast_apply); {params} are forward's arguments after
+# ctx, {needs} tests whether any of them is a tensor that requires grad.
+_FAST_APPLY = """
+def make(cls):
+    def apply({params}):
+        if _listen.tracer is None:
+            if not (grad_mode.state.enabled and ({needs})):
+                return cls.forward(_NullCtx(), {args})
+            return _apply_with_graph(cls, ({args},), {{}})
+        return _listen.tracer.apply(cls, ({args},), {{}})
+    return apply
+"""
+_FAST_RESERVED = frozenset({"cls", "_listen", "grad_mode", "_NullCtx", "_apply_with_graph",
+                            "isinstance", "_Tensor"})
+
+
+def _fast_apply(cls):
+    """``cls.apply`` with forward's own parameters, for a forward of plain positional-or-keyword
+    arguments (``forward(ctx, a, b)``, defaults allowed): the checks of :meth:`Function.apply`
+    without packing ``*args``/``**kwargs``, binding a classmethod or looping, which is a third of
+    the cost of a small op that records no graph. Like namedtuple and dataclasses, it is
+    generated from source, so that calls by keyword keep working. None for any other forward
+    (``*args``, keyword-only arguments, a classmethod): those keep the generic ``apply``."""
+    fwd = cls.__dict__.get("forward")
+    if fwd is None:
+        for base in cls.__mro__[1:]:
+            if "forward" in base.__dict__:
+                fwd = base.__dict__["forward"]
+                break
+    fwd = fwd.__func__ if isinstance(fwd, staticmethod) else None
+    if fwd is None or not hasattr(fwd, "__code__"):
+        return None
+    code = fwd.__code__
+    n = code.co_argcount
+    names = code.co_varnames[1:n]
+    if (code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount or not names
+            or _FAST_RESERVED.intersection(names)):
+        return None  # 0x04 *args, 0x08 **kwargs
+    args = ", ".join(names)
+    needs = " or ".join(f"isinstance({p}, _Tensor) and {p}._requires_grad" for p in names)
+    ns = {}
+    exec(_FAST_APPLY.format(params=args, args=args, needs=needs), globals(), ns)
+    apply = ns["make"](cls)
+    apply.__defaults__ = fwd.__defaults__
+    apply.__qualname__ = f"{cls.__qualname__}.apply"
+    apply.__doc__ = Function.apply.__doc__
+    apply._numtorch_apply = True
+    return apply
 
 
 class Function(metaclass=_FunctionMeta):
@@ -219,6 +278,9 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        """Run forward on ``args``, recording a graph node when any tensor among them requires
+        grad (and grad mode is on). A subclass whose forward takes plain arguments gets its own
+        copy of this method with those arguments (``_fast_apply``)."""
         if _listen.tracer is not None:  # numtorch.jit.trace listens (numtorch/_tracing.py)
             return _listen.tracer.apply(cls, args, kwargs)
         if grad_mode.state.enabled:
@@ -229,6 +291,9 @@ class Function(metaclass=_FunctionMeta):
         # no input needs a gradient, so nothing below records a graph either: run forward
         # directly with a throwaway ctx (the per-op cost of an eager framework lives here)
         return cls.forward(_NullCtx(), *args, **kwargs)
+
+
+Function.apply.__func__._numtorch_apply = True  # (not a subclass's own: _FunctionMeta)
 
 
 class _NullCtx:
@@ -249,40 +314,51 @@ class _NullCtx:
         pass
 
 
-def _edge(t):
-    if not t._requires_grad:
-        return None
-    fn = t.grad_fn
-    if fn is not None:
-        return (fn, t._out_nr)
-    return (t._accumulator(), 0)
-
-
 def _apply_with_graph(cls, args, kwargs):
     Tensor = _Tensor
     ctx = FunctionCtx(cls)
-    positions, edges, metas, needs = [], [], [], []
-    for i, a in enumerate(args):
+    edges, metas, needs = [], [], []
+    positions = None  # of the tensors among args, made at the first argument that is none
+    i = 0
+    for a in args:
         if isinstance(a, Tensor):
-            positions.append(i)
-            e = _edge(a)
-            edges.append(e)
+            if positions is not None:
+                positions.append(i)
+            if a._requires_grad:
+                fn = a.grad_fn
+                edges.append((fn, a._out_nr) if fn is not None else (a._accumulator(), 0))
+                needs.append(True)
+            else:
+                edges.append(None)
+                needs.append(False)
             metas.append((a._data.shape, a.dtype, a.device))
-            needs.append(e is not None)
         else:
+            if positions is None:
+                positions = list(range(i))
             needs.append(False)
+        i += 1
     ctx.needs_input_grad = tuple(needs)
-    ctx._tensor_positions = tuple(positions)
-    ctx._arg_slots = args
+    ctx._tensor_positions = positions
+    ctx.n_args = i
     state = grad_mode.state
     state.enabled = False
     try:
-        out = cls.forward(ctx, *args, **kwargs)
+        out = cls.forward(ctx, *args, **kwargs) if kwargs else cls.forward(ctx, *args)
     finally:
         state.enabled = True
-    ctx._arg_slots = range(len(args))  # keep only the count, not the arguments
     ctx.next_edges = tuple(edges)
     ctx.input_meta = tuple(metas)
+    if isinstance(out, Tensor):  # one output (most ops): no tuples to build
+        for a in args:
+            if out is a:  # forward returned an input: give the output its own identity
+                out = out._alias()
+                break
+        ctx.saved_meta = ((out._data.shape, out.dtype, out.device),)
+        if out.dtype.is_floating_point and id(out) not in ctx._non_diff:
+            out._requires_grad = True
+            out.grad_fn = ctx
+            out._out_nr = 0
+        return out
     single = not isinstance(out, tuple)
     outs = (out,) if single else out
     non_diff = ctx._non_diff

@@ -68,10 +68,14 @@ def _binary(name, a, b, compute=None, out_dtype=None):
     """``kernel(a, b) -> out`` with PyTorch's promotion (``compute``) and broadcasting."""
     if compute is None:
         compute = _rtype(a, b)
-    if compute._storage:  # float16, bfloat16: compute in float32, store back
-        r = _binary(name, a, b, D.float32, D.float32 if out_dtype is None else out_dtype)
-        return _core.cast(r, compute) if out_dtype is None else r
-    dev, ad, bd = _operands(a, b, compute)
+    if a.__class__ is Tensor and b.__class__ is Tensor and a.dtype is compute \
+            and b.dtype is compute and a.device is b.device and not compute._storage:
+        dev, ad, bd = a.device, a._data, b._data  # (the common case, no conversions)
+    else:
+        if compute._storage:  # float16, bfloat16: compute in float32, store back
+            r = _binary(name, a, b, D.float32, D.float32 if out_dtype is None else out_dtype)
+            return _core.cast(r, compute) if out_dtype is None else r
+        dev, ad, bd = _operands(a, b, compute)
     sa, sb = ad.shape, bd.shape
     if ad.ndim > 1 and ad.strides[-1] != ad.itemsize and sa == sb and dev is _CPU \
             and ad.strides == bd.strides and ad.flags.f_contiguous:

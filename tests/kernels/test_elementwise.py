@@ -440,6 +440,12 @@ LAYOUTS = {
     "sliced": lambda r: ((_r((14, 20), r), lambda t: t[::2, 1::2][:, :9]),
                          (_r((7, 27), r), lambda t: t[:, ::3]), (7, 9), None),
     "strided out": lambda r: (_r((7, 9), r), _r((9,), r), (7, 18), lambda t: t[:, 1::2]),
+    # vectors: the CPU runs the flat loop on them in any strides
+    "strided vectors": lambda r: ((_r((18,), r), lambda t: t[::2]), (_r((27,), r), lambda t: t[::3]),
+                                  (18,), lambda t: t[1::2]),
+    "vector and length-1": lambda r: (_r((9,), r), _r((1,), r), (9,), None),
+    "length-1 and strided vector": lambda r: (_r((1,), r), (_r((27,), r), lambda t: t[2::3]),
+                                              (9,), None),
     "transposed out": lambda r: (_r((7, 9), r), _r((7, 9), r), (9, 7), lambda t: t.T),
     "permuted 3-d": lambda r: ((_r((7, 3, 5), r), lambda t: t.transpose(1, 2, 0)),
                                _r((3, 5, 7), r), (3, 5, 7), None),
@@ -491,9 +497,10 @@ def test_cuda_rank_beyond_six_raises(device):
 def test_not_broadcastable_raises_value_error(device):
     # the CPU kernels raise NumPy's ValueError (np.broadcast_to or a reshape); so do the CUDA
     # ones, with their own message
-    with pytest.raises(ValueError, match="cannot broadcast" if device.is_cuda else None):
-        device.elementwise.add(device.to_device(np.ones((3,))), device.to_device(np.ones((2, 1))),
-                               device.empty((2, 4), np.float64))
+    for a, b, out in [((3,), (2, 1), (2, 4)), ((3,), (2,), (3,)), ((4,), (2,), (4,))]:
+        with pytest.raises(ValueError, match="cannot broadcast" if device.is_cuda else None):
+            device.elementwise.add(device.to_device(np.ones(a)), device.to_device(np.ones(b)),
+                                   device.empty(out, np.float64))
 
 
 # --------------------------------------------------------------------------------------------
