@@ -306,13 +306,14 @@ class Tensor:
         return builtins.bool(node is not None and node._retained and self._out_nr in node._retained)
 
     def _accumulator(self):
-        ref = self.__dict__.get("_acc")
-        node = ref() if ref is not None else None
-        if node is None:
-            node = _function.AccumulateGrad(self)
-            node._tensor_hooks = self.__dict__.setdefault("_hooks", [])
-            node._post_hooks = self.__dict__.setdefault("_post_hooks", [])
-            self.__dict__["_acc"] = weakref.ref(node)
+        d = self.__dict__
+        ref = d.get("_acc")
+        if ref is not None:
+            node = ref()
+            if node is not None:
+                return node
+        node = _function.AccumulateGrad(self)
+        d["_acc"] = weakref.ref(node)
         return node
 
     def register_hook(self, hook):

@@ -193,9 +193,17 @@ def _apply(name, body, code):
 
 def _unary_kernels(name, body, code):
     # the loops call ``apply`` as a global that policy binds to the op's scalar function
-    def flat(x, out):
-        for i in prange(out.shape[0]):
-            out[i] = apply(x[i])
+    def flat(x, out):  # vectors, any strides; x of out's length or 1
+        n = out.shape[0]
+        if x.shape[0] == n:
+            for i in prange(n):
+                out[i] = apply(x[i])
+        elif x.shape[0] == 1:
+            v = apply(x[0])
+            for i in prange(n):
+                out[i] = v
+        else:
+            raise ValueError("elementwise: the operand does not broadcast to the output")
 
     def rows(x, out):  # up to 3 dims, any strides (x broadcasts where its size is 1)
         L, M, N = out.shape
@@ -224,19 +232,27 @@ def _unary_kernels(name, body, code):
 
 def _binary_kernels(name, body, code):
     # the loops call ``apply`` as a global that policy binds to the op's scalar function
-    def flat(a, b, out):
+    def flat(a, b, out):  # vectors, any strides; each operand of out's length or 1
         n = out.shape[0]
-        if a.shape[0] == n and b.shape[0] == n:
+        na = a.shape[0]
+        nb = b.shape[0]
+        if (na != n and na != 1) or (nb != n and nb != 1):
+            raise ValueError("elementwise: the operands do not broadcast to the output")
+        if na == n and nb == n:
             for i in prange(n):
                 out[i] = apply(a[i], b[i])
-        elif a.shape[0] == n:
+        elif na == n:
             s = b[0]
             for i in prange(n):
                 out[i] = apply(a[i], s)
-        else:
+        elif nb == n:
             s = a[0]
             for i in prange(n):
                 out[i] = apply(s, b[i])
+        else:
+            v = apply(a[0], b[0])
+            for i in prange(n):
+                out[i] = v
 
     def rows(a, b, out):
         L, M, N = out.shape
@@ -313,7 +329,7 @@ def _blocks(out, *ins):
 
 def _run_unary(kernels, x, out):
     flat, rows, nd = kernels
-    if x.ndim == 1 and out.ndim == 1 and len(x) == len(out):  # vectors in any strides
+    if x.ndim == 1 and out.ndim == 1:  # vectors in any strides (flat checks their lengths)
         (flat.parallel if len(out) >= policy.PARALLEL_THRESHOLD else flat.serial)(x, out)
         return
     n = out.size
@@ -342,11 +358,10 @@ def _run_binary(kernels, a, b, out):
     # the hot path of every arithmetic op: keep it to a few attribute reads and one call
     flat, rows, nd = kernels
     if out.ndim == 1 and a.ndim == 1 and b.ndim == 1:
-        # vectors in any strides: the flat loop steps through each by its own stride
-        n, na, nb = len(out), len(a), len(b)
-        if (na == n and (nb == n or nb == 1)) or (na == 1 and nb == n):
-            (flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial)(a, b, out)
-            return
+        # vectors in any strides: the flat loop steps through each by its own stride (and
+        # checks their lengths)
+        (flat.parallel if len(out) >= policy.PARALLEL_THRESHOLD else flat.serial)(a, b, out)
+        return
     n = out.size
     if n == 0:
         return

@@ -68,14 +68,26 @@ class Node:
 class AccumulateGrad(Node):
     """The sink of a leaf: adds the incoming gradient into ``leaf.grad``."""
 
-    __slots__ = ("variable", "_tensor_hooks", "_post_hooks")
+    __slots__ = ("variable",)
     name = "AccumulateGrad"
 
     def __init__(self, variable):
-        super().__init__()
+        # Node.__init__'s fields, set here: one Python call less per leaf of a recorded op
+        self.next_edges = ()
+        self.input_meta = ()
+        self._pre_hooks = None
+        self._hooks = None
         self.variable = variable
-        self._tensor_hooks = []
-        self._post_hooks = []
+
+    @property
+    def _tensor_hooks(self):
+        """The leaf's ``register_hook`` hooks (kept on the leaf, which outlives this node)."""
+        return self.variable.__dict__.get("_hooks", ())
+
+    @property
+    def _post_hooks(self):
+        """The leaf's ``register_post_accumulate_grad_hook`` hooks."""
+        return self.variable.__dict__.get("_post_hooks", ())
 
 
 class FunctionCtx(Node):
@@ -236,7 +248,8 @@ def _fast_apply(cls):
     args = ", ".join(names)
     needs = " or ".join(f"isinstance({p}, _Tensor) and {p}._requires_grad" for p in names)
     ns = {}
-    exec(_FAST_APPLY.format(params=args, args=args, needs=needs), globals(), ns)
+    src = _FAST_APPLY.format(params=args, args=args, needs=needs)
+    exec(compile(src, f"<numtorch: apply of {cls.__qualname__}>", "exec"), globals(), ns)
     apply = ns["make"](cls)
     apply.__defaults__ = fwd.__defaults__
     apply.__qualname__ = f"{cls.__qualname__}.apply"
