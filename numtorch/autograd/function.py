@@ -18,6 +18,7 @@ The engine un-broadcasts each returned gradient to its input's shape and casts i
 dtype, so rules stay one-liners.
 """
 import functools
+import linecache
 
 from .._hooks import RemovableHandle
 from .._tracing import state as _listen
@@ -249,7 +250,9 @@ def _fast_apply(cls):
     needs = " or ".join(f"isinstance({p}, _Tensor) and {p}._requires_grad" for p in names)
     ns = {}
     src = _FAST_APPLY.format(params=args, args=args, needs=needs)
-    exec(compile(src, f"<numtorch: apply of {cls.__qualname__}>", "exec"), globals(), ns)
+    filename = f"<numtorch: apply of {cls.__module__}.{cls.__qualname__}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)  # tracebacks
+    exec(compile(src, filename, "exec"), globals(), ns)
     apply = ns["make"](cls)
     apply.__defaults__ = fwd.__defaults__
     apply.__qualname__ = f"{cls.__qualname__}.apply"
