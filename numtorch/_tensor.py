@@ -424,104 +424,46 @@ class Tensor:
             return self.item().__format__(spec)
         return object.__format__(self, spec)
 
-    # --- operators: plain methods over the registered ops ----------------------------------------
-    # ``_op`` is the registry's namespace of ops (numtorch._registry.fn), filled as the op modules
-    # are imported; a reflected operator is the op with its operands swapped.
-    def __add__(self, other):
-        return _op.add(self, other)
-
+    # --- operators over the registered ops -------------------------------------------------------
+    # An operator whose operands are the op's arguments in order is that op's function itself
+    # (OPERATORS below, set by numtorch.ops once every op is registered: one Python call less per
+    # ``a + b``). The others are methods: ``_op`` is the registry's namespace of ops
+    # (numtorch._registry.fn); a reflected operator is the op with its operands swapped.
     def __radd__(self, other):
         return _op.add(other, self)
-
-    def __sub__(self, other):
-        return _op.sub(self, other)
 
     def __rsub__(self, other):
         return _op.sub(other, self)
 
-    def __mul__(self, other):
-        return _op.mul(self, other)
-
     def __rmul__(self, other):
         return _op.mul(other, self)
-
-    def __truediv__(self, other):
-        return _op.div(self, other)
 
     def __rtruediv__(self, other):
         return _op.div(other, self)
 
-    def __floordiv__(self, other):
-        return _op.floor_divide(self, other)
-
     def __rfloordiv__(self, other):
         return _op.floor_divide(other, self)
-
-    def __mod__(self, other):
-        return _op.remainder(self, other)
 
     def __rmod__(self, other):
         return _op.remainder(other, self)
 
-    def __pow__(self, other):
-        return _op.pow(self, other)
-
     def __rpow__(self, other):
         return _op.pow(other, self)
-
-    def __matmul__(self, other):
-        return _op.matmul(self, other)
 
     def __rmatmul__(self, other):
         return _op.matmul(other, self)
 
-    def __and__(self, other):
-        return _op.bitwise_and(self, other)
-
     def __rand__(self, other):
         return _op.bitwise_and(other, self)
-
-    def __or__(self, other):
-        return _op.bitwise_or(self, other)
 
     def __ror__(self, other):
         return _op.bitwise_or(other, self)
 
-    def __xor__(self, other):
-        return _op.bitwise_xor(self, other)
-
     def __rxor__(self, other):
         return _op.bitwise_xor(other, self)
 
-    def __neg__(self):
-        return _op.neg(self)
-
     def __pos__(self):
         return self
-
-    def __abs__(self):
-        return _op.abs(self)
-
-    def __invert__(self):
-        return _op.bitwise_not(self)
-
-    def __eq__(self, other):
-        return _op.eq(self, other)
-
-    def __ne__(self, other):
-        return _op.ne(self, other)
-
-    def __lt__(self, other):
-        return _op.lt(self, other)
-
-    def __le__(self, other):
-        return _op.le(self, other)
-
-    def __gt__(self, other):
-        return _op.gt(self, other)
-
-    def __ge__(self, other):
-        return _op.ge(self, other)
 
     def __iadd__(self, other):
         return _op.add_(self, other)
@@ -667,3 +609,28 @@ def _rebuild(arr, dtype_name, device, requires_grad):
 
 
 _function._Tensor = Tensor
+
+
+#: Tensor operators that are an op's function itself (numtorch.ops sets them): name -> op.
+OPERATORS = {
+    "__add__": "add",
+    "__sub__": "sub",
+    "__mul__": "mul",
+    "__truediv__": "div",
+    "__floordiv__": "floor_divide",
+    "__mod__": "remainder",
+    "__pow__": "pow",
+    "__matmul__": "matmul",
+    "__and__": "bitwise_and",
+    "__or__": "bitwise_or",
+    "__xor__": "bitwise_xor",
+    "__eq__": "eq",
+    "__ne__": "ne",
+    "__lt__": "lt",
+    "__le__": "le",
+    "__gt__": "gt",
+    "__ge__": "ge",
+    "__neg__": "neg",
+    "__abs__": "abs",
+    "__invert__": "bitwise_not",
+}
