@@ -532,7 +532,7 @@ def sub(input, other, *, alpha=1):
     >>> torch.sub(torch.tensor([5, 7]), torch.tensor([1, 2]), alpha=2)
     tensor([3, 3])
     """
-    if _sparse(input, other):
+    if input.__class__ is SparseCooTensor or other.__class__ is SparseCooTensor:
         return sparse.sparse_add(input, other, -alpha)
     if alpha != 1:
         other = mul(other, alpha)
@@ -547,7 +547,7 @@ def mul(input, other):
     >>> torch.mul(torch.tensor([1, 2, 3]), 2)
     tensor([2, 4, 6])
     """
-    if _sparse(input, other):
+    if input.__class__ is SparseCooTensor or other.__class__ is SparseCooTensor:
         return sparse.sparse_mul(input, other)
     return Mul.apply(input, other)
 
