@@ -15,6 +15,11 @@ class Size(tuple):
     def __new__(cls, seq=()):
         return tuple.__new__(cls, (int(s) for s in seq))
 
+    @classmethod
+    def _of(cls, shape):
+        """The Size of a NumPy shape (its entries are ints already: no conversion)."""
+        return tuple.__new__(cls, shape)
+
     def numel(self):
         n = 1
         for s in self:
@@ -26,7 +31,7 @@ class Size(tuple):
 
     def __getitem__(self, k):
         r = tuple.__getitem__(self, k)
-        return Size(r) if isinstance(k, slice) else r
+        return tuple.__new__(Size, r) if k.__class__ is slice else r
 
     def __add__(self, other):
         return Size(tuple(self) + tuple(other))

@@ -13,6 +13,9 @@ from .autograd import grad_mode
 from ._hooks import RemovableHandle
 from ._registry import fn as _op
 from ._tracing import state as _listen
+from ._size import Size as _Size
+
+_size_of = _Size._of
 
 __all__ = ["Tensor", "layout", "strided", "sparse_coo"]
 
@@ -122,8 +125,7 @@ class Tensor:
     # --- metadata --------------------------------------------------------------------------------
     @property
     def shape(self):
-        from ._size import Size
-        return Size(self._data.shape)
+        return _size_of(self._data.shape)
 
     def size(self, dim=None):
         """The shape, or the length of one dimension."""

@@ -480,6 +480,8 @@ OPS = [
            dtypes=FI),
     OpInfo("Tensor.__getitem__.neg_tensor", lambda t, x, i: x[:, i],
            [((3, 4), Idx((5,), 4, neg=True))]),
+    OpInfo("Tensor.__getitem__.neg_rows", lambda t, x, i: x[i],
+           [((3, 4), Idx((5,), 3, neg=True)), ((4,), Idx((2, 2), 4, neg=True))], dtypes=FI),
     OpInfo("Tensor.__getitem__.two_lists", lambda t, x: x[[0, 1, 2], [3, 3, 0]], [((3, 4),)]),
     OpInfo("Tensor.__getitem__.list_slice", lambda t, x: x[1:, [0, 2, 2]], RED),
     OpInfo("Tensor.__getitem__.split_adv", lambda t, x: x[[0, 1], :, [2, 3]], [((2, 3, 4),)]),

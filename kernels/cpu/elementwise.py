@@ -373,6 +373,14 @@ def _run_binary(kernels, a, b, out):
             k = flat.parallel if n >= policy.PARALLEL_THRESHOLD else flat.serial
             k(a.ravel(), b.ravel(), out.ravel())
             return
+        shape = out.shape
+        if na == n and a.shape == shape and shape[out.ndim - b.ndim:] == b.shape:
+            # b over out's trailing dims (a bias): rows of b's length, no shape analysis
+            rows(a.reshape(1, n // nb, nb), b.reshape(1, 1, nb), out.reshape(1, n // nb, nb))
+            return
+        if nb == n and b.shape == shape and shape[out.ndim - a.ndim:] == a.shape:
+            rows(a.reshape(1, 1, na), b.reshape(1, n // na, na), out.reshape(1, n // na, na))
+            return
         dims, (da, db) = collapse_broadcast(out.shape, (a.shape, b.shape))
         if len(dims) <= 3:
             rows(a.reshape(pad3(da)), b.reshape(pad3(db)), out.reshape(pad3(dims)))

@@ -69,6 +69,8 @@ def check_index(idx, size, negative=True):
         return -1
     first = np.empty((n + _CHUNK - 1) // _CHUNK, np.int64)
     _check_index_k(flat, np.int64(-size if negative else 0), np.int64(size), first, work=n)
+    if first.shape[0] == 1:  # one chunk (up to _CHUNK indices): no mask to build
+        return int(first[0])
     bad = first[first >= 0]
     return int(bad[0]) if bad.shape[0] else -1
 

@@ -54,6 +54,12 @@ def to_host(arr, device):
 
 def broadcast_shapes(*shapes):
     """The broadcast of ``shapes`` or RuntimeError in PyTorch's words."""
+    if len(shapes) == 2:  # one shape a trailing part of the other (a bias): that other
+        a, b = shapes
+        if len(b) <= len(a) and a[len(a) - len(b):] == b:
+            return a
+        if len(a) < len(b) and b[len(b) - len(a):] == a:
+            return b
     nd = max(len(s) for s in shapes)
     out = []
     for i in range(-nd, 0):

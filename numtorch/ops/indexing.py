@@ -16,7 +16,7 @@ from .._registry import op
 from .inplace import commit_inplace, check_inplace, check_overlap
 from ..autograd import grad_mode
 from . import _core
-from ._core import kernels, empty
+from ._core import kernels, empty, prod
 from .shape import Slice, _copy_array, view_index
 
 
@@ -66,8 +66,8 @@ class IndexSelect(Function):
         ctx.meta = (shp, dim, negative)
         ctx.save_for_backward(idx)
         arr = x._data if x._data.flags.c_contiguous else _copy_array(x)._data
-        outer = int(np.prod(shp[:dim], dtype=np.int64))
-        inner = int(np.prod(shp[dim + 1:], dtype=np.int64))
+        outer = prod(shp[:dim])
+        inner = prod(shp[dim + 1:])
         out = empty(shp[:dim] + (pos.size,) + shp[dim + 1:], x.dtype, x.device)
         kernels(x.device).index.index_select(arr.reshape(outer, shp[dim], inner), pos.reshape(-1),
                                              out._data.reshape(outer, pos.size, inner))
@@ -104,8 +104,8 @@ class IndexAdd(Function):
         ctx.dim = dim
         ctx.negative = negative
         out = _copy_array(x)
-        outer = int(np.prod(shp[:dim], dtype=np.int64))
-        inner = int(np.prod(shp[dim + 1:], dtype=np.int64))
+        outer = prod(shp[:dim])
+        inner = prod(shp[dim + 1:])
         s = src if src.dtype is x.dtype else _core.cast(src, x.dtype)
         sarr = s._data if s._data.flags.c_contiguous else _copy_array(s)._data
         kernels(x.device).index.index_add(out._data.reshape(outer, shp[dim], inner), pos.reshape(-1),
@@ -224,8 +224,8 @@ def _dim_checks(name, input, dim, index, src=None):
 
 def _canon3(arr, dim):
     shp = arr.shape
-    outer = int(np.prod(shp[:dim], dtype=np.int64))
-    inner = int(np.prod(shp[dim + 1:], dtype=np.int64))
+    outer = prod(shp[:dim])
+    inner = prod(shp[dim + 1:])
     return arr.reshape(outer, shp[dim] if shp else 1, inner)
 
 
@@ -631,6 +631,16 @@ def getitem(self, key):
             if not -n <= key < n:
                 raise IndexError(f"index {key} is out of bounds for dimension 0 with size {n}")
         return Slice.apply(self, (key,))
+    if key.__class__ is Tensor and key.dtype is not D.bool and key._data.ndim and self._data.ndim:
+        # one index tensor (rows of x, as an embedding lookup does): one IndexSelect on dim 0
+        if key._data.ndim == 1:
+            return IndexSelect.apply(self, 0, key, True)
+        out = IndexSelect.apply(self, 0, key.reshape(-1), True)
+        return out.reshape(key._data.shape + self._data.shape[1:])
+    if key.__class__ is Tensor and key.dtype is D.bool and key._data.shape == self._data.shape \
+            and key._data.ndim:
+        # a mask of x's shape (x[x > 0]): the elements at its flat positions, in order
+        return IndexSelect.apply(self.reshape(-1), 0, nonzero(key.reshape(-1)).reshape(-1))
     basic, adv = _split_key(self, key)
     view = Slice.apply(self, basic) if basic else self
     if not adv:
