@@ -158,6 +158,9 @@ def test_repr_like_pytorch():
     (lambda: nt.ones(3).view(2, 2), RuntimeError, "invalid for input of size 3"),
     (lambda: nt.cat([nt.ones(2, 3), nt.ones(2, 4)]), RuntimeError, "Sizes of tensors must match"),
     (lambda: nt.ones(2).masked_fill(nt.ones(2), 0), RuntimeError, "boolean masks"),
+    (lambda: nt.zeros(2, dtype=nt.int8).masked_fill(nt.tensor([True, False]), 300), RuntimeError,
+     "without overflow"),
+    (lambda: nt.ones(2, 3)[nt.ones(2, 3, dtype=nt.int64) * 2], IndexError, "index 2 is out of bounds"),
     (lambda: nt.tensor([1, 2]) // 0, RuntimeError, "ZeroDivisionError"),
     (lambda: nt.tensor([True]) - nt.tensor([True]), RuntimeError, "Subtraction"),
 ])

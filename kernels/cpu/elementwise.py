@@ -468,7 +468,8 @@ def where(cond, a, b, out):
     n = out.size
     if n == 0:
         return
-    if all(_c(t) and t.size in (1, n) for t in (cond, a, b, out)):
+    if (cond.size in (1, n) and a.size in (1, n) and b.size in (1, n) and _c(cond) and _c(a)
+            and _c(b) and _c(out)):
         _where_flat_k(cond.ravel(), a.ravel(), b.ravel(), out.ravel())
         return
     shp = out.shape

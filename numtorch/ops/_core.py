@@ -54,12 +54,15 @@ def to_host(arr, device):
 
 def broadcast_shapes(*shapes):
     """The broadcast of ``shapes`` or RuntimeError in PyTorch's words."""
-    if len(shapes) == 2:  # one shape a trailing part of the other (a bias): that other
-        a, b = shapes
-        if len(b) <= len(a) and a[len(a) - len(b):] == b:
-            return a
-        if len(a) < len(b) and b[len(b) - len(a):] == a:
-            return b
+    big = shapes[0]  # when every shape is a trailing part of the longest (a bias): that one
+    for s in shapes:
+        if len(s) > len(big):
+            big = s
+    for s in shapes:
+        if s != big[len(big) - len(s):]:
+            break
+    else:
+        return big
     nd = max(len(s) for s in shapes)
     out = []
     for i in range(-nd, 0):

@@ -391,6 +391,13 @@ def masked_fill(input, mask, value):
                 "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                 f"{value.ndim} dimension(s).")
         value = value.to(input.dtype)
+    elif isinstance(value, (builtins.bool, builtins.int, builtins.float)):
+        try:  # converted as .to(dtype) would (truncating a float for an integer dtype)
+            value = Tensor._make(_core.scalar_array(value, input.dtype, input.device),
+                                 input.dtype, input.device)
+        except OverflowError:
+            raise RuntimeError(f"value cannot be converted to type {input.dtype} without "
+                               "overflow") from None
     else:
         value = _core.as_tensor_arg(value, input.device).to(input.dtype)
     from .elementwise import where

@@ -19,23 +19,30 @@ values_indices = namedtuple("values_indices", ["values", "indices"])
 
 
 def _canon(x, dims):
-    """(array of shape (outer, n, inner), kept shape) for reducing ``dims`` of ``x``."""
+    """``x`` as an array of shape (outer, n, inner) for reducing ``dims`` (the n)."""
     shp = x._data.shape
     nd = len(shp)
+    arr = x._data if x._data.flags.c_contiguous else None
+    if len(dims) == 1 and nd:  # (the common case: one dim)
+        d = dims[0]
+        if arr is None:
+            arr = _contig(x)
+        return arr.reshape(_prod(shp[:d]), shp[d], _prod(shp[d + 1:]))
     if len(dims) == nd and nd:  # every dim (x.sum(), a loss's mean): one row
-        arr = x._data if x._data.flags.c_contiguous else _contig(x)
-        return arr.reshape(1, arr.size, 1), ()
-    kept = tuple(s for i, s in enumerate(shp) if i not in dims)
+        if arr is None:
+            arr = _contig(x)
+        return arr.reshape(1, arr.size, 1)
     if not dims:
-        return x._data.reshape(_prod(shp), 1, 1) if x._data.flags.c_contiguous else \
-            _contig(x).reshape(_prod(shp), 1, 1), kept
+        return (arr if arr is not None else _contig(x)).reshape(_prod(shp), 1, 1)
     lo, hi = builtins.min(dims), builtins.max(dims)
     if hi - lo + 1 == len(dims):  # one block of adjacent dims
-        arr = x._data if x._data.flags.c_contiguous else _contig(x)
-        return arr.reshape(_prod(shp[:lo]), _prod(shp[lo:hi + 1]), _prod(shp[hi + 1:])), kept
+        if arr is None:
+            arr = _contig(x)
+        return arr.reshape(_prod(shp[:lo]), _prod(shp[lo:hi + 1]), _prod(shp[hi + 1:]))
     order = [i for i in range(nd) if i not in dims] + sorted(dims)
     arr = _contig(x.permute(order))
-    return arr.reshape(_prod(kept), _prod([shp[d] for d in dims]), 1), kept
+    return arr.reshape(_prod([shp[d] for d in order[:nd - len(dims)]]),
+                       _prod([shp[d] for d in dims]), 1)
 
 
 def _contig(x):
@@ -53,7 +60,7 @@ def _out_shape(shape, dims, keepdim):
 
 
 def _reduce(kernel_name, x, dims, keepdim, out_dtype, *extra):
-    arr, _ = _canon(x, dims)
+    arr = _canon(x, dims)
     out = empty(_out_shape(x._data.shape, dims, keepdim), out_dtype, x.device)
     getattr(kernels(x.device).reduce, kernel_name)(
         arr, *extra, out._data.reshape(arr.shape[0], arr.shape[2]))
@@ -241,7 +248,7 @@ class MaxDim(Function):
     @classmethod
     def forward(cls, ctx, x, dim, keepdim):
         _nonempty(x, (dim,), "max" if cls.kernel == "max_index" else "min")
-        arr, _ = _canon(x, (dim,))
+        arr = _canon(x, (dim,))
         vals = empty((arr.shape[0], arr.shape[2]), x.dtype, x.device)
         idx = empty((arr.shape[0], arr.shape[2]), D.int64, x.device)
         getattr(kernels(x.device).reduce, cls.kernel)(arr, vals._data, idx._data)
@@ -330,7 +337,7 @@ def _arg(kernel, input, dim, keepdim):
     else:
         input, d, keepdim = _along(input, dim, keepdim)
         _nonempty(input, (d,), "argmax" if kernel == "max_index" else "argmin")
-        arr, _ = _canon(input, (d,))
+        arr = _canon(input, (d,))
         shape = _out_shape(input._data.shape, (d,), keepdim)
     vals = empty((arr.shape[0], arr.shape[2]), input.dtype, input.device)
     idx = empty((arr.shape[0], arr.shape[2]), D.int64, input.device)
@@ -552,7 +559,7 @@ def _scan(kernel, x, dim, dtype):
         x = _core.cast(x, dtype)
     if x.ndim == 0:
         return x, x.clone()
-    arr, _ = _canon(x, (dim,))
+    arr = _canon(x, (dim,))
     out = empty(arr.shape, dtype, x.device)
     getattr(kernels(x.device).reduce, kernel)(arr, out._data)
     return x, out._view_of(out._data.reshape(x._data.shape))
@@ -631,7 +638,7 @@ class Softmax(Function):
             scalar = True
         else:
             scalar = False
-        arr, _ = _canon(x, (dim,))
+        arr = _canon(x, (dim,))
         out = empty(arr.shape, x.dtype, x.device)
         getattr(kernels(x.device).reduce, cls.kernel)(arr, out._data)
         out = out._view_of(out._data.reshape(() if scalar else x._data.shape))

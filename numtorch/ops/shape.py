@@ -485,21 +485,23 @@ def cat(tensors, dim=0):
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"expected Tensor as element in argument 0, but got {type(t).__name__}")
-    live = [t for t in tensors if not (t.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
+    live = [t for t in tensors if t._data.shape != (0,)] or tensors[:1]
     ref = live[0]
-    if ref.ndim == 0:
+    rs = ref._data.shape
+    if not rs:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     d = ref._dim(dim)
+    head, tail = rs[:d], rs[d + 1:]
     for i, t in enumerate(live):
-        if t.ndim != ref.ndim:
+        ts = t._data.shape
+        if len(ts) != len(rs):
             raise RuntimeError(
-                f"Tensors must have same number of dimensions: got {ref.ndim} and {t.ndim}")
-        for k in range(ref.ndim):
-            if k != d and t._data.shape[k] != ref._data.shape[k]:
-                raise RuntimeError(
-                    f"Sizes of tensors must match except in dimension {d}. Expected size "
-                    f"{ref._data.shape[k]} but got size {t._data.shape[k]} for tensor number {i} "
-                    "in the list.")
+                f"Tensors must have same number of dimensions: got {len(rs)} and {len(ts)}")
+        if ts[:d] != head or ts[d + 1:] != tail:
+            k = next(k for k in range(len(rs)) if k != d and ts[k] != rs[k])
+            raise RuntimeError(
+                f"Sizes of tensors must match except in dimension {d}. Expected size "
+                f"{rs[k]} but got size {ts[k]} for tensor number {i} in the list.")
     return Cat.apply(d, *live)
 
 
