@@ -247,13 +247,18 @@ def _size(size, name, arg="size"):
     return size
 
 
+_core = None  # numtorch.ops._core, imported on first use (the ops import this module)
+
+
 def _alloc(size, dtype, device, fill=None):
+    global _core
+    if _core is None:
+        from .ops import _core
     dtype = D.to_dtype(dtype) if dtype is not None else D.get_default_dtype()
     device = as_device(device)
-    from .ops._core import empty as _empty, fill as _fill
-    t = _empty(size, dtype, device)
+    t = _core.empty(size, dtype, device)
     if fill is not None:
-        _fill(t, fill)
+        _core.fill(t, fill)
     return t
 
 

@@ -376,7 +376,9 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
-        return self.cpu()._data.reshape(-1)[0].item()
+        if self.device is CPU:
+            return self._data.item()
+        return self.cpu()._data.item()
 
     def tolist(self):
         if _listen.capture is not None:

@@ -306,8 +306,8 @@ def _reduce(b, op, x, axes, keepdims, bind=None):
     return b.emit(op, [x], bind=bind, axes=list(axes), keepdims=int(bool(keepdims)))
 
 
-_REDUCE = {"Sum": "ReduceSum", "Prod": "ReduceProd", "AMax": "ReduceMax", "AMin": "ReduceMin",
-           "LogSumExp": "ReduceLogSumExp", "Norm2": "ReduceL2"}
+_REDUCE = {"Sum": "ReduceSum", "Mean": "ReduceMean", "Prod": "ReduceProd", "AMax": "ReduceMax",
+           "AMin": "ReduceMin", "LogSumExp": "ReduceLogSumExp", "Norm2": "ReduceL2"}
 
 
 @_op(*_REDUCE)

@@ -131,10 +131,26 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
             f"complex dtype. Got: {input.dtype.name.capitalize()}")
-    dims = _dims(input, dim)
-    n = _prod([input._data.shape[d] for d in dims])
-    s = Sum.apply(input, dims, keepdim, dt)
-    return s / n if n else s * float("nan")
+    return Mean.apply(input, _dims(input, dim), keepdim, dt)
+
+
+class Mean(Function):
+    """The mean kernel (a float64 sum divided once, then rounded to the dtype); NaN over no
+    elements."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, dtype):
+        shp = x._data.shape
+        ctx.meta = (shp, dims, keepdim, _prod([shp[d] for d in dims]))
+        if x.dtype is not dtype:
+            x = _core.cast(x, dtype)
+        return _reduce("mean", x, dims, keepdim, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        shp, dims, keepdim, n = ctx.meta
+        return _grad_to_input(g / n if n else g * float("nan"), shp, dims, keepdim), None, None, \
+            None
 
 
 class Prod(Function):
