@@ -199,8 +199,14 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                     if t is not None and nr in grads:
                         g = grads[nr] if create_graph else grads[nr].detach()
                         t.grad = g if t.grad is None else t.grad + g
-            grad_list = tuple(grads.get(i) for i in range(node.n_outputs))
-            if all(g is None for g in grad_list):
+            n_out = node.n_outputs
+            if n_out == 1:  # (most nodes: no generator)
+                grad_list = (grads.get(0),)
+                none = grad_list[0] is None
+            else:
+                grad_list = tuple([grads.get(i) for i in range(n_out)])
+                none = all(g is None for g in grad_list)
+            if none:
                 in_grads = (None,) * len(node.next_edges)
             else:
                 in_grads = node.apply(grad_list)

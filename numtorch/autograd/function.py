@@ -178,7 +178,11 @@ class FunctionCtx(Node):
     # --- engine entry point ------------------------------------------------------------------
     def apply(self, grads):
         if self._materialize:
-            grads = tuple(g if g is not None else _zeros_for(self, i) for i, g in enumerate(grads))
+            for g in grads:
+                if g is None:  # (rare: outputs that got no gradient become zeros)
+                    grads = tuple([g if g is not None else _zeros_for(self, i)
+                                   for i, g in enumerate(grads)])
+                    break
         out = self.fn.backward(self, *grads)
         if not isinstance(out, tuple):
             out = (out,)
