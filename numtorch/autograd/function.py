@@ -228,6 +228,20 @@ _FAST_RESERVED = frozenset({"cls", "_listen", "grad_mode", "_NullCtx", "_apply_w
                             "isinstance", "_Tensor"})
 
 
+@functools.lru_cache(maxsize=None)
+def _apply_maker(names):
+    """``make(cls) -> apply`` for a forward with arguments ``names`` (compiled once per list of
+    names: Functions share them, and compiling is most of the cost at import)."""
+    args = ", ".join(names)
+    needs = " or ".join(f"isinstance({p}, _Tensor) and {p}._requires_grad" for p in names)
+    src = _FAST_APPLY.format(params=args, args=args, needs=needs)
+    filename = f"<numtorch: Function.apply({args})>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)  # tracebacks
+    ns = {}
+    exec(compile(src, filename, "exec"), globals(), ns)
+    return ns["make"]
+
+
 def _fast_apply(cls):
     """``cls.apply`` with forward's own parameters, for a forward of plain positional-or-keyword
     arguments (``forward(ctx, a, b)``, defaults allowed): the checks of :meth:`Function.apply`
@@ -250,14 +264,7 @@ def _fast_apply(cls):
     if (code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount or not names
             or _FAST_RESERVED.intersection(names)):
         return None  # 0x04 *args, 0x08 **kwargs
-    args = ", ".join(names)
-    needs = " or ".join(f"isinstance({p}, _Tensor) and {p}._requires_grad" for p in names)
-    ns = {}
-    src = _FAST_APPLY.format(params=args, args=args, needs=needs)
-    filename = f"<numtorch: apply of {cls.__module__}.{cls.__qualname__}>"
-    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)  # tracebacks
-    exec(compile(src, filename, "exec"), globals(), ns)
-    apply = ns["make"](cls)
+    apply = _apply_maker(names)(cls)
     apply.__defaults__ = fwd.__defaults__
     apply.__qualname__ = f"{cls.__qualname__}.apply"
     apply.__doc__ = Function.apply.__doc__
