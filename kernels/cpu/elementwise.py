@@ -198,9 +198,9 @@ def _unary_kernels(name, body, code):
         if x.shape[0] == n:
             for i in prange(n):
                 out[i] = apply(x[i])
-        elif x.shape[0] == 1:
+        elif x.shape[0] == 1:  # (rare: only through this API) a serial loop, no parallel region
             v = apply(x[0])
-            for i in prange(n):
+            for i in range(n):
                 out[i] = v
         else:
             raise ValueError("elementwise: the operand does not broadcast to the output")
@@ -249,9 +249,9 @@ def _binary_kernels(name, body, code):
             s = a[0]
             for i in prange(n):
                 out[i] = apply(s, b[i])
-        else:
+        else:  # (rare: only through this API) a serial loop, no parallel region
             v = apply(a[0], b[0])
-            for i in prange(n):
+            for i in range(n):
                 out[i] = v
 
     def rows(a, b, out):
