@@ -458,8 +458,12 @@ class Cat(Function):
     def forward(ctx, dim, *tensors):
         ctx.sizes = [t._data.shape[dim] for t in tensors]
         ctx.dim = dim
-        dtype = D.result_type(*tensors)
-        dev = _core.same_device(*tensors)
+        dtype, dev = tensors[0].dtype, tensors[0].device
+        for t in tensors:
+            if t.dtype is not dtype or t.device is not dev:  # promote, or name the devices
+                dtype = D.result_type(*tensors)
+                dev = _core.same_device(*tensors)
+                break
         shape = list(tensors[0]._data.shape)
         shape[dim] = builtins.sum(ctx.sizes)
         out = empty(tuple(shape), dtype, dev)
