@@ -497,6 +497,12 @@ OPS = [
     OpInfo("matmul.int", lambda t, x, y: x @ y, [((3, 4), (4, 5)), ((2, 3, 4), (4, 2))],
            dtypes=("int64",), domain=U(-3, 3), np_fn=np.matmul),
     OpInfo("mm", lambda t, x, y: t.mm(x, y), [((3, 4), (4, 5))], np_fn=np.matmul),
+    # one graph node (ops/linalg.Linear): 2-D, folded leading dims, a vector, no rows
+    OpInfo("linear", lambda t, x, w, b: t.nn.functional.linear(x, w, b),
+           [((3, 4), (5, 4), (5,)), ((2, 3, 4), (5, 4), (5,)), ((4,), (5, 4), (5,)),
+            ((0, 4), (5, 4), (5,))], np_fn=lambda x, w, b: x @ w.T + b),
+    OpInfo("linear.no_bias", lambda t, x, w: t.nn.functional.linear(x, w),
+           [((3, 4), (5, 4)), ((2, 1, 4), (3, 4))], np_fn=lambda x, w: x @ w.T),
     OpInfo("bmm", lambda t, x, y: t.bmm(x, y), [((2, 3, 4), (2, 4, 5))], np_fn=np.matmul),
     OpInfo("mv", lambda t, x, y: t.mv(x, y), [((3, 4), (4,))], np_fn=np.matmul),
     OpInfo("dot", lambda t, x, y: t.dot(x, y), [((4,), (4,)), ((0,), (0,))], np_fn=np.dot),

@@ -4,14 +4,14 @@ A :class:`Graph` is what ``numtorch.jit.trace`` records and ``numtorch.onnx.expo
 flat and typed, printed one op per line like a jaxpr::
 
     graph(%x: f32[64, 784]) params(%fc1.weight: f32[256, 784], %fc1.bias: f32[256], ...) {
-      %0: f32[784, 256] = Permute(%fc1.weight, (1, 0))
-      %1: f32[64, 256] = MatMul(%x, %0)
+      %0: f32[64, 256] = Linear(%x, %fc1.weight, %fc1.bias)
+      %1: f32[64, 256] = Relu(%0)
       ...
-      return %5
+      return %3
     }
 
 A node is one ``autograd.Function`` application of eager execution (the primitive ops: ``Conv2d``,
-``MatMul``, ``View``, ...): ``fn`` is the Function class, ``args`` its positional arguments as
+``Linear``, ``MatMul``, ``View``, ...): ``fn`` is the Function class, ``args`` its positional arguments as
 passed to ``apply`` with tensors replaced by :class:`Value` (nested in tuples/lists where the op
 took sequences), ``kwargs`` likewise.
 """

@@ -52,7 +52,7 @@ def trace(func, example_inputs=None, optimize=None, check_trace=True, check_inpu
     >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh())
     >>> traced = torch.jit.trace(net, torch.zeros(2, 4))
     >>> [n.op for n in traced.graph.nodes], [v.name for v in traced.graph.params]
-    (['Permute', 'MatMul', 'Add', 'Tanh'], ['0.weight', '0.bias'])
+    (['Linear', 'Tanh'], ['0.weight', '0.bias'])
     """
     if example_kwarg_inputs is not None:
         raise NotImplementedError("trace: example_kwarg_inputs is not supported by numtorch")

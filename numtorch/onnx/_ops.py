@@ -149,6 +149,20 @@ def _matmul(b, node):
     b.emit("MatMul", [b.operand(x, out.dtype), b.operand(w, out.dtype)], bind=out)
 
 
+@_op("Linear")
+def _linear(b, node):
+    x, w, bias = node.args  # x (..., K), w (N, K), bias (N,) or None; one dtype
+    out = node.outputs[0]
+    ins = [b.name(x), b.name(w)] + ([b.name(bias)] if isinstance(bias, Value) else [])
+    if len(x.shape) == 2:  # the weight as stored
+        b.emit("Gemm", ins, bind=out, transB=1)
+        return
+    y = b.emit("MatMul", [ins[0], b.emit("Transpose", [ins[1]], perm=[1, 0])],
+               bind=None if len(ins) == 3 else out)
+    if len(ins) == 3:
+        b.emit("Add", [y, ins[2]], bind=out)
+
+
 # --- shapes and movement ----------------------------------------------------------------------
 @_op("Copy", "ToDevice")
 def _identity(b, node):

@@ -43,6 +43,57 @@ def _reshapable(arr):
     return _core.reshapes_in_place(arr, (-1,) + arr.shape[-2:])
 
 
+def _mm2(ad, bd, dtype, device):
+    """``ad @ bd`` for 2-D arrays (M, K) and (K, N) of ``dtype`` on ``device``, each row- or
+    column-major (a weight's transposed view is passed as it is): a new (M, N) tensor."""
+    (m, k), n = ad.shape, bd.shape[1]
+    out = empty((m, n), dtype, device)
+    kernels(device).matmul.matmul(ad.reshape(1, m, k), bd.reshape(1, k, n),
+                                  out._data.reshape(1, m, n))
+    return out
+
+
+class Linear(Function):
+    """``x @ w.T + b`` as one graph node, as PyTorch's addmm: x (..., K), w (N, K), b (N,) or
+    None, one floating dtype and device (``nn.functional.linear`` checks; anything else takes
+    ``matmul`` and ``+``). The kernels are those of ``x @ w.t() + b``: one GEMM on w's transposed
+    view, the bias added into a new array (so numtorch.compile still fuses it with what follows).
+    Leading dims of x fold into the GEMM's rows. The gradients are Tensor ops (double backward
+    works): ``g @ w``, ``g^T @ x`` in w's layout, and ``g`` summed over the rows."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        shp = x._data.shape
+        k, n = shp[-1], w._data.shape[0]
+        xa = _core.carray(x)
+        if len(shp) != 2:
+            xa = xa.reshape(xa.size // k if k else _core.prod(shp[:-1]), k)
+        out = _mm2(xa, w._data.transpose((1, 0)), x.dtype, x.device)
+        if b is not None:
+            biased = empty(out._data.shape, x.dtype, x.device)
+            kernels(x.device).elementwise.add(out._data, b._data, biased._data)
+            out = biased
+        if len(shp) != 2:
+            out = Tensor._make(out._data.reshape(shp[:-1] + (n,)), x.dtype, x.device)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        if x.ndim != 2:
+            g = g.reshape(-1, g.shape[-1])
+        gx = gw = None
+        if need[0]:
+            gx = MatMul.apply(g, w)
+            if x.ndim != 2:
+                gx = gx.reshape(x.shape)
+        if need[1]:
+            gw = MatMul.apply(g.mT, x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
+        return gx, gw, g.sum(0) if len(need) > 2 and need[2] else None
+
+
 class MatMul(Function):
     """a (..., M, K) @ b (..., K, N) with broadcast batch dims; both at least 2-D."""
 
@@ -52,12 +103,7 @@ class MatMul(Function):
         ad, bd = a._data, b._data
         if ad.ndim == 2 and bd.ndim == 2 and a.dtype is b.dtype and a.device is b.device \
                 and a.dtype is not D.bool and ad.shape[1] == bd.shape[0]:
-            # the plain 2-D product (every Linear layer): no promotion or batch logic
-            (m, k), n = ad.shape, bd.shape[1]
-            out = empty((m, n), a.dtype, a.device)
-            kernels(a.device).matmul.matmul(ad.reshape(1, m, k), bd.reshape(1, k, n),
-                                            out._data.reshape(1, m, n))
-            return out
+            return _mm2(ad, bd, a.dtype, a.device)  # the plain 2-D product: no promotion or batch
         dev = _core.same_device(a, b)
         dt = D.result_type(a, b)
         if dt is D.bool:

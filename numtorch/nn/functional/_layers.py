@@ -14,13 +14,17 @@ from ...autograd.grad_mode import no_grad
 from ...ops.elementwise import clamp, log, log1p, rsqrt, where
 from ...ops.indexing import index_select
 from ...ops.norm import normalized_shape_of
-from ...ops.linalg import matmul
+from ...ops.linalg import matmul, Linear
+from ..._tensor import Tensor
+from ..parameter import Parameter
 from ...ops.norm import batch_norm, layer_norm
 from ...ops.pad import pad
 from ...ops.pool import avg_pool2d
 from ...ops.reduction import norm as _norm, softmax
 from ...ops.shape import broadcast_tensors
 from ._activation import _write_back
+
+_DENSE = (Tensor, Parameter)  # the classes of a plain dense tensor (a weight is a Parameter)
 
 
 def _check_p(p):
@@ -215,6 +219,14 @@ def linear(input, weight, bias=None):
     >>> F.linear(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, 1.0]]), torch.tensor([0.5]))
     tensor([[3.5000]])
     """
+    dt = input.dtype
+    if input.__class__ in _DENSE and weight.__class__ in _DENSE and weight._data.ndim == 2 \
+            and input._data.ndim and input._data.shape[-1] == weight._data.shape[1] \
+            and (dt is D.float32 or dt is D.float64) and weight.dtype is dt \
+            and weight.device is input.device and (bias is None or (
+                bias.__class__ in _DENSE and bias.dtype is dt and bias.device is input.device
+                and bias._data.shape == weight._data.shape[:1])):
+        return Linear.apply(input, weight, bias)  # one node (its rules: ops/linalg.py)
     out = matmul(input, weight.t())
     return out + bias if bias is not None else out
 
