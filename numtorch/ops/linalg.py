@@ -106,8 +106,6 @@ class MatMul(Function):
             return _mm2(ad, bd, a.dtype, a.device)  # the plain 2-D product: no promotion or batch
         dev = _core.same_device(a, b)
         dt = D.result_type(a, b)
-        if dt is D.bool:
-            raise RuntimeError("\"addmm_impl_cpu_\" not implemented for 'Bool'")
         if a.dtype is not dt:
             a = _core.cast(a, dt)
         if b.dtype is not dt:
@@ -116,6 +114,9 @@ class MatMul(Function):
         if sa[-1] != sb[-2]:
             _shape_error(a, b)
         batch = _core.broadcast_shapes(sa[:-2], sb[:-2])
+        if dt is D.bool and _core.prod(batch) * sa[-2] * sa[-1] * sb[-1]:
+            # (as PyTorch: refused unless there is nothing to multiply; K == 0 gives False)
+            raise RuntimeError("\"addmm_impl_cpu_\" not implemented for 'Bool'")
         out = empty(batch + (sa[-2], sb[-1]), dt, dev)
         B = 1
         for s in batch:
