@@ -169,6 +169,16 @@ def test_bad_input_raises_pytorch_exception_types(fn, exc, msg):
         fn()
 
 
+def test_bool_matmul_is_refused_unless_there_is_nothing_to_multiply():
+    # PyTorch: "addmm_impl_cpu_" not implemented for 'Bool', except for empty products
+    z = lambda *s: nt.zeros(*s, dtype=nt.bool)  # noqa: E731
+    assert (z(0, 4) @ z(4, 5)).shape == (0, 5) and (z(3, 4) @ z(4, 0)).shape == (3, 0)
+    k0 = z(3, 0) @ z(0, 5)
+    assert k0.shape == (3, 5) and k0.dtype is nt.bool and not k0.any()
+    with pytest.raises(RuntimeError, match="not implemented for 'Bool'"):
+        z(3, 4) @ z(4, 5)
+
+
 # --- property-based checks against NumPy ---------------------------------------------------
 shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5)
 floats = st.floats(-100, 100, allow_nan=False, width=32)
