@@ -253,6 +253,29 @@ def test_function_apply_takes_forwards_arguments():
     with pytest.raises(TypeError):
         Scale.apply(x, 1.0, 2.0)
 
+    # every argument a tensor: the generated apply makes the node itself
+    class Prod(nt.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            assert ctx.needs_input_grad == (True, False)
+            return g * b, None
+
+    y = leaf(3)
+    c = nt.randn(3, dtype=nt.float64)
+    p = Prod.apply(y, c)
+    assert p.grad_fn.name == "ProdBackward" and p.grad_fn.next_functions[1] == (None, 0)
+    assert p.grad_fn.next_functions[0][0].name == "AccumulateGrad"
+    (p * 2).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), 2 * c.numpy())
+    q = Prod.apply(y * 1, c)  # an edge to a node, output 0
+    assert q.grad_fn.next_functions[0][0] is not None and q.grad_fn.next_functions[0][1] == 0
+
 
 def test_detect_anomaly_names_the_op():
     x = nt.tensor([0.0], dtype=nt.float64, requires_grad=True)
