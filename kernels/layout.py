@@ -9,19 +9,33 @@ def collapse_broadcast(out_shape, in_shapes):
     input's collapsed shape has 1 where it is broadcast. Valid for C-contiguous inputs only.
     """
     nd = len(out_shape)
-    padded = [(1,) * (nd - len(s)) + tuple(s) for s in in_shapes]
-    sizes, masks = [], []
+    sizes, masks = [], []  # masks: bit k set where input k spans the dim (plain loops: hot path)
+    last = -1
     for d in range(nd):
         n = out_shape[d]
         if n == 1:
             continue
-        mask = tuple(p[d] != 1 for p in padded)
-        if masks and masks[-1] == mask:
-            sizes[-1] *= n
+        mask = 0
+        bit = 1
+        for s in in_shapes:
+            j = d - nd + len(s)  # (shapes align at the right)
+            if j >= 0 and s[j] != 1:
+                mask |= bit
+            bit <<= 1
+        if mask == last:
+            sizes[-1] *= n  # merge into the dim before it
         else:
             sizes.append(n)
             masks.append(mask)
-    ins = [tuple(s if m[k] else 1 for s, m in zip(sizes, masks)) for k in range(len(in_shapes))]
+            last = mask
+    ins = []
+    bit = 1
+    for _ in in_shapes:
+        shape = []
+        for s, m in zip(sizes, masks):
+            shape.append(s if m & bit else 1)
+        ins.append(tuple(shape))
+        bit <<= 1
     return tuple(sizes), ins
 
 

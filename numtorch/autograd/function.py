@@ -278,9 +278,10 @@ def _fast_apply(cls):
     arguments (``forward(ctx, a, b)``, defaults allowed): the checks of :meth:`Function.apply`
     without packing ``*args``/``**kwargs``, binding a classmethod or looping, which is a third of
     the cost of a small op that records no graph; when every argument is a tensor it also makes
-    the graph node itself, unrolled per argument (a recorded 4-element mul 4.3 -> 3.9 us). Like namedtuple and dataclasses, it is
-    generated from source, so that calls by keyword keep working. None for any other forward
-    (``*args``, keyword-only arguments, a classmethod): those keep the generic ``apply``."""
+    the graph node itself, unrolled per argument (a recorded 4-element mul 4.3 -> 3.9 us). Like
+    namedtuple and dataclasses, it is generated from source, so that calls by keyword keep
+    working. None for any other forward (``*args``, keyword-only arguments, a classmethod): those
+    keep the generic ``apply``."""
     fwd = cls.__dict__.get("forward")
     if fwd is None:
         for base in cls.__mro__[1:]:
@@ -342,7 +343,7 @@ class Function(metaclass=_FunctionMeta):
         copy of this method with those arguments (``_fast_apply``)."""
         if _listen.tracer is not None:  # numtorch.jit.trace listens (numtorch/_tracing.py)
             return _listen.tracer.apply(cls, args, kwargs)
-        if grad_mode.state.enabled:
+        if _grad_state.enabled:
             Tensor = _Tensor
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
@@ -399,12 +400,11 @@ def _apply_with_graph(cls, args, kwargs):
     ctx.needs_input_grad = tuple(needs)
     ctx._tensor_positions = positions
     ctx.n_args = i
-    state = grad_mode.state
-    state.enabled = False
+    _grad_state.enabled = False
     try:
         out = cls.forward(ctx, *args, **kwargs) if kwargs else cls.forward(ctx, *args)
     finally:
-        state.enabled = True
+        _grad_state.enabled = True
     ctx.next_edges = tuple(edges)
     ctx.input_meta = tuple(metas)
     return _mark_outputs(ctx, out, args)

@@ -68,7 +68,7 @@ class Linear(Function):
         k, n = shp[-1], w._data.shape[0]
         xa = _core.carray(x)
         if len(shp) != 2:
-            xa = xa.reshape(xa.size // k if k else _core.prod(shp[:-1]), k)
+            xa = xa.reshape(_core.prod(shp[:-1]), k)
         out = _mm2(xa, w._data.transpose((1, 0)), x.dtype, x.device)
         if b is not None:
             biased = empty(out._data.shape, x.dtype, x.device)
@@ -91,7 +91,7 @@ class Linear(Function):
                 gx = gx.reshape(x.shape)
         if need[1]:
             gw = MatMul.apply(g.mT, x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
-        return gx, gw, g.sum(0) if len(need) > 2 and need[2] else None
+        return gx, gw, g.sum(0) if need[2] else None
 
 
 class MatMul(Function):

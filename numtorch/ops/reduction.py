@@ -21,28 +21,20 @@ values_indices = namedtuple("values_indices", ["values", "indices"])
 def _canon(x, dims):
     """``x`` as an array of shape (outer, n, inner) for reducing ``dims`` (the n)."""
     shp = x._data.shape
-    nd = len(shp)
-    arr = x._data if x._data.flags.c_contiguous else None
-    if len(dims) == 1 and nd:  # (the common case: one dim)
-        d = dims[0]
-        if arr is None:
-            arr = _contig(x)
-        return arr.reshape(_prod(shp[:d]), shp[d], _prod(shp[d + 1:]))
-    if len(dims) == nd and nd:  # every dim (x.sum(), a loss's mean): one row
-        if arr is None:
-            arr = _contig(x)
-        return arr.reshape(1, arr.size, 1)
     if not dims:
-        return (arr if arr is not None else _contig(x)).reshape(_prod(shp), 1, 1)
-    lo, hi = builtins.min(dims), builtins.max(dims)
-    if hi - lo + 1 == len(dims):  # one block of adjacent dims
-        if arr is None:
-            arr = _contig(x)
-        return arr.reshape(_prod(shp[:lo]), _prod(shp[lo:hi + 1]), _prod(shp[hi + 1:]))
+        return _carray(x).reshape(_prod(shp), 1, 1)
+    lo, hi = (dims[0], dims[0]) if len(dims) == 1 else (builtins.min(dims), builtins.max(dims))
+    if hi - lo + 1 == len(dims):  # one block of adjacent dims (one dim, every dim)
+        return _carray(x).reshape(_prod(shp[:lo]), _prod(shp[lo:hi + 1]), _prod(shp[hi + 1:]))
+    nd = len(shp)
     order = [i for i in range(nd) if i not in dims] + sorted(dims)
     arr = _contig(x.permute(order))
     return arr.reshape(_prod([shp[d] for d in order[:nd - len(dims)]]),
                        _prod([shp[d] for d in dims]), 1)
+
+
+def _carray(x):
+    return x._data if x._data.flags.c_contiguous else _contig(x)
 
 
 def _contig(x):

@@ -474,6 +474,27 @@ def test_layouts(device, layout, rng):
     check(*run(device, "where", [cond, a, b], sentinel(shape, np.float64), out_view))
 
 
+def test_collapse_broadcast_keeps_every_element_in_place(rng):
+    # the collapsed shapes, broadcast, visit each input's elements in the order broadcasting
+    # the original shapes does (the launchers reshape C-contiguous operands to them)
+    from numtorch.kernels.layout import collapse_broadcast
+    for _ in range(300):
+        out = tuple(int(n) for n in rng.integers(1, 4, rng.integers(0, 6)))
+        ins = [tuple(n if rng.random() < 0.6 else 1 for n in out[rng.integers(0, len(out) + 1):])
+               for _ in range(rng.integers(1, 4))]
+        dims, cins = collapse_broadcast(out, ins)
+        assert len(cins) == len(ins) and all(len(c) == len(dims) for c in cins)
+        assert all(n > 1 for n in dims) and np.prod(dims) == np.prod(out)
+        for s, c in zip(ins, cins):
+            a = np.arange(np.prod(s)).reshape(s)
+            np.testing.assert_array_equal(np.broadcast_to(a.reshape(c), dims).ravel(),
+                                          np.broadcast_to(a, out).ravel())
+    # merged: a row over a matrix stays two dims; a channel bias over NCHW merges H and W
+    assert collapse_broadcast((4, 8), [(4, 8), (8,)]) == ((4, 8), [(4, 8), (1, 8)])
+    assert collapse_broadcast((2, 3, 5, 5), [(2, 3, 5, 5), (1, 3, 1, 1)]) == \
+        ((2, 3, 25), [(2, 3, 25), (1, 3, 1)])
+
+
 @pytest.mark.parametrize("device", ["cpu", "cuda"], indirect=True)
 def test_empty_outputs_write_nothing(device):
     E = device.elementwise
