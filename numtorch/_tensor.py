@@ -308,14 +308,11 @@ class Tensor:
         return builtins.bool(node is not None and node._retained and self._out_nr in node._retained)
 
     def _accumulator(self):
-        d = self.__dict__
-        ref = d.get("_acc")
-        if ref is not None:
-            node = ref()
-            if node is not None:
-                return node
-        node = _function.AccumulateGrad(self)
-        d["_acc"] = weakref.ref(node)
+        """This leaf's AccumulateGrad node, made on first use and kept (it holds the leaf
+        weakly: no cycle)."""
+        node = self.__dict__.get("_acc")
+        if node is None:
+            node = self.__dict__["_acc"] = _function.AccumulateGrad(self)
         return node
 
     def register_hook(self, hook):

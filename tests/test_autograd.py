@@ -16,6 +16,36 @@ def test_accumulates_across_backward_calls():
     np.testing.assert_allclose(x.grad.numpy(), np.full(3, 5.0))
 
 
+def test_leaf_keeps_one_accumulator_and_no_cycle():
+    import gc
+    import weakref
+    x = leaf(3)
+    acc = (x * 2).grad_fn.next_functions[0][0]
+    assert acc.name == "AccumulateGrad" and acc.variable is x
+    # the graph above is gone; the next one reaches the same node (made once per leaf)
+    assert (x * 3).grad_fn.next_functions[0][0] is acc
+    kept = weakref.ref(acc)
+    del acc
+    assert kept() is not None  # the leaf holds it, not only the graphs
+    # the node holds its leaf weakly: with the collector off, dropping the leaf frees it (and its
+    # data) at once, even while a graph still reaches the node; that graph's backward then
+    # skips the leaf's gradient
+    gc.disable()
+    try:
+        w = leaf(3)
+        gone = weakref.ref(w)
+        y = (w * 2).sum() + (x * 1).sum()
+        del w
+        assert gone() is None
+        assert y.grad_fn.next_functions[0][0].next_functions[0][0].next_functions[0][0].variable \
+            is None
+        x.grad = None
+        y.backward()
+    finally:
+        gc.enable()
+    np.testing.assert_allclose(x.grad.numpy(), np.ones(3))
+
+
 def test_node_reuse_sums_gradients():
     x = leaf(4)
     y = x * x

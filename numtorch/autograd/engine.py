@@ -249,6 +249,8 @@ def _accumulate(node, g, create_graph):
     if g is None:
         return
     leaf = node.variable
+    if leaf is None:  # freed: nobody can read its gradient
+        return
     for h in node._tensor_hooks:
         r = h(g)
         if r is not None:

@@ -19,6 +19,7 @@ dtype, so rules stay one-liners.
 """
 import functools
 import linecache
+from weakref import ref as _weakref
 
 from .._hooks import RemovableHandle
 from .._tracing import state as _listen
@@ -33,16 +34,18 @@ _Tensor = None  # numtorch.Tensor, set by numtorch._tensor on import (the layer 
 
 class Node:
     """A node of the backward graph. ``next_edges[i]`` is ``(node, output_nr)`` for the i-th tensor
-    input (``None`` when that input needs no grad); ``input_meta[i]`` its (shape, dtype, device)."""
+    input (``None`` when that input needs no grad); ``input_meta[i]`` its (shape, dtype, device)
+    (``None`` where the edge is)."""
 
-    __slots__ = ("next_edges", "input_meta", "_pre_hooks", "_hooks", "__weakref__")
+    __slots__ = ("next_edges", "input_meta", "__dict__", "__weakref__")
     name = "Node"
+    # hooks, which few nodes get: class defaults until registered (on the instance's __dict__)
+    _pre_hooks = None  # {output_nr: [hook(grad) -> grad | None]}
+    _hooks = None
 
     def __init__(self):
         self.next_edges = ()
         self.input_meta = ()
-        self._pre_hooks = None  # {output_nr: [hook(grad) -> grad | None]}
-        self._hooks = None
 
     def apply(self, grads):
         raise NotImplementedError
@@ -69,28 +72,38 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    """The sink of a leaf: adds the incoming gradient into ``leaf.grad``."""
+    """The sink of a leaf: adds the incoming gradient into ``leaf.grad``.
 
-    __slots__ = ("variable",)
+    The leaf keeps its node for its lifetime (``Tensor._accumulator``: made once, not once per
+    graph) and the node refers to the leaf weakly, so the two make no reference cycle: a leaf
+    that nobody holds any more is freed with its data even while a graph still reaches its node,
+    and its gradient (which nobody could read) and its hooks are then skipped."""
+
+    __slots__ = ("_leaf",)
     name = "AccumulateGrad"
 
     def __init__(self, variable):
-        # Node.__init__'s fields, set here: one Python call less per leaf of a recorded op
+        # Node.__init__'s fields, set here: one Python call less
         self.next_edges = ()
         self.input_meta = ()
-        self._pre_hooks = None
-        self._hooks = None
-        self.variable = variable
+        self._leaf = _weakref(variable)
+
+    @property
+    def variable(self):
+        """The leaf tensor, or None once it was freed."""
+        return self._leaf()
 
     @property
     def _tensor_hooks(self):
-        """The leaf's ``register_hook`` hooks (kept on the leaf, which outlives this node)."""
-        return self.variable.__dict__.get("_hooks", ())
+        """The leaf's ``register_hook`` hooks (kept on the leaf)."""
+        leaf = self._leaf()
+        return leaf.__dict__.get("_hooks", ()) if leaf is not None else ()
 
     @property
     def _post_hooks(self):
         """The leaf's ``register_post_accumulate_grad_hook`` hooks."""
-        return self.variable.__dict__.get("_post_hooks", ())
+        leaf = self._leaf()
+        return leaf.__dict__.get("_post_hooks", ()) if leaf is not None else ()
 
 
 class FunctionCtx(Node):
@@ -111,9 +124,9 @@ class FunctionCtx(Node):
     (tensor([1.], requires_grad=True),)
     """
 
-    __slots__ = ("fn", "needs_input_grad", "saved_meta", "_saved", "_saved_versions", "n_args",
-                 "_tensor_positions", "__dict__")
-    # what few nodes change: class defaults until set (on the instance's __dict__)
+    __slots__ = ("fn", "needs_input_grad", "saved_meta", "n_args", "_saved", "_saved_versions")
+    # what few nodes set: class defaults until then (on the instance's __dict__)
+    _tensor_positions = None  # of the tensors among forward's arguments; None: all are
     _freed = False
     _non_diff = ()
     _materialize = True
@@ -121,15 +134,13 @@ class FunctionCtx(Node):
     _retained = None
 
     def __init__(self, fn):
-        # Node.__init__'s fields, set here: one Python call less per recorded op
+        # Node.__init__'s fields, set here: one Python call less per recorded op (the generated
+        # applies make the node without any: _new_node)
         self.next_edges = ()
         self.input_meta = ()
-        self._pre_hooks = None
-        self._hooks = None
         self.fn = fn
-        self._saved = ()
-        self._saved_versions = ()
         self.needs_input_grad = ()
+        self._saved = self._saved_versions = ()
 
     @property
     def name(self):
@@ -224,33 +235,45 @@ def make(cls):
                 return cls.forward(_NullCtx(), {args})
             if not ({all_tensors}):
                 return _apply_with_graph(cls, ({args},), {{}})
-            # every argument a tensor: the node made here, unrolled (_apply_with_graph's steps)
-            ctx = FunctionCtx(cls)
+            # every argument a tensor: the node made here, unrolled (_apply_with_graph's steps;
+            # FunctionCtx's fields set once each, without its __init__)
+            ctx = _new_node(FunctionCtx)
+            ctx.fn = cls
+            ctx._saved = ctx._saved_versions = ()
 {edges}
             ctx.needs_input_grad = ({need_flags},)
-            ctx._tensor_positions = None
             ctx.n_args = {n}
             ctx.next_edges = ({edge_names},)
-            ctx.input_meta = ({metas},)
+            ctx.input_meta = ({meta_names},)
             _grad_state.enabled = False
             try:
                 out = cls.forward(ctx, {args})
             finally:
                 _grad_state.enabled = True
+            if out.__class__ is _Tensor and {not_input} and out.dtype.is_floating_point \
+                    and not ctx._non_diff:
+                # one new floating output (most ops): what _mark_outputs does with it
+                ctx.saved_meta = ((out._data.shape, out.dtype, out.device),)
+                out._requires_grad = True
+                out.grad_fn = ctx
+                out._out_nr = 0
+                return out
             return _mark_outputs(ctx, out, ({args},))
         return _listen.tracer.apply(cls, ({args},), {{}})
     return apply
 """
-# one argument's edge in the generated apply: (its node, output number), or None
+# one argument's edge in the generated apply: (its node, output number) and its metadata, or None
 _FAST_EDGE = """\
             if {p}._requires_grad:
                 fn = {p}.grad_fn
                 e_{p} = (fn, {p}._out_nr) if fn is not None else ({p}._accumulator(), 0)
+                m_{p} = ({p}._data.shape, {p}.dtype, {p}.device)
             else:
-                e_{p} = None"""
+                e_{p} = m_{p} = None"""
 _FAST_RESERVED = frozenset({"cls", "_listen", "_grad_state", "_NullCtx", "_apply_with_graph",
                             "isinstance", "_Tensor", "FunctionCtx", "ctx", "fn", "out",
-                            "_mark_outputs", "apply"})
+                            "_mark_outputs", "apply", "_new_node"})
+_new_node = object.__new__
 
 
 @functools.lru_cache(maxsize=None)
@@ -265,7 +288,8 @@ def _apply_maker(names):
         edges="\n".join(_FAST_EDGE.format(p=p) for p in names),
         need_flags=", ".join(f"e_{p} is not None" for p in names),
         edge_names=", ".join(f"e_{p}" for p in names),
-        metas=", ".join(f"({p}._data.shape, {p}.dtype, {p}.device)" for p in names))
+        meta_names=", ".join(f"m_{p}" for p in names),
+        not_input=" and ".join(f"out is not {p}" for p in names))
     filename = f"<numtorch: Function.apply({args})>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)  # tracebacks
     ns = {}
@@ -295,7 +319,7 @@ def _fast_apply(cls):
     n = code.co_argcount
     names = code.co_varnames[1:n]
     if (code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount or not names
-            or _FAST_RESERVED.intersection(names) or any(p.startswith("e_") for p in names)):
+            or _FAST_RESERVED.intersection(names) or any(p[:2] in ("e_", "m_") for p in names)):
         return None  # 0x04 *args, 0x08 **kwargs
     apply = _apply_maker(names)(cls)
     apply.__defaults__ = fwd.__defaults__
@@ -388,17 +412,19 @@ def _apply_with_graph(cls, args, kwargs):
                 fn = a.grad_fn
                 edges.append((fn, a._out_nr) if fn is not None else (a._accumulator(), 0))
                 needs.append(True)
+                metas.append((a._data.shape, a.dtype, a.device))
             else:
                 edges.append(None)
                 needs.append(False)
-            metas.append((a._data.shape, a.dtype, a.device))
+                metas.append(None)  # (the engine reads the metadata of edges only)
         else:
             if positions is None:
                 positions = list(range(i))
             needs.append(False)
         i += 1
     ctx.needs_input_grad = tuple(needs)
-    ctx._tensor_positions = positions
+    if positions is not None:
+        ctx._tensor_positions = positions
     ctx.n_args = i
     _grad_state.enabled = False
     try:

@@ -43,7 +43,8 @@ def reached_leaves(outputs, stop=()):
             continue
         seen.add(id(node))
         if isinstance(node, AccumulateGrad):
-            add(node.variable)
+            if node.variable is not None:
+                add(node.variable)
             continue
         for e in node.next_edges:
             if e is not None:
