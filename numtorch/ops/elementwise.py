@@ -2,8 +2,11 @@
 
 The engine un-broadcasts and casts gradients, so each backward states only the derivative.
 """
+import numpy as np
+
 from .. import _dtype as D
-from .._tensor import Tensor
+from .._tensor import Tensor, _Version
+from .._tracing import state as _listen
 from ..autograd.function import Function
 from .._device import CPU as _CPU
 from .._registry import op
@@ -85,9 +88,34 @@ def _binary(name, a, b, compute=None, out_dtype=None):
         getattr(kernels(dev).elementwise, name)(ad.T, bd.T, out._data)
         return out._view_of(out._data.T)
     shape = sa if sa == sb else broadcast_shapes(sa, sb)
-    out = empty(shape, out_dtype or compute, dev)
+    rt = out_dtype or compute
+    if dev is _CPU and _listen.capture is None and _listen.tracer is None:
+        # (every eager op on the CPU: empty(), kernels() and Tensor._make inlined, three calls
+        # less: a fifth of a small op's time)
+        arr = np.empty(shape, rt.np)
+        getattr(_CPU_EW or _cpu_elementwise(), name)(ad, bd, arr)
+        t = _new(Tensor)
+        t._data = arr
+        t.dtype = rt
+        t.device = _CPU
+        t._ver = _Version()
+        t._base = t._grad = t.grad_fn = None
+        t._requires_grad = False
+        t._out_nr = 0
+        return t
+    out = empty(shape, rt, dev)
     getattr(kernels(dev).elementwise, name)(ad, bd, out._data)
     return out
+
+
+_CPU_EW = None  # numtorch.kernels.cpu.elementwise, bound on first use (cold import stays lazy)
+_new = object.__new__
+
+
+def _cpu_elementwise():
+    global _CPU_EW
+    _CPU_EW = kernels(_CPU).elementwise
+    return _CPU_EW
 
 
 def _check_bool_sub(a, b):
@@ -134,11 +162,20 @@ class Sub(Function):
 
 def _save_needed(ctx, a, b, need_a, need_b):
     """Save only the operands a needed gradient uses (PyTorch does the same), so an in-place
-    change to an operand that no gradient reads does not invalidate the graph."""
+    change to an operand that no gradient reads does not invalidate the graph; a Python scalar
+    operand goes to ``ctx.scalars``. Backward reads operand i as ``_saved_operand(ctx, i, t)``."""
+    if a.__class__ is Tensor and b.__class__ is Tensor:  # (the common case: no scalars)
+        ctx.save_for_backward(a if need_a else None, b if need_b else None)
+        return
     ctx.save_for_backward(a if need_a and isinstance(a, Tensor) else None,
                           b if need_b and isinstance(b, Tensor) else None)
     ctx.scalars = (a if not isinstance(a, Tensor) else None,
                    b if not isinstance(b, Tensor) else None)
+
+
+def _saved_operand(ctx, i, saved):
+    """Operand ``i`` of a forward that ran _save_needed: the tensor saved, else its scalar."""
+    return saved if saved is not None else ctx.scalars[i]
 
 
 class Mul(Function):
@@ -155,10 +192,9 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        a = ctx.scalars[0] if a is None else a
-        b = ctx.scalars[1] if b is None else b
-        return (g * b if ctx.needs_input_grad[0] else None,
-                g * a if ctx.needs_input_grad[1] else None)
+        n = ctx.needs_input_grad
+        return (g * _saved_operand(ctx, 1, b) if n[0] else None,
+                g * _saved_operand(ctx, 0, a) if n[1] else None)
 
 
 class Div(Function):
@@ -173,10 +209,10 @@ class Div(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        a = ctx.scalars[0] if a is None else a
-        b = ctx.scalars[1] if b is None else b
-        return (g / b if ctx.needs_input_grad[0] else None,
-                -g * a / (b * b) if ctx.needs_input_grad[1] else None)
+        n = ctx.needs_input_grad
+        b = _saved_operand(ctx, 1, b)
+        return (g / b if n[0] else None,
+                -g * _saved_operand(ctx, 0, a) / (b * b) if n[1] else None)
 
 
 def _check_int_zero_div(a, b):
