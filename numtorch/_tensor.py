@@ -45,12 +45,6 @@ strided = layout("strided")
 sparse_coo = layout("sparse_coo")
 
 
-class _Version:
-    """The version counter shared by a tensor and all its views; in-place ops bump it (the first
-    bump makes the instance's own ``v``; no ``__init__``: one Python call less per tensor)."""
-    v = 0
-
-
 class Tensor:
     """A multi-dimensional array with autograd (PyTorch's ``torch.Tensor``).
 
@@ -86,11 +80,13 @@ class Tensor:
 
     @staticmethod
     def _make(data, dtype, device=CPU):
+        # ``_ver``: the version counter shared by a tensor and all its views, a one-element list
+        # that in-place ops bump (``t._ver[0] += 1``; a list literal is the cheapest object)
         t = object.__new__(Tensor)
         t._data = data
         t.dtype = dtype
         t.device = device
-        t._ver = _Version()
+        t._ver = [0]
         t._base = None
         t._requires_grad = False
         t._grad = None
@@ -211,7 +207,7 @@ class Tensor:
 
     @property
     def _version(self):
-        return self._ver.v
+        return self._ver[0]
 
     def _dim(self, d):
         n = self._data.ndim
@@ -271,7 +267,7 @@ class Tensor:
     @data.setter
     def data(self, other):
         if other.shape != self.shape or other.dtype is not self.dtype:
-            self._ver = _Version()
+            self._ver = [0]
         self._data = other._data
         self.dtype, self.device = other.dtype, other.device
 

@@ -152,7 +152,7 @@ class FunctionCtx(Node):
         self._saved = tensors
         versions = []  # (a loop: a comprehension would cost a function call)
         for t in tensors:
-            versions.append(t._ver.v if t is not None else 0)
+            versions.append(t._ver[0] if t is not None else 0)
         self._saved_versions = versions
 
     @property
@@ -165,11 +165,11 @@ class FunctionCtx(Node):
                 "retain_graph=True if you need to backward through the graph a second time or if "
                 "you need to access saved tensors after calling backward.")
         for i, (t, v) in enumerate(zip(self._saved, self._saved_versions)):
-            if t is not None and t._ver.v != v:
+            if t is not None and t._ver[0] != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by "
                     f"an inplace operation: [{t.dtype} {list(t.shape)}], which is saved tensor "
-                    f"{i} of {self.name}, is at version {t._ver.v}; expected version {v} "
+                    f"{i} of {self.name}, is at version {t._ver[0]}; expected version {v} "
                     "instead.")
         return self._saved
 
@@ -231,7 +231,7 @@ _FAST_APPLY = """
 def make(cls):
     def apply({params}):
         if _listen.tracer is None:
-            if not (_grad_state.enabled and ({needs})):
+            if not (({needs}) and _grad_state.enabled):  # (the thread-local read last)
                 return cls.forward(_NullCtx(), {args})
             if not ({all_tensors}):
                 return _apply_with_graph(cls, ({args},), {{}})
@@ -281,10 +281,12 @@ def _apply_maker(names):
     """``make(cls) -> apply`` for a forward with arguments ``names`` (compiled once per list of
     names: Functions share them, and compiling is most of the cost at import)."""
     args = ", ".join(names)
-    needs = " or ".join(f"isinstance({p}, _Tensor) and {p}._requires_grad" for p in names)
+    # a tensor's exact class first: a plain Tensor is told without an isinstance call
+    is_tensor = "({p}.__class__ is _Tensor or isinstance({p}, _Tensor))"
+    needs = " or ".join(f"{is_tensor} and {{p}}._requires_grad".format(p=p) for p in names)
     src = _FAST_APPLY.format(
         params=args, args=args, needs=needs, n=len(names),
-        all_tensors=" and ".join(f"isinstance({p}, _Tensor)" for p in names),
+        all_tensors=" and ".join(is_tensor.format(p=p) for p in names),
         edges="\n".join(_FAST_EDGE.format(p=p) for p in names),
         need_flags=", ".join(f"e_{p} is not None" for p in names),
         edge_names=", ".join(f"e_{p}" for p in names),

@@ -25,7 +25,7 @@ def _numerical(fn, inputs, outputs_idx, eps):
             for j in range(flat.size):
                 orig = flat[j].item()  # (a CUDA input: one element read/written per step)
                 flat[j] = orig + eps
-                x._ver.v += 1
+                x._ver[0] += 1
                 plus = [_host(o) for o in _tuple(fn(*inputs))]
                 flat[j] = orig - eps
                 minus = [_host(o) for o in _tuple(fn(*inputs))]

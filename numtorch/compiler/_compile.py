@@ -238,11 +238,11 @@ class CompiledFunction:
         inputs = tensors_in((args, kwargs), [])
         static = [_static_copy(x) for x in inputs]
         s_args, s_kwargs = _substitute((args, kwargs), iter(static))
-        versions = [s._ver.v for s in static]
+        versions = [s._ver[0] for s in static]
         with Capture(self._fullgraph) as cap:
             result = self._fn(*s_args, **s_kwargs)
         # inputs the call changed in place: a replay writes them back to the caller's tensors
-        mutated = [i for i, (s, v) in enumerate(zip(static, versions)) if s._ver.v != v]
+        mutated = [i for i, (s, v) in enumerate(zip(static, versions)) if s._ver[0] != v]
         for i in mutated:
             _copy_into(inputs[i], static[i])
         outs = tensors_in(result, [])

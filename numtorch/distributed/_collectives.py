@@ -55,7 +55,7 @@ class _Buf:
             from ..ops import _core
             src = _core.to_device(self.arr, t.device)  # (on the CPU: self.arr itself)
             _core.kernels(t.device).elementwise.cast(src, t._data)
-        t._ver.v += 1
+        t._ver[0] += 1
 
 
 def _avg(buf, n):

@@ -5,7 +5,7 @@ The engine un-broadcasts and casts gradients, so each backward states only the d
 import numpy as np
 
 from .. import _dtype as D
-from .._tensor import Tensor, _Version
+from .._tensor import Tensor
 from .._tracing import state as _listen
 from ..autograd.function import Function
 from .._device import CPU as _CPU
@@ -98,7 +98,7 @@ def _binary(name, a, b, compute=None, out_dtype=None):
         t._data = arr
         t.dtype = rt
         t.device = _CPU
-        t._ver = _Version()
+        t._ver = [0]
         t._base = t._grad = t.grad_fn = None
         t._requires_grad = False
         t._out_nr = 0

@@ -743,7 +743,7 @@ def setitem(self, key, value):
         check_overlap(self._data)
         v = _core.scalar_array(value, self.dtype, self.device)
         kernels(self.device).elementwise.where(key._data, v, self._data, self._data)
-        self._ver.v += 1
+        self._ver[0] += 1
         return
     basic, adv = _split_key(self, key)
     if not adv and not tracking:
@@ -763,7 +763,7 @@ def setitem(self, key, value):
         else:
             K.fill(target, self.dtype.np.type(value)) if target.ndim else \
                 K.cast(_core.scalar_array(value, self.dtype, self.device), target)
-        self._ver.v += 1
+        self._ver[0] += 1
         return
     pos = _flat_positions(self, key)
     if isinstance(value, Tensor):
@@ -791,7 +791,7 @@ def setitem(self, key, value):
             kernels(self.device).index.put(tmp._data.reshape(-1), pos._data.reshape(-1),
                                            v._data.reshape(-1), False)
             kernels(self.device).elementwise.copy(tmp._data, self._data)
-    self._ver.v += 1
+    self._ver[0] += 1
 
 
 @op(inplace=True)

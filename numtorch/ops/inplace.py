@@ -83,7 +83,7 @@ def commit_inplace(self, result):
             f"output with shape {list(self.shape)} doesn't match the broadcast shape "
             f"{list(result.shape)}")
     _core.kernels(self.device).elementwise.copy(result._data, self._data)
-    self._ver.v += 1
+    self._ver[0] += 1
     if grad_mode.state.enabled:
         if result._requires_grad:
             _take_history(self, result)
@@ -128,7 +128,7 @@ def fill_(self, value):
         value = value.item()
     check_inplace(self)
     _core.fill(self, value)
-    self._ver.v += 1
+    self._ver[0] += 1
     if grad_mode.state.enabled and self._requires_grad:
         _take_history(self, Overwrite.apply(self))  # constant now: the old history gets zeros
     return self
@@ -162,7 +162,7 @@ def copy_(self, src, non_blocking=False):
     if self.device.type == "cpu" and np.may_share_memory(data, self._data):
         data = data.copy()
     _core.kernels(self.device).elementwise.cast(data, self._data)
-    self._ver.v += 1
+    self._ver[0] += 1
     return self
 
 
@@ -170,7 +170,7 @@ def copy_(self, src, non_blocking=False):
 def _iadd_nograd(self, other):
     """``self += other`` outside autograd (gradient accumulation)."""
     _core.kernels(self.device).elementwise.add(self._data, other._data, self._data)
-    self._ver.v += 1
+    self._ver[0] += 1
     return self
 
 

@@ -33,8 +33,8 @@ class BatchNorm(Function):
                     raise RuntimeError("batch_norm: running stats must be contiguous")
             K.batch_norm_train(xa, w, b, eps, momentum, rm, rv, mean, invstd, out)
             if running_mean is not None:  # updated in place: bump their versions
-                running_mean._ver.v += 1
-                running_var._ver.v += 1
+                running_mean._ver[0] += 1
+                running_var._ver[0] += 1
         else:
             K.batch_norm_eval(xa, w, b, running_mean.contiguous()._data,
                               running_var.contiguous()._data, eps, mean, invstd, out)

@@ -27,7 +27,7 @@ from .. import _dtype as D
 from .._device import as_device
 from .._registry import op
 from .._size import Size
-from .._tensor import Tensor, _Version, sparse_coo
+from .._tensor import Tensor, sparse_coo
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from . import _core
@@ -71,7 +71,7 @@ def _sparse(indices, values, sizes, coalesced, owns=False):
     s._data = _NO_DATA[values.device.type]
     s.dtype = values.dtype
     s.device = values.device
-    s._ver = _Version()
+    s._ver = [0]
     s._base = None
     s._requires_grad = False
     s._grad = None
@@ -390,13 +390,13 @@ def _mark_valid(ind, source, sizes=None):
     """Record that ``ind`` holds ``source``'s checked entries (a copy, a move, a permutation)."""
     key = source.__dict__.get("_coo_valid")
     if key is not None:
-        ind.__dict__["_coo_valid"] = (ind._ver.v, key[1] if sizes is None else sizes)
+        ind.__dict__["_coo_valid"] = (ind._ver[0], key[1] if sizes is None else sizes)
 
 
 def _validate(ind, sizes):
     """RuntimeError naming the first index outside ``[0, size)`` of its dim (PyTorch's
     messages); remembered per (version, sizes) of ``ind``."""
-    key = (ind._ver.v, sizes)
+    key = (ind._ver[0], sizes)
     if ind.__dict__.get("_coo_valid") == key:
         return
     if ind._data.shape[1]:
@@ -434,7 +434,7 @@ class _Plan:
     __slots__ = ("version", "sizes", "merged", "inverse", "first", "csr")
 
     def __init__(self, ind, sizes, merged=None, inverse=None, first=None):
-        self.version, self.sizes = ind._ver.v, sizes
+        self.version, self.sizes = ind._ver[0], sizes
         self.merged, self.inverse, self.first, self.csr = merged, inverse, first, None
 
     def indices(self, ind):
@@ -445,7 +445,7 @@ class _Plan:
 def _plan(ind, sizes):
     """The cached coalesce plan of ``ind`` (validated against ``sizes`` first)."""
     p = ind.__dict__.get("_coo_plan")
-    if p is not None and p.version == ind._ver.v and p.sizes == sizes:
+    if p is not None and p.version == ind._ver[0] and p.sizes == sizes:
         return p
     _validate(ind, sizes)
     nnz = ind._data.shape[1]
@@ -743,7 +743,7 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
             sizes = tuple(h + 1 for h in hi) + dense
         else:
             sizes = (0,) * sd + dense
-        ind.__dict__["_coo_valid"] = (ind._ver.v, sizes[:sd])  # in range by construction
+        ind.__dict__["_coo_valid"] = (ind._ver[0], sizes[:sd])  # in range by construction
     else:
         if not isinstance(size, (tuple, list)):
             raise TypeError(f"sparse_coo_tensor(): argument 'size' must be tuple of ints, not "
@@ -798,7 +798,7 @@ def to_sparse(input, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=
             keep = keep.reshape(ssz + (math.prod(dsz),)).any(-1)
         ind = keep.nonzero().t().contiguous() if nd else \
             keep.reshape(1).nonzero().t()[:0].contiguous()
-        ind.__dict__["_coo_valid"] = (ind._ver.v, ssz)
+        ind.__dict__["_coo_valid"] = (ind._ver[0], ssz)
         lin = _linear(ind, ssz)
     values = input.reshape((math.prod(ssz),) + dsz).index_select(0, lin)
     return _sparse(ind, values, shape, True)

@@ -329,7 +329,7 @@ def _step_tensor():
 def _bump_step(step):
     """``step += 1`` in place; returns the new value as a float."""
     step._data[...] += 1
-    step._ver.v += 1
+    step._ver[0] += 1
     return float(step._data.reshape(-1)[0])
 
 
@@ -387,7 +387,7 @@ class _Updated:
             if t._data.size and not t._data.flags.c_contiguous:  # a temp: copy back
                 from ..ops import _core
                 _core.kernels(t.device).elementwise.copy(a.reshape(t._data.shape), t._data)
-            t._ver.v += 1
+            t._ver[0] += 1
         return False
 
 

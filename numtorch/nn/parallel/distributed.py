@@ -235,7 +235,7 @@ class _Reducer:
                 elif p.grad._data is not view._data:
                     p.grad.copy_(view)
                 else:
-                    p.grad._ver.v += 1
+                    p.grad._ver[0] += 1
         self._reset()
 
     def remove(self):
