@@ -46,6 +46,31 @@ def test_leaf_keeps_one_accumulator_and_no_cycle():
     np.testing.assert_allclose(x.grad.numpy(), np.ones(3))
 
 
+def test_forward_runs_with_grad_mode_off_unless_it_only_launches_kernels():
+    seen = []
+
+    class Twice(nt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen.append(nt.is_grad_enabled())
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class KernelTwice(Twice):  # a promise the built-in elementwise ops make (no inner graph)
+        _kernel_forward = True
+
+    x = leaf(3)
+    y, z = Twice.apply(x), KernelTwice.apply(x)
+    assert seen == [False, True]
+    # (the inner x * 2 of KernelTwice recorded a node in vain: the output is still this node's)
+    assert y.grad_fn.name == "TwiceBackward" and z.grad_fn.name == "KernelTwiceBackward"
+    (y + z).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full(3, 4.0))
+
+
 def test_node_reuse_sums_gradients():
     x = leaf(4)
     y = x * x

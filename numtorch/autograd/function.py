@@ -150,10 +150,19 @@ class FunctionCtx(Node):
     def save_for_backward(self, *tensors):
         """Keep tensors for backward; backward raises if any is modified in place meanwhile."""
         self._saved = tensors
-        versions = []  # (a loop: a comprehension would cost a function call)
-        for t in tensors:
-            versions.append(t._ver[0] if t is not None else 0)
-        self._saved_versions = versions
+        n = len(tensors)  # one or two tensors (most ops) unrolled: 150 -> 110 ns for two
+        if n == 2:
+            a, b = tensors
+            self._saved_versions = (a._ver[0] if a is not None else 0,
+                                    b._ver[0] if b is not None else 0)
+        elif n == 1:
+            a = tensors[0]
+            self._saved_versions = (a._ver[0] if a is not None else 0,)
+        else:
+            versions = []  # (a loop: a comprehension would cost a function call)
+            for t in tensors:
+                versions.append(t._ver[0] if t is not None else 0)
+            self._saved_versions = versions
 
     @property
     def saved_tensors(self):
@@ -245,11 +254,7 @@ def make(cls):
             ctx.n_args = {n}
             ctx.next_edges = ({edge_names},)
             ctx.input_meta = ({meta_names},)
-            _grad_state.enabled = False
-            try:
-                out = cls.forward(ctx, {args})
-            finally:
-                _grad_state.enabled = True
+{call}
             if out.__class__ is _Tensor and {not_input} and out.dtype.is_floating_point \
                     and not ctx._non_diff:
                 # one new floating output (most ops): what _mark_outputs does with it
@@ -262,6 +267,16 @@ def make(cls):
         return _listen.tracer.apply(cls, ({args},), {{}})
     return apply
 """
+# forward's call in the generated apply: with grad mode off (nothing it calls records), or as it
+# is for a Function whose forward only launches kernels (_kernel_forward)
+_FAST_CALL = """\
+            _grad_state.enabled = False
+            try:
+                out = cls.forward(ctx, {args})
+            finally:
+                _grad_state.enabled = True"""
+_FAST_KERNEL_CALL = """\
+            out = cls.forward(ctx, {args})"""
 # one argument's edge in the generated apply: (its node, output number) and its metadata, or None
 _FAST_EDGE = """\
             if {p}._requires_grad:
@@ -277,9 +292,10 @@ _new_node = object.__new__
 
 
 @functools.lru_cache(maxsize=None)
-def _apply_maker(names):
+def _apply_maker(names, kernel_forward=False):
     """``make(cls) -> apply`` for a forward with arguments ``names`` (compiled once per list of
-    names: Functions share them, and compiling is most of the cost at import)."""
+    names and kind of forward: Functions share them, and compiling is most of the cost at
+    import)."""
     args = ", ".join(names)
     # a tensor's exact class first: a plain Tensor is told without an isinstance call
     is_tensor = "({p}.__class__ is _Tensor or isinstance({p}, _Tensor))"
@@ -288,11 +304,12 @@ def _apply_maker(names):
         params=args, args=args, needs=needs, n=len(names),
         all_tensors=" and ".join(is_tensor.format(p=p) for p in names),
         edges="\n".join(_FAST_EDGE.format(p=p) for p in names),
+        call=(_FAST_KERNEL_CALL if kernel_forward else _FAST_CALL).format(args=args),
         need_flags=", ".join(f"e_{p} is not None" for p in names),
         edge_names=", ".join(f"e_{p}" for p in names),
         meta_names=", ".join(f"m_{p}" for p in names),
         not_input=" and ".join(f"out is not {p}" for p in names))
-    filename = f"<numtorch: Function.apply({args})>"
+    filename = f"<numtorch: {'kernel ' if kernel_forward else ''}Function.apply({args})>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)  # tracebacks
     ns = {}
     exec(compile(src, filename, "exec"), globals(), ns)
@@ -304,7 +321,7 @@ def _fast_apply(cls):
     arguments (``forward(ctx, a, b)``, defaults allowed): the checks of :meth:`Function.apply`
     without packing ``*args``/``**kwargs``, binding a classmethod or looping, which is a third of
     the cost of a small op that records no graph; when every argument is a tensor it also makes
-    the graph node itself, unrolled per argument (a recorded 4-element mul 4.3 -> 3.9 us). Like
+    the graph node itself, unrolled per argument, and marks a single output inline. Like
     namedtuple and dataclasses, it is generated from source, so that calls by keyword keep
     working. None for any other forward (``*args``, keyword-only arguments, a classmethod): those
     keep the generic ``apply``."""
@@ -323,7 +340,7 @@ def _fast_apply(cls):
     if (code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount or not names
             or _FAST_RESERVED.intersection(names) or any(p[:2] in ("e_", "m_") for p in names)):
         return None  # 0x04 *args, 0x08 **kwargs
-    apply = _apply_maker(names)(cls)
+    apply = _apply_maker(names, bool(cls._kernel_forward))(cls)
     apply.__defaults__ = fwd.__defaults__
     apply.__qualname__ = f"{cls.__qualname__}.apply"
     apply.__doc__ = Function.apply.__doc__
@@ -361,6 +378,13 @@ class Function(metaclass=_FunctionMeta):
         raise NotImplementedError("You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.")
 
     vjp = backward
+
+    #: True for a forward that only launches kernels and calls no op that records a graph (the
+    #: built-in elementwise ops, matmul, linear): its apply runs it without switching grad mode
+    #: off, which is two writes of a thread-local, a tenth of a small recorded op. (Were such a
+    #: forward to call a recording op after all, the output would still get this node: only the
+    #: inner node would be made in vain.) Leave it False in your own Functions.
+    _kernel_forward = False
 
     @classmethod
     def apply(cls, *args, **kwargs):
@@ -428,11 +452,14 @@ def _apply_with_graph(cls, args, kwargs):
     if positions is not None:
         ctx._tensor_positions = positions
     ctx.n_args = i
-    _grad_state.enabled = False
-    try:
-        out = cls.forward(ctx, *args, **kwargs) if kwargs else cls.forward(ctx, *args)
-    finally:
-        _grad_state.enabled = True
+    if cls._kernel_forward:
+        out = cls.forward(ctx, *args, **kwargs)
+    else:
+        _grad_state.enabled = False
+        try:
+            out = cls.forward(ctx, *args, **kwargs) if kwargs else cls.forward(ctx, *args)
+        finally:
+            _grad_state.enabled = True
     ctx.next_edges = tuple(edges)
     ctx.input_meta = tuple(metas)
     return _mark_outputs(ctx, out, args)

@@ -135,6 +135,8 @@ def _rtype(a, b):
 
 
 class Add(Function):
+    _kernel_forward = True
+
     @staticmethod
     def forward(ctx, a, b):
         rt = _rtype(a, b)
@@ -148,6 +150,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    _kernel_forward = True
+
     @staticmethod
     def forward(ctx, a, b):
         rt = _rtype(a, b)
@@ -179,6 +183,8 @@ def _saved_operand(ctx, i, saved):
 
 
 class Mul(Function):
+    _kernel_forward = True
+
     @staticmethod
     def forward(ctx, a, b):
         n = ctx.needs_input_grad  # () when no graph is recorded: nothing to save
@@ -198,6 +204,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    _kernel_forward = True
+
     @staticmethod
     def forward(ctx, a, b):
         n = ctx.needs_input_grad
@@ -330,6 +338,8 @@ class Atan2(Function):
 # Unary
 # --------------------------------------------------------------------------------------------
 class Neg(Function):
+    _kernel_forward = True
+
     @staticmethod
     def forward(ctx, x):
         if x.dtype is D.bool:
@@ -366,6 +376,8 @@ class Sign(Function):
 
 
 class Relu(Function):
+    _kernel_forward = True
+
     @staticmethod
     def forward(ctx, x):
         out = _unary("relu", x)
@@ -382,6 +394,7 @@ class ReluBackward(Function):
     """relu's gradient in one pass (the ``relu_backward`` kernel): g where relu's output y > 0 or
     is NaN, else 0 (PyTorch's ``threshold_backward``: 0 at x = 0). Linear in g, so its own
     gradient is the same map of the incoming one; y gets none (the step is flat a.e.)."""
+    _kernel_forward = True
 
     @staticmethod
     def forward(ctx, g, y):

@@ -60,6 +60,7 @@ class Linear(Function):
     view, the bias added into a new array (so numtorch.compile still fuses it with what follows).
     Leading dims of x fold into the GEMM's rows. The gradients are Tensor ops (double backward
     works): ``g @ w``, ``g^T @ x`` in w's layout, and ``g`` summed over the rows."""
+    _kernel_forward = True
 
     @staticmethod
     def forward(ctx, x, w, b):
@@ -96,6 +97,7 @@ class Linear(Function):
 
 class MatMul(Function):
     """a (..., M, K) @ b (..., K, N) with broadcast batch dims; both at least 2-D."""
+    _kernel_forward = True
 
     @staticmethod
     def forward(ctx, a, b):
