@@ -357,11 +357,14 @@ def _run_blocks(rows, nd, out, *ins):
 def _run_binary(kernels, a, b, out):
     # the hot path of every arithmetic op: keep it to a few attribute reads and one call
     flat, rows, nd = kernels
-    if out.ndim == 1 and a.ndim == 1 and b.ndim == 1:
+    if out.ndim == 1 and a.ndim == 1:
         # vectors in any strides: the flat loop steps through each by its own stride (and
-        # checks their lengths)
-        (flat.parallel if len(out) >= policy.PARALLEL_THRESHOLD else flat.serial)(a, b, out)
-        return
+        # checks their lengths); a 0-d operand (a Python number) as a vector of one
+        if b.ndim == 0:
+            b = b.reshape(1)
+        if b.ndim == 1:
+            (flat.parallel if len(out) >= policy.PARALLEL_THRESHOLD else flat.serial)(a, b, out)
+            return
     n = out.size
     if n == 0:
         return

@@ -71,9 +71,13 @@ def _binary(name, a, b, compute=None, out_dtype=None):
     """``kernel(a, b) -> out`` with PyTorch's promotion (``compute``) and broadcasting."""
     if compute is None:
         compute = _rtype(a, b)
-    if a.__class__ is Tensor and b.__class__ is Tensor and a.dtype is compute \
-            and b.dtype is compute and a.device is b.device and not compute._storage:
+    kind = b.__class__
+    if a.__class__ is not Tensor or a.dtype is not compute or compute._storage:
+        kind = None  # (conversions: _operands)
+    if kind is Tensor and b.dtype is compute and a.device is b.device:
         dev, ad, bd = a.device, a._data, b._data  # (the common case, no conversions)
+    elif (kind is float or kind is int) and a.device is _CPU:
+        dev, ad, bd = _CPU, a._data, np.array(b, compute.np)  # x * 2: the number as a 0-d array
     else:
         if compute._storage:  # float16, bfloat16: compute in float32, store back
             r = _binary(name, a, b, D.float32, D.float32 if out_dtype is None else out_dtype)
@@ -87,7 +91,7 @@ def _binary(name, a, b, compute=None, out_dtype=None):
         out = empty(sa[::-1], out_dtype or compute, dev)
         getattr(kernels(dev).elementwise, name)(ad.T, bd.T, out._data)
         return out._view_of(out._data.T)
-    shape = sa if sa == sb else broadcast_shapes(sa, sb)
+    shape = sa if sa == sb or not sb else broadcast_shapes(sa, sb)  # (a 0-d b: a's shape)
     rt = out_dtype or compute
     if dev is _CPU and _listen.capture is None and _listen.tracer is None:
         # (every eager op on the CPU: empty(), kernels() and Tensor._make inlined, three calls
@@ -129,8 +133,20 @@ def _check_bool_sub(a, b):
 # Binary arithmetic
 # --------------------------------------------------------------------------------------------
 def _rtype(a, b):
-    if a.__class__ is Tensor and b.__class__ is Tensor and a.dtype is b.dtype:
-        return a.dtype
+    """The dtype ``a (op) b`` computes in: PyTorch's promotion, with the common cases told
+    without ``result_type``: two tensors of one dtype, a tensor and a Python number of its kind
+    (a float with a floating tensor, an int with any but a bool tensor: the tensor's dtype)."""
+    if a.__class__ is Tensor:
+        d = a.dtype
+        kind = b.__class__
+        if kind is Tensor:
+            if b.dtype is d:
+                return d
+        elif kind is float:
+            if d.is_floating_point:
+                return d
+        elif kind is int and d is not D.bool:
+            return d
     return D.result_type(a, b)
 
 

@@ -444,6 +444,8 @@ LAYOUTS = {
     "strided vectors": lambda r: ((_r((18,), r), lambda t: t[::2]), (_r((27,), r), lambda t: t[::3]),
                                   (18,), lambda t: t[1::2]),
     "vector and length-1": lambda r: (_r((9,), r), _r((1,), r), (9,), None),
+    "strided vector and 0-d": lambda r: ((_r((18,), r), lambda t: t[::2]), np.array(-2.5), (9,),
+                                         None),
     "length-1 and strided vector": lambda r: (_r((1,), r), (_r((27,), r), lambda t: t[2::3]),
                                               (9,), None),
     "transposed out": lambda r: (_r((7, 9), r), _r((7, 9), r), (9, 7), lambda t: t.T),
