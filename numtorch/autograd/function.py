@@ -19,6 +19,7 @@ dtype, so rules stay one-liners.
 """
 import functools
 import linecache
+from types import CodeType, FunctionType
 from weakref import ref as _weakref
 
 from .._hooks import RemovableHandle
@@ -292,16 +293,16 @@ _new_node = object.__new__
 
 
 @functools.lru_cache(maxsize=None)
-def _apply_maker(names, kernel_forward=False):
-    """``make(cls) -> apply`` for a forward with arguments ``names`` (compiled once per list of
-    names and kind of forward: Functions share them, and compiling is most of the cost at
-    import)."""
+def _apply_template(n, kernel_forward):
+    """The code of ``make(cls) -> apply`` for a forward of ``n`` arguments, named ``p0``, ``p1``,
+    ... (compiled once per count and kind of forward: compiling is the cost at import)."""
+    names = [f"p{i}" for i in range(n)]
     args = ", ".join(names)
     # a tensor's exact class first: a plain Tensor is told without an isinstance call
     is_tensor = "({p}.__class__ is _Tensor or isinstance({p}, _Tensor))"
     needs = " or ".join(f"{is_tensor} and {{p}}._requires_grad".format(p=p) for p in names)
     src = _FAST_APPLY.format(
-        params=args, args=args, needs=needs, n=len(names),
+        params=args, args=args, needs=needs, n=n,
         all_tensors=" and ".join(is_tensor.format(p=p) for p in names),
         edges="\n".join(_FAST_EDGE.format(p=p) for p in names),
         call=(_FAST_KERNEL_CALL if kernel_forward else _FAST_CALL).format(args=args),
@@ -311,9 +312,20 @@ def _apply_maker(names, kernel_forward=False):
         not_input=" and ".join(f"out is not {p}" for p in names))
     filename = f"<numtorch: {'kernel ' if kernel_forward else ''}Function.apply({args})>"
     linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)  # tracebacks
-    ns = {}
-    exec(compile(src, filename, "exec"), globals(), ns)
-    return ns["make"]
+    module = compile(src, filename, "exec")
+    return next(c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == "make")
+
+
+@functools.lru_cache(maxsize=None)
+def _apply_maker(names, kernel_forward=False):
+    """``make(cls) -> apply`` for a forward with arguments ``names``: the template of their count
+    with its parameters renamed (locals are read by position, so only calls by keyword and
+    introspection see the names; tracebacks show the template's ``p0``, ``p1``, ...)."""
+    make = _apply_template(len(names), kernel_forward)
+    apply = next(c for c in make.co_consts if isinstance(c, CodeType) and c.co_name == "apply")
+    renamed = apply.replace(co_varnames=names + apply.co_varnames[len(names):])
+    consts = tuple(renamed if c is apply else c for c in make.co_consts)
+    return FunctionType(make.replace(co_consts=consts), globals())
 
 
 def _fast_apply(cls):
