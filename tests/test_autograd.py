@@ -70,6 +70,16 @@ def test_forward_runs_with_grad_mode_off_unless_it_only_launches_kernels():
     (y + z).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), np.full(3, 4.0))
 
+    class KeepsShape(KernelTwice):  # breaks the promise: keeps something on a no-graph ctx
+        @staticmethod
+        def forward(ctx, x):
+            ctx.shape = x.shape
+            return x * 2
+
+    with nt.no_grad():
+        with pytest.raises(AttributeError):  # (the shared ctx takes no attributes: no leak)
+            KeepsShape.apply(x)
+
 
 def test_node_reuse_sums_gradients():
     x = leaf(4)

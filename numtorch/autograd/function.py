@@ -242,7 +242,7 @@ def make(cls):
     def apply({params}):
         if _listen.tracer is None:
             if not (({needs}) and _grad_state.enabled):  # (the thread-local read last)
-                return cls.forward(_NullCtx(), {args})
+                return cls.forward({null_ctx}, {args})
             if not ({all_tensors}):
                 return _apply_with_graph(cls, ({args},), {{}})
             # every argument a tensor: the node made here, unrolled (_apply_with_graph's steps;
@@ -286,9 +286,9 @@ _FAST_EDGE = """\
                 m_{p} = ({p}._data.shape, {p}.dtype, {p}.device)
             else:
                 e_{p} = m_{p} = None"""
-_FAST_RESERVED = frozenset({"cls", "_listen", "_grad_state", "_NullCtx", "_apply_with_graph",
-                            "isinstance", "_Tensor", "FunctionCtx", "ctx", "fn", "out",
-                            "_mark_outputs", "apply", "_new_node"})
+_FAST_RESERVED = frozenset({"cls", "_listen", "_grad_state", "_NullCtx", "_KERNEL_NULL_CTX",
+                            "_apply_with_graph", "isinstance", "_Tensor", "FunctionCtx", "ctx",
+                            "fn", "out", "_mark_outputs", "apply", "_new_node"})
 _new_node = object.__new__
 
 
@@ -306,6 +306,7 @@ def _apply_template(n, kernel_forward):
         all_tensors=" and ".join(is_tensor.format(p=p) for p in names),
         edges="\n".join(_FAST_EDGE.format(p=p) for p in names),
         call=(_FAST_KERNEL_CALL if kernel_forward else _FAST_CALL).format(args=args),
+        null_ctx="_KERNEL_NULL_CTX" if kernel_forward else "_NullCtx()",
         need_flags=", ".join(f"e_{p} is not None" for p in names),
         edge_names=", ".join(f"e_{p}" for p in names),
         meta_names=", ".join(f"m_{p}" for p in names),
@@ -393,7 +394,8 @@ class Function(metaclass=_FunctionMeta):
 
     #: True for a forward that only launches kernels and calls no op that records a graph (the
     #: built-in elementwise ops, matmul, linear): its apply runs it without switching grad mode
-    #: off, which is two writes of a thread-local, a tenth of a small recorded op. (Were such a
+    #: off, which is two writes of a thread-local, a tenth of a small recorded op, and hands it
+    #: one shared ctx when it records nothing, on which no attribute can be set. (Were such a
     #: forward to call a recording op after all, the output would still get this node: only the
     #: inner node would be made in vain.) Leave it False in your own Functions.
     _kernel_forward = False
@@ -412,14 +414,16 @@ class Function(metaclass=_FunctionMeta):
                     return _apply_with_graph(cls, args, kwargs)
         # no input needs a gradient, so nothing below records a graph either: run forward
         # directly with a throwaway ctx (the per-op cost of an eager framework lives here)
-        return cls.forward(_NullCtx(), *args, **kwargs)
+        return cls.forward(_KERNEL_NULL_CTX if cls._kernel_forward else _NullCtx(), *args,
+                           **kwargs)
 
 
 Function.apply.__func__._numtorch_apply = True  # (not a subclass's own: _FunctionMeta)
 
 
-class _NullCtx:
+class _NullCtxBase:
     """The ctx of a forward that records no graph: saves are dropped."""
+    __slots__ = ()
     needs_input_grad = ()
     _saved = ()
 
@@ -434,6 +438,16 @@ class _NullCtx:
 
     def set_materialize_grads(self, value):
         pass
+
+
+class _NullCtx(_NullCtxBase):
+    """A fresh no-graph ctx per call, which a forward may set attributes on."""
+
+
+#: The one no-graph ctx of every kernel forward (``Function._kernel_forward``): no allocation per
+#: call, and no attribute can be set on it (such a forward keeps nothing on a ctx that records
+#: nothing; were one to try, it would fail loudly rather than leak across calls).
+_KERNEL_NULL_CTX = _NullCtxBase()
 
 
 def _apply_with_graph(cls, args, kwargs):

@@ -68,9 +68,15 @@ def _to(arr, dev):
 
 
 def _binary(name, a, b, compute=None, out_dtype=None):
-    """``kernel(a, b) -> out`` with PyTorch's promotion (``compute``) and broadcasting."""
+    """``kernel(a, b) -> out`` with PyTorch's promotion (``compute``: when None, what ``a`` and
+    ``b`` promote to, where add and mul of bools are the logical or and and) and broadcasting."""
     if compute is None:
-        compute = _rtype(a, b)
+        if a.__class__ is Tensor and b.__class__ is Tensor and a.dtype is b.dtype:
+            compute = a.dtype  # (_rtype's first case, inline: the common one)
+        else:
+            compute = _rtype(a, b)
+        if compute is _BOOL:
+            name = _ON_BOOL.get(name, name)
     kind = b.__class__
     if a.__class__ is not Tensor or a.dtype is not compute or compute._storage:
         kind = None  # (conversions: _operands)
@@ -150,15 +156,16 @@ def _rtype(a, b):
     return D.result_type(a, b)
 
 
+_BOOL = D.bool
+_ON_BOOL = {"add": "bitwise_or", "mul": "bitwise_and"}  # (what _binary runs on bools)
+
+
 class Add(Function):
     _kernel_forward = True
 
     @staticmethod
     def forward(ctx, a, b):
-        rt = _rtype(a, b)
-        if rt is D.bool:
-            return _binary("bitwise_or", a, b, D.bool)
-        return _binary("add", a, b, rt)
+        return _binary("add", a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -206,10 +213,7 @@ class Mul(Function):
         n = ctx.needs_input_grad  # () when no graph is recorded: nothing to save
         if n:
             _save_needed(ctx, a, b, n[1], n[0])
-        rt = _rtype(a, b)
-        if rt is D.bool:
-            return _binary("bitwise_and", a, b, D.bool)
-        return _binary("mul", a, b, rt)
+        return _binary("mul", a, b)
 
     @staticmethod
     def backward(ctx, g):
