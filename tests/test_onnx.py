@@ -168,10 +168,11 @@ class Arith(nn.Module):
         a = x * 2 + 1 - y / 3
         b = torch.cat([a, x.permute(0, 2, 1).reshape(x.shape[0], 4, 3)], dim=1)
         c = b[:, 1:5, ::2] * self.scale[:2] + x[:, :, -1:].sum(-1, keepdim=True)
-        return torch.relu(c).pow(2) + torch.exp(-c.abs()).clamp(max=0.5), b.mean(1)
+        return (torch.relu(c).pow(2) + torch.exp(-c.abs()).clamp(max=0.5),
+                torch.stack([b.mean(1), b.amax(1)], dim=1))
 
 
-def test_arithmetic_scalars_broadcast_cat_slice():
+def test_arithmetic_scalars_broadcast_cat_stack_slice():
     torch.manual_seed(0)
     m = Arith()
     x, y = torch.randn(2, 4, 3), torch.randn(3)

@@ -205,6 +205,15 @@ def _cat(b, node):
     b.emit("Concat", [b.operand(x, out.dtype) for x in xs], bind=out, axis=dim % len(out.shape))
 
 
+@_op("Stack")
+def _stack(b, node):
+    dim, xs = node.args[0], node.args[1:]
+    out = node.outputs[0]
+    axes = b.ints([dim])
+    parts = [b.emit("Unsqueeze", [b.operand(x, out.dtype), axes]) for x in xs]
+    b.emit("Concat", parts, bind=out, axis=dim)
+
+
 @_op("Slice")
 def _slice(b, node):
     x, key = node.args

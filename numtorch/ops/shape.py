@@ -475,6 +475,31 @@ class Cat(Function):
         return (None,) + tuple(split(g, ctx.sizes, ctx.dim))
 
 
+class Stack(Function):
+    """Tensors of one shape (``stack`` checks) joined along a new dim: each copied once into
+    the output through a view of its array with the new unit dim (no unsqueeze op, and no graph
+    node, per tensor); the gradient is the output's gradient unbound along that dim."""
+
+    @staticmethod
+    def forward(ctx, dim, *tensors):
+        ctx.dim = dim
+        dtype, dev = tensors[0].dtype, tensors[0].device
+        for t in tensors:
+            if t.dtype is not dtype or t.device is not dev:  # promote, or name the devices
+                dtype = D.result_type(*tensors)
+                dev = _core.same_device(*tensors)
+                break
+        shp = tensors[0]._data.shape
+        unit = shp[:dim] + (1,) + shp[dim:]
+        out = empty(shp[:dim] + (len(tensors),) + shp[dim:], dtype, dev)
+        kernels(dev).memory.concatenate([t._data.reshape(unit) for t in tensors], dim, out._data)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None,) + g.unbind(ctx.dim)
+
+
 @op('concat', 'concatenate', method=False)
 def cat(tensors, dim=0):
     """Join tensors along an existing dim (1-D empty tensors are skipped, as PyTorch).
@@ -521,6 +546,10 @@ def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
     shp = tensors[0]._data.shape
     for i, t in enumerate(tensors):
         if t._data.shape != shp:
@@ -531,8 +560,7 @@ def stack(tensors, dim=0):
     if not -nd <= dim < nd:
         raise IndexError(
             f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
-    d = dim + nd if dim < 0 else dim
-    return Cat.apply(d, *[unsqueeze(t, d) for t in tensors])
+    return Stack.apply(dim + nd if dim < 0 else dim, *tensors)
 
 
 @op(method=False)
