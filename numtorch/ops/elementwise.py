@@ -103,7 +103,14 @@ def _binary(name, a, b, compute=None, out_dtype=None):
         # (every eager op on the CPU: empty(), kernels() and Tensor._make inlined, three calls
         # less: a fifth of a small op's time)
         arr = np.empty(shape, rt.np)
-        getattr(_CPU_EW or _cpu_elementwise(), name)(ad, bd, arr)
+        kernel = getattr(_CPU_EW or _cpu_elementwise(), name)
+        if len(shape) > 1 and shape is sa and ad.flags.c_contiguous and \
+                (not sb or sb == sa and bd.flags.c_contiguous):
+            # contiguous operands of the output's shape (or a number): the kernel sees vectors,
+            # its shortest path (no layout analysis)
+            kernel(ad.ravel(), bd if not sb else bd.ravel(), arr.ravel())
+        else:
+            kernel(ad, bd, arr)
         t = _new(Tensor)
         t._data = arr
         t.dtype = rt
