@@ -100,9 +100,9 @@ def _binary(name, a, b, compute=None, out_dtype=None):
     shape = sa if sa == sb or not sb else broadcast_shapes(sa, sb)  # (a 0-d b: a's shape)
     rt = out_dtype or compute
     if dev is _CPU and _listen.capture is None and _listen.tracer is None:
-        # (every eager op on the CPU: empty(), kernels() and Tensor._make inlined, three calls
-        # less: a fifth of a small op's time)
-        arr = np.empty(shape, rt.np)
+        # (every eager op on the CPU: the kernel found without kernels())
+        out = empty(shape, rt)
+        arr = out._data
         kernel = getattr(_CPU_EW or _cpu_elementwise(), name)
         if len(shape) > 1 and shape is sa and ad.flags.c_contiguous and \
                 (not sb or sb == sa and bd.flags.c_contiguous):
@@ -111,22 +111,13 @@ def _binary(name, a, b, compute=None, out_dtype=None):
             kernel(ad.ravel(), bd if not sb else bd.ravel(), arr.ravel())
         else:
             kernel(ad, bd, arr)
-        t = _new(Tensor)
-        t._data = arr
-        t.dtype = rt
-        t.device = _CPU
-        t._ver = [0]
-        t._base = t._grad = t.grad_fn = None
-        t._requires_grad = False
-        t._out_nr = 0
-        return t
+        return out
     out = empty(shape, rt, dev)
     getattr(kernels(dev).elementwise, name)(ad, bd, out._data)
     return out
 
 
 _CPU_EW = None  # numtorch.kernels.cpu.elementwise, bound on first use (cold import stays lazy)
-_new = object.__new__
 
 
 def _cpu_elementwise():

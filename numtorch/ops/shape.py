@@ -453,17 +453,22 @@ def clone(input, *, memory_format=None):
     return Copy.apply(input)
 
 
+def _joined_dtype_device(tensors):
+    """The dtype and device of ``cat``/``stack``'s result: the first tensor's when all share
+    them, else the promoted dtype (or the error naming the devices)."""
+    dtype, dev = tensors[0].dtype, tensors[0].device
+    for t in tensors:
+        if t.dtype is not dtype or t.device is not dev:
+            return D.result_type(*tensors), _core.same_device(*tensors)
+    return dtype, dev
+
+
 class Cat(Function):
     @staticmethod
     def forward(ctx, dim, *tensors):
         ctx.sizes = [t._data.shape[dim] for t in tensors]
         ctx.dim = dim
-        dtype, dev = tensors[0].dtype, tensors[0].device
-        for t in tensors:
-            if t.dtype is not dtype or t.device is not dev:  # promote, or name the devices
-                dtype = D.result_type(*tensors)
-                dev = _core.same_device(*tensors)
-                break
+        dtype, dev = _joined_dtype_device(tensors)
         shape = list(tensors[0]._data.shape)
         shape[dim] = builtins.sum(ctx.sizes)
         out = empty(tuple(shape), dtype, dev)
@@ -483,12 +488,7 @@ class Stack(Function):
     @staticmethod
     def forward(ctx, dim, *tensors):
         ctx.dim = dim
-        dtype, dev = tensors[0].dtype, tensors[0].device
-        for t in tensors:
-            if t.dtype is not dtype or t.device is not dev:  # promote, or name the devices
-                dtype = D.result_type(*tensors)
-                dev = _core.same_device(*tensors)
-                break
+        dtype, dev = _joined_dtype_device(tensors)
         shp = tensors[0]._data.shape
         unit = shp[:dim] + (1,) + shp[dim:]
         out = empty(shp[:dim] + (len(tensors),) + shp[dim:], dtype, dev)
