@@ -169,6 +169,23 @@ def test_bad_input_raises_pytorch_exception_types(fn, exc, msg):
         fn()
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("value", [1000, -1000, 2 ** 40, 2 ** 63 - 1])
+def test_int_arithmetic_wraps_an_out_of_range_python_int(dtype, value):
+    # PyTorch's arithmetic wraps the number into the tensor's dtype (int8 + 1000 adds -24);
+    # masked_fill raises instead (above), and an int beyond int64 is an OverflowError
+    x = np.array([1, 7, -3 if dtype != "uint8" else 3], dtype)
+    w = np.int64(value).astype(dtype)
+    t = nt.from_numpy(x)
+    with np.errstate(over="ignore"):
+        for got, want in [(t + value, x + w), (t * value, x * w), (value - t, w - x)]:
+            assert got.dtype is getattr(nt, dtype)
+            np.testing.assert_array_equal(got.numpy(), want)
+        np.testing.assert_array_equal((t.reshape(3, 1) + value).numpy(), (x + w).reshape(3, 1))
+    with pytest.raises(OverflowError):
+        t + 2 ** 64
+
+
 def test_bool_matmul_is_refused_unless_there_is_nothing_to_multiply():
     # PyTorch: "addmm_impl_cpu_" not implemented for 'Bool', except for empty products
     z = lambda *s: nt.zeros(*s, dtype=nt.bool)  # noqa: E731

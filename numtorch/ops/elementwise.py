@@ -57,10 +57,23 @@ def _operands(a, b, compute):
                     _core.same_device(a, b)
             return dev, ad, bd
         ad = _core.cast(a, compute)._data if a.dtype is not compute else a._data
-        return dev, ad, scalar_array(b, compute, dev)
+        return dev, ad, _number(b, compute, dev)
     dev = b.device
     bd = _core.cast(b, compute)._data if b.dtype is not compute else b._data
-    return dev, scalar_array(a, compute, dev), bd
+    return dev, _number(a, compute, dev), bd
+
+
+def _number(value, dtype, dev):
+    """A Python number as a 0-d array of ``dtype`` for arithmetic. An int outside an integer
+    dtype's range wraps into it, as in PyTorch's arithmetic (``int8 + 1000`` adds -24); beyond
+    int64 it is an OverflowError, as there."""
+    try:
+        return scalar_array(value, dtype, dev)
+    except OverflowError:
+        if isinstance(value, int) and not dtype.is_floating_point and dtype is not D.bool \
+                and -2 ** 63 <= value < 2 ** 63:
+            return scalar_array(np.int64(value).astype(dtype.np), dtype, dev)
+        raise
 
 
 def _to(arr, dev):
@@ -83,7 +96,11 @@ def _binary(name, a, b, compute=None, out_dtype=None):
     if kind is Tensor and b.dtype is compute and a.device is b.device:
         dev, ad, bd = a.device, a._data, b._data  # (the common case, no conversions)
     elif (kind is float or kind is int) and a.device is _CPU:
-        dev, ad, bd = _CPU, a._data, np.array(b, compute.np)  # x * 2: the number as a 0-d array
+        dev, ad = _CPU, a._data
+        try:
+            bd = np.array(b, compute.np)  # x * 2: the number as a 0-d array
+        except OverflowError:  # (an int beyond an integer dtype's range: _number wraps it)
+            bd = _number(b, compute, _CPU)
     else:
         if compute._storage:  # float16, bfloat16: compute in float32, store back
             r = _binary(name, a, b, D.float32, D.float32 if out_dtype is None else out_dtype)
@@ -561,7 +578,7 @@ def _operand(x, dtype, dev):
         if x.device != dev:
             _core.same_device(x, _Dev(dev))
         return (_core.cast(x, dtype) if x.dtype is not dtype else x)._data
-    return scalar_array(x, dtype, dev)
+    return _number(x, dtype, dev)
 
 
 class _Dev:
