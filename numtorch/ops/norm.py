@@ -114,18 +114,19 @@ class LayerNorm(Function):
     def forward(ctx, x, ns, weight, bias, eps):
         dt = x.dtype
         D_ = prod(ns)
-        M = x.numel() // D_ if D_ else 0
+        shape = x._data.shape
+        M = x._data.size // D_ if D_ else 0
         dev = x.device
-        xa = x.contiguous()._data.reshape(M, D_)
+        xa = carray(x).reshape(M, D_)
         w = channel_array(weight, D_, dt, 1.0, dev)
         b = channel_array(bias, D_, dt, 0.0, dev)
-        mean = raw(M, D.float64, dev)
-        rstd = raw(M, D.float64, dev)
+        mean, rstd = raw((2, M), D.float64, dev)  # (one allocation: two contiguous rows)
         out = raw((M, D_), dt, dev)
         kernels(dev).norm.layer_norm(xa, w, b, eps, mean, rstd, out)
-        ctx.save_for_backward(x, weight)
-        ctx.stats = (mean, rstd, ns)
-        return Tensor._make(out.reshape(tuple(x.shape)), dt, dev)
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(x, weight)
+            ctx.stats = (mean, rstd, ns)
+        return Tensor._make(out.reshape(shape), dt, dev)
 
     @staticmethod
     @once_differentiable
@@ -176,13 +177,14 @@ def normalized_shape_of(input, normalized_shape, **params):
     (layer_norm, rms_norm)."""
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
-    ns = tuple(int(s) for s in normalized_shape)
+    ns = tuple(map(int, normalized_shape))
     for name, t in params.items():
-        if t is not None and tuple(t.shape) != ns:
+        if t is not None and t._data.shape != ns:
             raise RuntimeError(
                 f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
                 f"{shape_str(t.shape)} and normalized_shape = {shape_str(ns)}")
-    if input.ndim < len(ns) or tuple(input.shape[input.ndim - len(ns):]) != ns:
+    shape = input._data.shape
+    if len(shape) < len(ns) or shape[len(shape) - len(ns):] != ns:
         raise RuntimeError(
             f"Given normalized_shape={shape_str(ns)}, expected input with shape "
             f"[*, {shape_str(ns, ', ')}], but got input of size{shape_str(input.shape)}")
