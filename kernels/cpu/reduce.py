@@ -264,11 +264,13 @@ def _run_fold(op, x, out, ident, acc, center=_NO_CENTER, div=1.0):
     outer, n, inner = x.shape
     if outer * inner == 0:
         return
-    par, C, chunk, ib = _plan(outer, n, inner, x.size)
-    part = np.empty((outer, C, inner), acc)
-    k = _FOLDS[op]
-    (k.parallel if par else k.serial)(x, ident, center, float(div), chunk, ib, part,
-                                      out.reshape(outer, inner))
+    if outer * n * inner < policy.PARALLEL_THRESHOLD:  # (_plan's serial case, without the call)
+        k, C, chunk, ib = _FOLDS[op].serial, 1, n if n > 0 else 1, inner if inner < _IB else _IB
+    else:
+        par, C, chunk, ib = _plan(outer, n, inner, x.size)
+        k = _FOLDS[op].parallel if par else _FOLDS[op].serial
+    k(x, ident, center, float(div), chunk, ib, np.empty((outer, C, inner), acc),
+      out.reshape(outer, inner))
 
 
 def sum(x, out):  # noqa: A001

@@ -23,6 +23,8 @@ def _canon(x, dims):
     shp = x._data.shape
     if not dims:
         return _carray(x).reshape(_prod(shp), 1, 1)
+    if len(dims) == len(shp):  # every dim (x.sum()): one row
+        return _carray(x).reshape(1, x._data.size, 1)
     lo, hi = (dims[0], dims[0]) if len(dims) == 1 else (builtins.min(dims), builtins.max(dims))
     if hi - lo + 1 == len(dims):  # one block of adjacent dims (one dim, every dim)
         return _carray(x).reshape(_prod(shp[:lo]), _prod(shp[lo:hi + 1]), _prod(shp[hi + 1:]))
@@ -76,7 +78,8 @@ def _grad_to_input(g, in_shape, dims, keepdim):
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim, dtype):
-        ctx.meta = (x._data.shape, dims, keepdim)
+        if ctx.needs_input_grad:
+            ctx.meta = (x._data.shape, dims, keepdim)
         if dtype is None:
             dtype = x.dtype if x.dtype.is_floating_point else D.int64
         if x.dtype is not dtype:
