@@ -135,8 +135,9 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim, dtype):
-        shp = x._data.shape
-        ctx.meta = (shp, dims, keepdim, _prod([shp[d] for d in dims]))
+        if ctx.needs_input_grad:
+            shp = x._data.shape
+            ctx.meta = (shp, dims, keepdim, _prod([shp[d] for d in dims]))
         if x.dtype is not dtype:
             x = _core.cast(x, dtype)
         return _reduce("mean", x, dims, keepdim, dtype)
