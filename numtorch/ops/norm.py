@@ -120,7 +120,8 @@ class LayerNorm(Function):
         xa = carray(x).reshape(M, D_)
         w = channel_array(weight, D_, dt, 1.0, dev)
         b = channel_array(bias, D_, dt, 0.0, dev)
-        mean, rstd = raw((2, M), D.float64, dev)  # (one allocation: two contiguous rows)
+        stats = raw((2, M), D.float64, dev)  # (one allocation: two contiguous rows)
+        mean, rstd = stats[0], stats[1]  # (indexed: a CUDA device array does not iterate)
         out = raw((M, D_), dt, dev)
         kernels(dev).norm.layer_norm(xa, w, b, eps, mean, rstd, out)
         if ctx.needs_input_grad:
