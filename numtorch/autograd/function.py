@@ -286,9 +286,6 @@ _FAST_EDGE = """\
                 m_{p} = ({p}._data.shape, {p}.dtype, {p}.device)
             else:
                 e_{p} = m_{p} = None"""
-_FAST_RESERVED = frozenset({"cls", "_listen", "_grad_state", "_NullCtx", "_KERNEL_NULL_CTX",
-                            "_apply_with_graph", "isinstance", "_Tensor", "FunctionCtx", "ctx",
-                            "fn", "out", "_mark_outputs", "apply", "_new_node"})
 _new_node = object.__new__
 
 
@@ -321,9 +318,12 @@ def _apply_template(n, kernel_forward):
 def _apply_maker(names, kernel_forward=False):
     """``make(cls) -> apply`` for a forward with arguments ``names``: the template of their count
     with its parameters renamed (locals are read by position, so only calls by keyword and
-    introspection see the names; tracebacks show the template's ``p0``, ``p1``, ...)."""
+    introspection see the names; tracebacks show the template's ``p0``, ``p1``, ...). None when
+    a name is one of the template's own locals (``ctx``, ``out``, ``cls``, ...)."""
     make = _apply_template(len(names), kernel_forward)
     apply = next(c for c in make.co_consts if isinstance(c, CodeType) and c.co_name == "apply")
+    if set(names).intersection(apply.co_varnames[len(names):] + apply.co_freevars):
+        return None
     renamed = apply.replace(co_varnames=names + apply.co_varnames[len(names):])
     consts = tuple(renamed if c is apply else c for c in make.co_consts)
     return FunctionType(make.replace(co_consts=consts), globals())
@@ -350,10 +350,12 @@ def _fast_apply(cls):
     code = fwd.__code__
     n = code.co_argcount
     names = code.co_varnames[1:n]
-    if (code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount or not names
-            or _FAST_RESERVED.intersection(names) or any(p[:2] in ("e_", "m_") for p in names)):
+    if code.co_flags & 0x0C or code.co_kwonlyargcount or code.co_posonlyargcount or not names:
         return None  # 0x04 *args, 0x08 **kwargs
-    apply = _apply_maker(names, bool(cls._kernel_forward))(cls)
+    make = _apply_maker(names, bool(cls._kernel_forward))
+    if make is None:
+        return None
+    apply = make(cls)
     apply.__defaults__ = fwd.__defaults__
     apply.__qualname__ = f"{cls.__qualname__}.apply"
     apply.__doc__ = Function.apply.__doc__
