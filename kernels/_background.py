@@ -17,7 +17,10 @@ workers: they compile for themselves, as before), and under an MPI launcher with
 rank (every rank would start a helper on the same cores). A twin the helper cannot find by its
 module and name (one created after import, e.g. by numtorch.compile) is compiled in this process,
 as is anything the helper reports as failed or leaves unanswered for ``PATIENCE`` seconds, and
-everything once the helper is gone. The helper is stopped when this process exits.
+everything once the helper is gone. When this process exits the helper is stopped, unless it
+still has requests to compile: it then finishes those, into the cache the next run of the
+program loads, and exits (killing it there left a short program's late kernels uncompiled run
+after run, each run starting a helper again).
 
 Protocol (one line per message, base64 of a pickle): request ``(key, module, name, argtypes)``,
 reply ``(key, ok)``.
@@ -135,7 +138,13 @@ class _Client:
                 if v == PENDING:
                     self._states[k] = FAILED
 
+    def pending(self):
+        """How many requests the helper has not answered yet."""
+        return sum(s == PENDING for s in list(self._states.values()))
+
     def stop(self):
+        """At exit: end of input for the helper, which then finishes what it was asked and
+        exits; one with nothing left to do is killed at once (it may be importing still)."""
         proc, self._proc = self._proc, None
         if proc is None or os.getpid() != self._owner:
             return
@@ -143,6 +152,9 @@ class _Client:
             proc.stdin.close()
         except OSError:
             pass
+        if self.pending():
+            proc.returncode = 0  # left running on purpose: no "still running" warning
+            return
         proc.kill()
         proc.wait()
 
@@ -170,7 +182,7 @@ def serve():
     # from Python or C) goes to /dev/null and cannot break an answer's line
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    for line in sys.stdin.buffer:
+    for line in sys.stdin.buffer:  # to its end: what was asked is compiled even once no one waits
         key, ok = None, False
         try:
             key, module, name, argtypes = _decode(line)
@@ -181,11 +193,13 @@ def serve():
                 ok = True
         except Exception:  # reported as failed: the asking process compiles it itself
             pass
+        if out is None:
+            continue
         try:
             out.write(_encode((key, ok)))
             out.flush()
-        except (OSError, ValueError):
-            return
+        except (OSError, ValueError):  # the asking process has exited: compile on, unheard
+            out = None
 
 
 if __name__ == "__main__":
