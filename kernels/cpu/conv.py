@@ -269,42 +269,48 @@ def _conv_direct_gw(x, g, sh, sw, ph, pw, dh, dw, groups, gw):
 # (KW-1)*dw), an output plane is computed flat at the padded pitch Wp: tap (i, j) is one axpy of
 # M = (OH-1)*Wp + OW elements, offset i*dh*Wp + j*dw into the plane, where the row-by-row kernels
 # above make an axpy of OW per row and tap (seed CNN conv1, batch 64: forward 1.5 -> 0.8 ms).
-def _conv_direct_s1(xp, wp, w, bias, has_bias, dh, dw, groups, out):
+def _conv_direct_s1(xp, wp, w, bias, has_bias, dh, dw, groups, accs, out):
+    """accs (T, M): each task's accumulator, a scratch row (passed in, not allocated here: a
+    kernel that calls np.empty loads Numba's array module on a warm start, ~20 ms); task t
+    takes its share of the (image, output channel) planes."""
     n_ = xp.shape[0]
     o_, cg, kh, kw = w.shape
     oh_n, ow_n = out.shape[2], out.shape[3]
     og = o_ // groups
     m_ = (oh_n - 1) * wp + ow_n
-    for p in prange(n_ * o_):
-        n = p // o_
-        o = p - n * o_
-        c0 = (o // og) * cg
-        acc = np.empty(m_, out.dtype)
-        b = bias[o] if has_bias else xp[0, 0, 0] * 0
-        for m in range(m_):
-            acc[m] = b
-        for ci in range(cg):
-            xf = xp[n, c0 + ci]
-            for i in range(kh):
-                for j in range(kw):
-                    wv = w[o, ci, i, j]
-                    src = xf[i * dh * wp + j * dw:]
-                    for m in range(m_):
-                        acc[m] += wv * src[m]
-        for oh in range(oh_n):
-            row = out[n, o, oh]
-            a = acc[oh * wp:]
-            for k in range(ow_n):
-                row[k] = a[k]
+    nt = accs.shape[0]
+    for t in prange(nt):
+        acc = accs[t]
+        for p in range(t * (n_ * o_) // nt, (t + 1) * (n_ * o_) // nt):
+            n = p // o_
+            o = p - n * o_
+            c0 = (o // og) * cg
+            b = bias[o] if has_bias else xp[0, 0, 0] * 0
+            for m in range(m_):
+                acc[m] = b
+            for ci in range(cg):
+                xf = xp[n, c0 + ci]
+                for i in range(kh):
+                    for j in range(kw):
+                        wv = w[o, ci, i, j]
+                        src = xf[i * dh * wp + j * dw:]
+                        for m in range(m_):
+                            acc[m] += wv * src[m]
+            for oh in range(oh_n):
+                row = out[n, o, oh]
+                a = acc[oh * wp:]
+                for k in range(ow_n):
+                    row[k] = a[k]
 
 
-def _conv_direct_s1_gw(xp, wp, g, dh, dw, groups, want_gb, gws, gbs):
+def _conv_direct_s1_gw(xp, wp, g, dh, dw, groups, want_gb, gps, gws, gbs):
     """Stride 1 from the padded input: gws (T, O, C/groups, KH, KW) and gbs (T, O) (when
     want_gb), each task's partial sums of the weight and bias gradients over its share of the
-    images (float64). Per image and output channel, the output gradient plane is copied once
-    to the padded pitch (zeros between its rows; the bias gradient summed on the way) and dotted
-    with each tap's window of the input plane, which stays in cache for all output channels;
-    g is read once, in order (seed CNN conv1 at batch 512, weight and bias gradients: 11.0 ->
+    images (float64); gps (T, M) holds each task's plane (passed in: see _conv_direct_s1). Per
+    image and output channel, the output gradient plane is copied once to the padded pitch
+    (zeros between its rows; the bias gradient summed on the way) and dotted with each tap's
+    window of the input plane, which stays in cache for all output channels; g is read once,
+    in order (seed CNN conv1 at batch 512, weight and bias gradients: 11.0 ->
     7.9 ms, where tasks over the output channels each read every image's input plane)."""
     n_ = xp.shape[0]
     o_, cg, kh, kw = gws.shape[1:]
@@ -317,7 +323,8 @@ def _conv_direct_s1_gw(xp, wp, g, dh, dw, groups, want_gb, gws, gbs):
         gb = gbs[t]
         gw[:] = 0
         gb[:] = 0
-        gp = np.zeros(m_, g.dtype)
+        gp = gps[t]
+        gp[:] = 0
         for n in range(t * n_ // nt, (t + 1) * n_ // nt):
             for o in range(o_):
                 c0 = (o // og) * cg
@@ -350,9 +357,10 @@ def _direct_s1_gw(x, g, ph, pw, dh, dw, groups, gw, gb):
     xp, wp = _padded(x, ph, pw, oh_n + (kh - 1) * dh, ow_n + (kw - 1) * dw)
     work = g.size * gw[0].size
     nt = min(n_, numba.get_num_threads()) if work >= policy.PARALLEL_THRESHOLD else 1
+    gps = np.empty((nt, (oh_n - 1) * wp + ow_n), g.dtype)
     gws = np.empty((nt,) + gw.shape, np.float64)
     gbs = np.empty((nt, o_), np.float64)
-    _conv_direct_s1_gw_k(xp, wp, g, dh, dw, groups, gb is not None, gws, gbs, work=work)
+    _conv_direct_s1_gw_k(xp, wp, g, dh, dw, groups, gb is not None, gps, gws, gbs, work=work)
     np.sum(gws, axis=0, out=gw)
     if gb is not None:
         np.sum(gbs, axis=0, out=gb)
@@ -578,8 +586,13 @@ def conv2d_forward(x, w, bias, sh, sw, ph, pw, dh, dw, groups, cols, out):
     if cg * kh * kw <= DIRECT_MAX_TAPS:
         if sh == 1 and sw == 1:
             xp, wp = _padded(x, ph, pw, oh_n + (kh - 1) * dh, ow_n + (kw - 1) * dw)
+            work = out.size * cg * kh * kw
+            # tasks: a few per thread (balance), each over whole planes
+            nt = min(n_ * o_, 4 * numba.get_num_threads()) \
+                if work >= policy.PARALLEL_THRESHOLD else 1
+            accs = np.empty((nt, (oh_n - 1) * wp + ow_n), out.dtype)
             _conv_direct_s1_k(xp, wp, w, bias if has_bias else w[0, 0, 0], has_bias, dh, dw, groups,
-                              out, work=out.size * cg * kh * kw)
+                              accs, out, work=work)
             return
         _conv_direct_k(x, w, bias if has_bias else w[0, 0, 0], has_bias, sh, sw, ph, pw, dh, dw,
                        groups, out, work=out.size * cg * kh * kw)
