@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from numtorch.kernels import policy
 
@@ -99,10 +100,11 @@ def test_a_compiled_kernel_is_loaded_by_the_next_process(tmp_path):
 
 def test_a_cached_kernel_loads_without_a_context_refresh(tmp_path):
     """Loading machine code from the cache skips Numba's context refresh (policy's
-    _LoadWithoutRefresh: ~0.15 s of a warm start): kernels that allocate (NRT), run parallel
-    loops (the parallel runtime), hash strings (the hash secret's symbols) and raise load and
-    run correctly without it; a kernel compiled afterwards in the same process refreshes as
-    before."""
+    _LoadWithoutRefresh: ~0.15 s of a warm start) and the parse of its bitcode
+    (_LazyLinkLibrary): kernels that allocate (NRT), run parallel loops (the parallel runtime),
+    hash strings (the hash secret's symbols) and raise load and run correctly without them; a
+    kernel compiled afterwards in the same process refreshes as before, and links a helper
+    loaded from the cache (its bitcode parsed then)."""
     script = textwrap.dedent("""
         import sys
         import numpy as np
@@ -138,6 +140,14 @@ def test_a_cached_kernel_loads_without_a_context_refresh(tmp_path):
                 raise ValueError("sizes differ")
             out[:] = x
 
+        def plus_ten(v):
+            return v + 10
+        helper = policy.scalar(plus_ten, name="cache_light_plus_ten", inline="never")
+
+        def calling(x, out):
+            for i in range(x.size):
+                out[i] = helper(x[i])
+
         twin = policy.Twin(parallel_loop, name="cache_light_twin")
         x = np.arange(6, dtype=np.float64)
         out = np.empty_like(x)
@@ -153,12 +163,20 @@ def test_a_cached_kernel_loads_without_a_context_refresh(tmp_path):
             assert "sizes differ" in str(e)
         else:
             raise AssertionError("no error")
+        helper(1.5)  # compiled (and cached) as a function of its own
+        policy.kernel(calling, name="cache_light_call")(x, out)
+        assert (out == x + 10).all(), out
         before = len(refreshes)
+        lib = helper.overloads[helper.signatures[0]].library
+        if sys.argv[1] == "old" and before == 0:  # loaded: machine code only, bitcode kept
+            assert isinstance(lib, policy._LazyLinkLibrary) and lib._pending_bitcode
         if sys.argv[1] == "new":
             def fresh(x, out):
-                out[:] = x - 1
+                for i in range(x.size):
+                    out[i] = helper(x[i]) - 1
             policy.kernel(fresh, name="cache_light_new_" + sys.argv[2])(x, out)
-            assert (out == x - 1).all(), out
+            assert (out == x + 9).all(), out
+            assert lib._pending_bitcode is None  # linked into fresh: parsed
         print(before, len(refreshes))
     """)
     path = tmp_path / "light_user.py"
@@ -176,3 +194,32 @@ def test_a_cached_kernel_loads_without_a_context_refresh(tmp_path):
     assert refreshes("old", "") == [0, 0]  # all loaded: no refresh at all
     before, after = refreshes("new", str(os.getpid()))
     assert before == 0 and after > 0  # compiling still refreshes the context first
+
+
+def test_the_symbols_a_cached_library_defines_are_its_bitcodes():
+    """_LazyLinkLibrary takes the names a cached library defines from its machine code's
+    symbol table instead of its parsed bitcode: the two sets are the same (for a kernel that
+    allocates, loops in parallel and raises: environments, helpers, wrappers)."""
+    import llvmlite.binding as ll
+    from numba import prange
+
+    def several(x, out):
+        t = np.empty(x.size, x.dtype)
+        for i in prange(x.size):
+            t[i] = x[i] * 2
+        if t.size != out.size:
+            raise ValueError("sizes")
+        out[:] = t
+
+    k = policy.parallel_kernel(several, name="cache_symbols_several")
+    x = np.arange(4.0)
+    out = np.empty_like(x)
+    k(x, out)
+    name, kind, (obj, bitcode) = k.overloads[k.signatures[0]].library.serialize_using_object_code()
+    mod = ll.parse_bitcode(bitcode)
+    want = {v.name for vs in (mod.functions, mod.global_variables) for v in vs
+            if not v.is_declaration}
+    got = policy._elf_defined_symbols(obj)
+    if got is None:
+        pytest.skip("machine code not ELF here: the bitcode is parsed on load, as Numba does")
+    assert len(want) > 3 and got == want
