@@ -13,8 +13,6 @@ import hashlib
 import operator
 import os
 import tempfile
-import urllib.error
-import urllib.request
 
 import numpy as np
 
@@ -201,6 +199,7 @@ class MNIST(_VisionDataset):
             dest = os.path.join(self.raw_folder, filename)
             if os.path.isfile(dest) and _md5(dest) == md5:
                 continue
+            import urllib.error  # here: urllib.request (http, ssl, email) costs ~10 ms to import
             errors = []
             for mirror in self.mirrors:
                 url = mirror.rstrip("/") + "/" + filename
@@ -213,6 +212,7 @@ class MNIST(_VisionDataset):
                 raise RuntimeError(f"Error downloading {filename}:\n  " + "\n  ".join(errors))
 
     def _fetch(self, url, dest, md5):
+        import urllib.request
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(dest), suffix=".part",
                                    dir=os.path.dirname(dest))
         try:
