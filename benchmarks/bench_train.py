@@ -87,8 +87,10 @@ def _wait_gone(pid, limit=600.0):
     deadline = time.monotonic() + limit
     while pid and time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":  # exited, not reaped yet
+                    return
+        except OSError:
             return
         time.sleep(0.1)
 

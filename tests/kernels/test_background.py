@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -106,3 +107,62 @@ def test_an_answer_that_comes_before_the_request_returns_is_kept():
     client._start = lambda: Proc()
     assert client.request(key, "m", "k", ())
     assert client.state(key) == bg.FAILED
+
+
+EXITS_EARLY = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from numtorch.kernels import _background as bg, policy
+    from numtorch.kernels.cpu import elementwise  # noqa: F401  (registers the twins)
+
+    x = np.arange(1000, dtype=np.float32)
+    out = np.empty_like(x)
+    twin = policy.TWINS[("numtorch.kernels.cpu.elementwise", "add_flat")]
+    twin(x, x, out, work=policy.PARALLEL_THRESHOLD)
+    par = policy.parallel_dispatcher(twin)
+    assert np.array_equal(out, x + x)
+    if sys.argv[1] == "first":  # exits while the helper still compiles what it was asked
+        assert not par.overloads and bg.CLIENT.pending() == 1
+        print("helper", bg.CLIENT._proc.pid)
+    else:  # the next run: loaded from the cache, nothing asked of a helper
+        assert par.overloads and sum(par._cache_hits.values()) == 1 and not bg.CLIENT._states
+        print("helper", 0)
+""")
+
+
+def test_the_helper_finishes_what_was_pending_when_the_process_exited(tmp_path):
+    """A program that ends before the helper has compiled what it asked for leaves the helper
+    running until those builds are in the cache (killing it left a short program's last
+    kernels uncompiled run after run): the next run loads them."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               NUMTORCH_BACKGROUND_COMPILE="1")
+    script = tmp_path / "script.py"
+    script.write_text(EXITS_EARLY)
+
+    def run(which):
+        r = subprocess.run([sys.executable, str(script), which], env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        return int(r.stdout.split()[-1])
+
+    pid = run("first")
+    deadline = time.monotonic() + 300
+    while _running(pid):  # the helper, orphaned: gone once its work is done
+        assert time.monotonic() < deadline, "the helper never finished"
+        time.sleep(0.1)
+    run("next")
+
+
+def _running(pid):
+    """Process ``pid`` exists and has not exited (a zombie that no one reaped has)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
