@@ -318,6 +318,51 @@ def test_function_apply_takes_forwards_arguments():
     with pytest.raises(TypeError):
         Scale.apply(x, 1.0, 2.0)
 
+
+def test_function_apply_by_keyword_in_the_generic_path():
+    """A forward that keeps the generic ``apply`` (``*args`` here) takes keywords as PyTorch
+    does: in the positional slots of those names, so a tensor passed by keyword gets its
+    gradient (it was passed on untracked: no gradient, silently); a keyword that names no
+    positional parameter is PyTorch's TypeError."""
+    class Mul(nt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y, s=2.0, *rest):
+            ctx.save_for_backward(x, y)
+            ctx.s = s
+            return x * y * s
+
+        @staticmethod
+        def backward(ctx, g):
+            x, y = ctx.saved_tensors
+            return g * y * ctx.s, g * x * ctx.s, None
+
+    class KeywordOnly(nt.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, *, y):
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    x, y = leaf(3), leaf(3)
+    ones = nt.ones(3, dtype=nt.float64)
+    for a, s, out in [(x, 2.0, Mul.apply(x, y=y)), (x, 3.0, Mul.apply(y=y, x=x, s=3.0)),
+                      (ones, 2.0, Mul.apply(ones, y=y))]:
+        x.grad = y.grad = None
+        out.sum().backward()
+        np.testing.assert_allclose(y.grad.numpy(), a.detach().numpy() * s)
+        if a is x:
+            np.testing.assert_allclose(x.grad.numpy(), y.detach().numpy() * s)
+        else:
+            assert x.grad is None
+    with pytest.raises(TypeError, match="unexpected keyword argument 'y'"):
+        KeywordOnly.apply(x, y=y)
+    with pytest.raises(TypeError, match="multiple values for argument 'x'"):
+        Mul.apply(x, x=y)
+    with pytest.raises(TypeError, match="missing required positional argument 'x'"):
+        Mul.apply(y=y)
+
     # every argument a tensor: the generated apply makes the node itself
     class Prod(nt.autograd.Function):
         @staticmethod

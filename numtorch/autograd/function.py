@@ -405,8 +405,13 @@ class Function(metaclass=_FunctionMeta):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on ``args``, recording a graph node when any tensor among them requires
-        grad (and grad mode is on). A subclass whose forward takes plain arguments gets its own
-        copy of this method with those arguments (``_fast_apply``)."""
+        grad (and grad mode is on). Arguments by keyword go to forward's positional parameters
+        of those names, as in PyTorch (a tensor so passed gets its gradient); any other keyword
+        is a TypeError. A subclass whose forward takes plain arguments gets its own copy of this
+        method with those arguments (``_fast_apply``)."""
+        if kwargs:
+            args = _by_position(cls, args, kwargs)
+            kwargs = {}
         if _listen.tracer is not None:  # numtorch.jit.trace listens (numtorch/_tracing.py)
             return _listen.tracer.apply(cls, args, kwargs)
         if _grad_state.enabled:
@@ -421,6 +426,39 @@ class Function(metaclass=_FunctionMeta):
 
 
 Function.apply.__func__._numtorch_apply = True  # (not a subclass's own: _FunctionMeta)
+
+
+def _by_position(cls, args, kwargs):
+    """``args`` and ``kwargs`` as forward's positional arguments, defaults filling the gaps (the
+    engine hands backward's gradients out by position, and finds tensors among args only)."""
+    fwd = cls.forward
+    code = getattr(fwd, "__code__", None)
+    if code is None:  # not a plain function: nothing to bind by
+        raise TypeError(f"{cls.__name__}.apply() takes no keyword arguments here "
+                        f"({', '.join(kwargs)}): pass them by position")
+    names = code.co_varnames[1:code.co_argcount]  # after ctx
+    slots = list(args)
+    for k, v in kwargs.items():
+        if k not in names:
+            raise TypeError(f"{cls.__name__}.forward() got an unexpected keyword argument "
+                            f"'{k}'")
+        i = names.index(k)
+        if i < len(args):
+            raise TypeError(f"{cls.__name__}.forward() got multiple values for argument '{k}'")
+        slots.extend([_UNSET] * (i + 1 - len(slots)))
+        slots[i] = v
+    defaults = fwd.__defaults__ or ()
+    first_default = len(names) - len(defaults)
+    for i, v in enumerate(slots):
+        if v is _UNSET:
+            if i < first_default:
+                raise TypeError(f"{cls.__name__}.forward() missing required positional argument "
+                                f"'{names[i]}'")
+            slots[i] = defaults[i - first_default]
+    return tuple(slots)
+
+
+_UNSET = object()
 
 
 class _NullCtxBase:
