@@ -21,6 +21,7 @@ import os
 import pickle
 import threading
 import types
+import weakref
 
 import ml_dtypes
 import numpy as np
@@ -119,6 +120,10 @@ class _KeyedEntries:
         with _locked(self._index_path + ".lock"):
             overloads = self._load_index()
             if overloads.get(key) != name:
+                # entries of the same signature and target under an older key (the code or a
+                # callee changed) now name a file that holds this key: dead, dropped
+                for k in [k for k in overloads if k[:2] == key[:2] and k != key]:
+                    del overloads[k]
                 overloads[key] = name
                 self._save_index(overloads)
 
@@ -274,16 +279,99 @@ def _light_class(cls):
     return type("Light" + cls.__name__, (_LoadWithoutRefresh, cls), {})
 
 
+class _CalleesKeyed:
+    """A dispatcher's on-disk cache whose entries are keyed also by the source files of the
+    jitted functions it calls (:func:`_callee_stamp`). Numba checks only the function's own
+    file, so a cached kernel kept the machine code of a helper from another module (``_vmath``'s
+    exp in the norm kernels, a user's helpers) after that helper was edited: stale results,
+    silently, until the cache was cleared. Now editing a helper recompiles its callers."""
+
+    def _index_key(self, sig, codegen):
+        return super()._index_key(sig, codegen) + (("callees", _callee_stamp(self._py_func)),)
+
+
+@functools.lru_cache(maxsize=None)
+def _callees_class(cls):
+    return type("Callees" + cls.__name__, (_CalleesKeyed, cls), {})
+
+
+def _callee_stamp(fn):
+    """A digest of the modification time and size of each source file that holds a jitted
+    function ``fn`` calls, directly or through other jitted functions (found by the global
+    names their code uses, also as attributes of imported modules, and their closure cells),
+    or of an intrinsic it uses; "" when it calls none outside its own file. Once per function
+    and process: ~30 us."""
+    stamp = _CALLEE_STAMPS.get(fn)
+    if stamp is not None:
+        return stamp
+    own = fn.__code__.co_filename
+    files, seen, todo = set(), set(), [fn]
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        code = getattr(f, "__code__", None)
+        if code is None:
+            continue
+        names, codes = set(), [code]
+        while codes:
+            c = codes.pop()
+            names.update(c.co_names)
+            codes.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        env = getattr(f, "__globals__", None) or {}
+        objs = [env[n] for n in names if n in env]
+        objs += [c.cell_contents for c in (f.__closure__ or ()) if _filled(c)]
+        for o in list(objs):
+            if isinstance(o, types.ModuleType):  # module.helper (no getattr: lazy modules)
+                objs += [o.__dict__[n] for n in names if n in o.__dict__]
+        for o in objs:
+            callee = getattr(o, "py_func", None)  # a dispatcher
+            if callee is None and isinstance(o, _INTRINSIC):
+                callee = getattr(o, "_defn", None)
+            if isinstance(callee, types.FunctionType):
+                if callee.__code__.co_filename != own:
+                    files.add(callee.__code__.co_filename)
+                todo.append(callee)
+    parts = []
+    for path in sorted(files):
+        try:
+            st = os.stat(path)
+            parts.append(f"{path}:{st.st_mtime_ns}:{st.st_size}")
+        except OSError:
+            parts.append(path)
+    stamp = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16] if parts else ""
+    _CALLEE_STAMPS[fn] = stamp
+    return stamp
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+    except ValueError:  # an empty cell
+        return False
+    return True
+
+
+_CALLEE_STAMPS = weakref.WeakKeyDictionary()
+_INTRINSIC = getattr(numba.extending, "_Intrinsic", ())  # what @intrinsic makes
+
+
 def _keyed_cache(dispatcher, light=False):
-    """``dispatcher`` with its on-disk cache made process-safe (:class:`_KeyedEntries`) and, with
-    ``light`` (CPU dispatchers), loaded without a context refresh (:class:`_LoadWithoutRefresh`);
-    a dispatcher whose cache is not of the expected kind (another Numba) is left as it is."""
+    """``dispatcher`` with its on-disk cache made process-safe (:class:`_KeyedEntries`), keyed
+    also by its callees' sources (:class:`_CalleesKeyed`) and, with ``light`` (CPU
+    dispatchers), loaded without a context refresh (:class:`_LoadWithoutRefresh`); a
+    dispatcher whose cache is not of the expected kind (another Numba) is left as it is."""
     cache = getattr(dispatcher, "_cache", None)
     f = getattr(cache, "_cache_file", None)
     if f is not None and all(hasattr(f, a) for a in (
             "_load_index", "_save_index", "_load_data", "_save_data", "_data_name_pattern",
             "_index_path")) and not isinstance(f, _KeyedEntries):
         f.__class__ = _keyed_class(type(f))
+    if hasattr(cache, "_index_key") and isinstance(getattr(cache, "_py_func", None),
+                                                   types.FunctionType) \
+            and not isinstance(cache, _CalleesKeyed):
+        cache.__class__ = _callees_class(type(cache))
     if light and all(hasattr(cache, a) for a in ("_load_overload",
                                                   "_guard_against_spurious_io_errors")) \
             and not isinstance(cache, _LoadWithoutRefresh):

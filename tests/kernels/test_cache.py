@@ -223,3 +223,67 @@ def test_the_symbols_a_cached_library_defines_are_its_bitcodes():
     if got is None:
         pytest.skip("machine code not ELF here: the bitcode is parsed on load, as Numba does")
     assert len(want) > 3 and got == want
+
+
+def test_editing_a_helper_in_another_module_recompiles_its_callers(tmp_path):
+    """A kernel's cache entry is keyed also by the files of the jitted helpers it calls (policy's
+    _CalleesKeyed): after a helper in another module changes, the next process recompiles the
+    kernel instead of loading the old helper's machine code (Numba checks the kernel's own file
+    only). Helpers reached by name, as a module's attribute and through another helper; the
+    index keeps one entry per signature."""
+    pkg = tmp_path / "userpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    helpers = pkg / "helpers.py"
+
+    def write_helpers(a, b):
+        helpers.write_text(textwrap.dedent(f"""
+            from numtorch.kernels import policy
+
+            @policy.scalar
+            def inner(v):
+                return v + {b}
+
+            @policy.scalar
+            def add_a(v):
+                return inner(v) + {a}
+            """))
+
+    (pkg / "kernels.py").write_text(textwrap.dedent("""
+        from numtorch.kernels import policy
+        from . import helpers
+        from .helpers import add_a
+
+        @policy.kernel
+        def k(x, out):
+            for i in range(x.size):
+                out[i] = add_a(x[i]) * 10 + helpers.inner(x[i])
+        """))
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        from userpkg.kernels import k
+        x = np.zeros(1)
+        out = np.empty(1)
+        k(x, out)
+        index = k._cache._cache_file._load_index()
+        print(int(out[0]), sum(k._cache_hits.values()), len(index))
+    """))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               NUMTORCH_BACKGROUND_COMPILE="0", PYTHONPATH=str(tmp_path),
+               PYTHONDONTWRITEBYTECODE="1")
+
+    def run():
+        r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        return [int(v) for v in r.stdout.split()[-3:]]
+
+    write_helpers(1, 2)
+    assert run() == [32, 0, 1]  # (0 + 2 + 1) * 10 + 2, compiled
+    assert run() == [32, 1, 1]  # loaded
+    write_helpers(1, 5)  # the helper two calls down changes
+    assert run() == [65, 0, 1]  # recompiled: (0 + 5 + 1) * 10 + 5; the old entry dropped
+    assert run() == [65, 1, 1]
+    write_helpers(4, 5)
+    assert run() == [95, 0, 1]
