@@ -45,7 +45,7 @@ def check(device, a, b, batch=None):
 
 
 CPU_SHAPES = [(1, 1, 1), (17, 33, 5), (5, 33, 17), (4, 4, 4), (16, 16, 16), (64, 64, 64),
-              (1, 70, 9), (9, 70, 1), (130, 3, 129)]
+              (1, 70, 9), (9, 70, 1), (130, 3, 129), (97, 1, 204)]  # (outer: the loop kernel)
 CPU_BATCH = [(1, 1), (3, 3), (3, 1), (1, 3)]
 # one tiny, the rest across tile edges in M, N and K, every dtype and batch broadcast once
 CUDA_CASES = [(np.float32, (1, 1, 1), (1, 1)), (np.float32, (17, 8, 13), (3, 1)),
