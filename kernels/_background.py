@@ -20,7 +20,9 @@ as is anything the helper reports as failed or leaves unanswered for ``PATIENCE`
 everything once the helper is gone. When this process exits the helper is stopped, unless it
 still has requests to compile: it then finishes those, into the cache the next run of the
 program loads, and exits (killing it there left a short program's late kernels uncompiled run
-after run, each run starting a helper again).
+after run, each run starting a helper again). One such orphaned helper compiles at a time (a
+lock file beside the cache): short programs run one after another on an empty cache leave one
+helper at work, not one each.
 
 Protocol (one line per message, base64 of a pickle): request ``(key, module, name, argtypes)``,
 reply ``(key, ok)``.
@@ -182,7 +184,12 @@ def serve():
     # from Python or C) goes to /dev/null and cannot break an answer's line
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    parent, orphan_lock = os.getppid(), None
     for line in sys.stdin.buffer:  # to its end: what was asked is compiled even once no one waits
+        if orphan_lock is None and os.getppid() != parent:  # the asking process has exited
+            orphan_lock = orphan_turn()
+            if orphan_lock is None:
+                return  # another orphaned helper is compiling: leave the work to the next run
         key, ok = None, False
         try:
             key, module, name, argtypes = _decode(line)
@@ -200,6 +207,27 @@ def serve():
             out.flush()
         except (OSError, ValueError):  # the asking process has exited: compile on, unheard
             out = None
+
+
+def orphan_turn():
+    """The lock that lets one orphaned helper compile (an open file; kept until exit), or None
+    while another holds it. Without POSIX locks every orphan goes on, as before."""
+    from . import policy
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    try:
+        os.makedirs(policy.numba.config.CACHE_DIR, exist_ok=True)
+        f = open(os.path.join(policy.numba.config.CACHE_DIR, "numtorch-background.lock"), "a")
+    except OSError:
+        return True
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
 
 
 if __name__ == "__main__":

@@ -166,3 +166,24 @@ def _running(pid):
         except ProcessLookupError:
             return False
         return True
+
+
+def test_one_orphaned_helper_compiles_at_a_time():
+    """Helpers left compiling by programs that exited take turns (a lock beside the cache): while
+    one holds it, another gets None (and stops), so short cold runs in a row do not pile up
+    helpers on the cores; once the holder exits the turn is free again."""
+    from numtorch.kernels import _background as bg, policy
+    env = dict(os.environ, NUMBA_CACHE_DIR=policy.numba.config.CACHE_DIR)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from numtorch.kernels import _background as bg; "
+         "t = bg.orphan_turn(); print(t is not None, flush=True); sys.stdin.read()"],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        assert bg.orphan_turn() is None
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    turn = bg.orphan_turn()
+    assert turn is not None
+    turn.close()
