@@ -273,12 +273,38 @@ def _run_fold(op, x, out, ident, acc, center=_NO_CENTER, div=1.0):
       out.reshape(outer, inner))
 
 
+def _sum_rows(x, acc, out):
+    """out[o, i] = sum_j x[o, j, i], added up in acc's dtype (acc (outer, inner): scratch) in
+    the order of j, as the serial fold does; a kernel of its own for the sums below the parallel
+    threshold (a Linear layer's bias gradient, a loss's total), which compiles in a fraction
+    of the fold's time (0.65 s on a cold start)."""
+    outer, n, inner = x.shape
+    for o in range(outer):
+        a = acc[o]
+        for i in range(inner):
+            a[i] = 0
+        for j in range(n):
+            row = x[o, j]
+            for i in range(inner):
+                a[i] += row[i]
+        for i in range(inner):
+            out[o, i] = a[i]
+
+
+_sum_rows_k = policy.kernel(_sum_rows)
+
+
 def sum(x, out):  # noqa: A001
     """out[o, i] = sum_j x[o, j, i]; x (outer, n, inner) any numeric dtype; out (outer, inner) written."""
-    if x.shape[1] == 0:
+    outer, n, inner = x.shape
+    if n == 0:
         out[...] = 0
         return
     acc = _acc_dtype(out.dtype)
+    if outer * n * inner < policy.PARALLEL_THRESHOLD:
+        if outer * inner:
+            _sum_rows_k(x, np.empty((outer, inner), acc), out.reshape(outer, inner))
+        return
     _run_fold(SUM, x, out, _ident(0, acc), acc)
 
 
