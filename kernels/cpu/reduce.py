@@ -273,11 +273,11 @@ def _run_fold(op, x, out, ident, acc, center=_NO_CENTER, div=1.0):
       out.reshape(outer, inner))
 
 
-def _sum_rows(x, acc, out):
+def _sum_rows(x, acc, div, out):
     """out[o, i] = sum_j x[o, j, i], added up in acc's dtype (acc (outer, inner): scratch) in
-    the order of j, as the serial fold does; a kernel of its own for the sums below the parallel
-    threshold (a Linear layer's bias gradient, a loss's total), which compiles in a fraction
-    of the fold's time (0.65 s on a cold start)."""
+    the order of j, as the serial fold does, then divided by ``div`` unless it is 0 (a mean);
+    a kernel of its own for the sums and means below the parallel threshold (a Linear layer's
+    bias gradient, a loss), which compiles in 0.18 s where the fold took 0.65 s or more."""
     outer, n, inner = x.shape
     for o in range(outer):
         a = acc[o]
@@ -287,8 +287,12 @@ def _sum_rows(x, acc, out):
             row = x[o, j]
             for i in range(inner):
                 a[i] += row[i]
-        for i in range(inner):
-            out[o, i] = a[i]
+        if div == 0:
+            for i in range(inner):
+                out[o, i] = a[i]
+        else:
+            for i in range(inner):
+                out[o, i] = a[i] / div
 
 
 _sum_rows_k = policy.kernel(_sum_rows)
@@ -303,7 +307,7 @@ def sum(x, out):  # noqa: A001
     acc = _acc_dtype(out.dtype)
     if outer * n * inner < policy.PARALLEL_THRESHOLD:
         if outer * inner:
-            _sum_rows_k(x, np.empty((outer, inner), acc), out.reshape(outer, inner))
+            _sum_rows_k(x, np.empty((outer, inner), acc), 0.0, out.reshape(outer, inner))
         return
     _run_fold(SUM, x, out, _ident(0, acc), acc)
 
@@ -319,9 +323,14 @@ def prod(x, out):
 
 def mean(x, out):
     """out[o, i] = mean_j x[o, j, i] (float64 accumulation); x, out float; n == 0 gives NaN."""
-    n = x.shape[1]
+    outer, n, inner = x.shape
     if n == 0:
         out[...] = np.nan
+        return
+    if outer * n * inner < policy.PARALLEL_THRESHOLD:
+        if outer * inner:
+            _sum_rows_k(x, np.empty((outer, inner), np.float64), float(n),
+                        out.reshape(outer, inner))
         return
     _run_fold(MEAN, x, out, _ident(0, np.float64), np.float64, div=n)
 
