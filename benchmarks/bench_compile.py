@@ -81,9 +81,7 @@ def worker(mode, model, batch, steps, threads):
             # on an empty cache the parallel builds compile in a helper process during the first
             # calls (kernels/_background.py): time the steps once they are in, not beside it
             from numtorch.kernels import _background
-            if _background.CLIENT.pending():
-                while _background.CLIENT.pending():
-                    time.sleep(0.05)
+            if _background.CLIENT.wait():
                 warm = 4  # and one more untimed call, which loads them
         x, y = data[i % 4]
         t0 = time.perf_counter()

@@ -128,8 +128,7 @@ def worker(lib_name, batch, steps):
             # on an empty cache the parallel builds compile in a helper process during the
             # warm-up (kernels/_background.py): time the steps once they are in, not beside it
             from numtorch.kernels import _background
-            while _background.CLIENT.pending():
-                time.sleep(0.05)
+            _background.CLIENT.wait()
     else:
         import torch as lib
         model = torch_cnn(lib)

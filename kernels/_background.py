@@ -144,6 +144,15 @@ class _Client:
         """How many requests the helper has not answered yet."""
         return sum(s == PENDING for s in list(self._states.values()))
 
+    def wait(self, poll=0.05):
+        """Block until the helper has answered every request (a stuck one counts as failed after
+        ``PATIENCE``); True when there was any to wait for."""
+        waited = False
+        while any(self.state(k) == PENDING for k in list(self._states)):
+            waited = True
+            time.sleep(poll)
+        return waited
+
     def stop(self):
         """At exit: end of input for the helper, which then finishes what it was asked and
         exits; one with nothing left to do is killed at once (it may be importing still)."""
